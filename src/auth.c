@@ -1,0 +1,410 @@
+/*-------------------------------------------------------------------------
+ *
+ * auth.c
+ *		  Per-backend OAuth token cache of gc_fdw.
+ *
+ * Owns the access tokens obtained with the client credentials grant: one
+ * per user mapping, kept in a backend-local hash keyed by the user mapping
+ * OID, renewed shortly before it expires, dropped after a 401, and
+ * discarded when the foreign server or the user mapping changes (syscache
+ * invalidation callbacks), since credentials or URLs may have changed.
+ *
+ * Must not: talk HTTP itself (http.c does the token exchange); send a
+ * refresh grant (client credentials has none: a new token is requested with
+ * the same credentials); put a token or the client secret in any message at
+ * any level; keep a token in memory it does not wipe before freeing.
+ *
+ * Statistics: http.c counts every token endpoint exchange in
+ * stats->token_requests.  This file counts stats->reauths: one per token
+ * successfully fetched for a user mapping that already had a token in this
+ * backend (dropped after a 401, expired, renewed ahead of expiry, or
+ * discarded after ALTER SERVER / ALTER USER MAPPING).  The first token of a
+ * mapping in a backend is not a reauth.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <json.h>
+
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "gc_fdw.h"
+
+/* Lifetime assumed when expires_in is missing: the shortest Genesys allows */
+#define GC_TOKEN_DEFAULT_LIFETIME_SECS	300
+/* Renew this long before expiry at most (less for short-lived tokens) */
+#define GC_TOKEN_RENEW_MARGIN_SECS		60
+#define GC_SNIPPET_LEN					200
+
+/* One cached token, keyed by user mapping */
+typedef struct GcTokenEntry
+{
+	Oid			umid;			/* hash key: user mapping OID */
+	char	   *token;			/* malloc'd access token, or NULL */
+	size_t		token_len;
+	TimestampTz expires_at;		/* as announced by expires_in */
+	TimestampTz renew_at;		/* expires_at minus the safety margin */
+	uint32		server_hashvalue;	/* syscache hash of the server OID */
+	uint32		mapping_hashvalue;	/* syscache hash of the mapping OID */
+	bool		invalidated;	/* server or mapping changed: discard token */
+	bool		had_token;		/* a token was fetched before in this backend */
+} GcTokenEntry;
+
+static HTAB *gc_token_cache = NULL;
+static bool gc_auth_callbacks_registered = false;
+
+/*
+ * gc_auth_inval_callback
+ *		Syscache callback for foreign servers and user mappings: mark the
+ *		tokens obtained through the changed object (all of them when
+ *		hashvalue is 0).  The token is discarded on next use, not here, so a
+ *		pointer handed out by gc_auth_get_token() never dangles mid-request.
+ */
+static void
+gc_auth_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	GcTokenEntry *entry;
+
+	if (gc_token_cache == NULL)
+		return;
+	hash_seq_init(&scan, gc_token_cache);
+	while ((entry = (GcTokenEntry *) hash_seq_search(&scan)) != NULL)
+	{
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID &&
+			 entry->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID &&
+			 entry->mapping_hashvalue == hashvalue))
+			entry->invalidated = true;
+	}
+}
+
+/*
+ * gc_auth_init
+ *		Register the invalidation callbacks; called from _PG_init().
+ */
+void
+gc_auth_init(void)
+{
+	if (gc_auth_callbacks_registered)
+		return;
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, gc_auth_inval_callback,
+								  (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, gc_auth_inval_callback,
+								  (Datum) 0);
+	gc_auth_callbacks_registered = true;
+}
+
+/*
+ * gc_auth_discard
+ *		Wipe and free the token of entry, if any.
+ */
+static void
+gc_auth_discard(GcTokenEntry *entry)
+{
+	if (entry->token != NULL)
+	{
+		explicit_bzero(entry->token, entry->token_len);
+		free(entry->token);
+	}
+	entry->token = NULL;
+	entry->token_len = 0;
+	entry->expires_at = 0;
+	entry->renew_at = 0;
+}
+
+/*
+ * gc_auth_lookup
+ *		Cache entry of conn's user mapping, created empty if needed.
+ */
+static GcTokenEntry *
+gc_auth_lookup(GcConnection *conn)
+{
+	GcTokenEntry *entry;
+	bool		found;
+
+	if (gc_token_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(GcTokenEntry);
+		gc_token_cache = hash_create("gc_fdw tokens", 8, &ctl,
+									 HASH_ELEM | HASH_BLOBS);
+	}
+	entry = (GcTokenEntry *) hash_search(gc_token_cache, &conn->umid,
+										 HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->token = NULL;
+		entry->token_len = 0;
+		entry->expires_at = 0;
+		entry->renew_at = 0;
+		entry->invalidated = false;
+		entry->had_token = false;
+	}
+	entry->server_hashvalue =
+		GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(conn->serverid));
+	entry->mapping_hashvalue =
+		GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(conn->umid));
+	return entry;
+}
+
+/*
+ * gc_auth_one_line
+ *		palloc'd copy of at most max_len bytes of text on one line, control
+ *		characters as spaces and non-ASCII bytes as '?' (the login host's
+ *		error pages may be HTML in any encoding).
+ */
+static char *
+gc_auth_one_line(const char *text, size_t len, size_t max_len)
+{
+	char	   *out = palloc(Min(len, max_len) + 4);
+	size_t		n = 0;
+	size_t		i;
+
+	for (i = 0; i < len && i < max_len; i++)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c < 0x20 || c == 0x7f || c == ' ')
+		{
+			if (n > 0 && out[n - 1] != ' ')
+				out[n++] = ' ';
+		}
+		else
+			out[n++] = (c >= 0x80) ? '?' : (char) c;
+	}
+	if (len > max_len)
+	{
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * gc_auth_json_string
+ *		Copy the string member key of obj into dst (empty if absent).
+ */
+static void
+gc_auth_json_string(struct json_object *obj, const char *key,
+					char *dst, size_t dst_size)
+{
+	struct json_object *field;
+
+	dst[0] = '\0';
+	if (json_object_object_get_ex(obj, key, &field) &&
+		json_object_is_type(field, json_type_string))
+		strlcpy(dst, json_object_get_string(field), dst_size);
+}
+
+/*
+ * gc_auth_report_failure
+ *		ereport a token endpoint answer other than 200.
+ */
+static void
+pg_attribute_noreturn()
+gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
+{
+	StringInfoData detail;
+	char		oauth_error[128] = "";
+	char		description[512] = "";
+	struct json_object *root = NULL;
+
+	if (resp->body_len > 0)
+		root = json_tokener_parse(resp->body);
+	if (root != NULL && json_object_is_type(root, json_type_object))
+	{
+		gc_auth_json_string(root, "error", oauth_error, sizeof(oauth_error));
+		gc_auth_json_string(root, "error_description", description,
+							sizeof(description));
+		if (description[0] == '\0')
+			gc_auth_json_string(root, "description", description,
+								sizeof(description));
+		/* a platform-style error body, should the login host send one */
+		if (oauth_error[0] == '\0')
+			gc_auth_json_string(root, "code", oauth_error, sizeof(oauth_error));
+		if (description[0] == '\0')
+			gc_auth_json_string(root, "message", description,
+								sizeof(description));
+	}
+	if (root != NULL)
+		json_object_put(root);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "HTTP status %ld", resp->status);
+	if (oauth_error[0] != '\0')
+		appendStringInfo(&detail, ", OAuth error \"%s\"",
+						 gc_auth_one_line(oauth_error, strlen(oauth_error),
+										  sizeof(oauth_error)));
+	if (description[0] != '\0')
+		appendStringInfo(&detail, ": %s",
+						 gc_auth_one_line(description, strlen(description),
+										  sizeof(description)));
+	if (oauth_error[0] == '\0' && description[0] == '\0' && resp->body_len > 0)
+		appendStringInfo(&detail, ", response body begins \"%s\"",
+						 gc_auth_one_line(resp->body, resp->body_len,
+										  GC_SNIPPET_LEN));
+	if (resp->correlation_id != NULL)
+		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("could not authenticate to Genesys Cloud as OAuth client \"%s\"",
+					conn->client_id),
+			 errdetail("%s.", detail.data),
+			 errhint("Check client_id and client_secret in the user mapping for server \"%s\", that its environment or login_url option names the region of the OAuth client, and that the OAuth client uses the Client Credentials grant.",
+					 conn->server_name)));
+}
+
+/*
+ * gc_auth_store_token
+ *		Parse a 200 token response into entry, wiping every copy of the
+ *		response body.  ereports (with nothing left allocated outside
+ *		palloc) when the answer is unusable.
+ */
+static void
+gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
+					GcHttpResponse *resp, TimestampTz requested_at)
+{
+	struct json_object *root;
+	struct json_object *field;
+	bool		is_object;
+	bool		token_ok = false;
+	bool		type_ok = true;
+	char	   *token = NULL;
+	size_t		token_len = 0;
+	int64		lifetime = 0;
+	int64		margin;
+
+	root = json_tokener_parse(resp->body);
+	is_object = (root != NULL && json_object_is_type(root, json_type_object));
+	if (is_object)
+	{
+		if (json_object_object_get_ex(root, "access_token", &field) &&
+			json_object_is_type(field, json_type_string))
+		{
+			const char *value = json_object_get_string(field);
+			size_t		i;
+
+			token_len = (size_t) json_object_get_string_len(field);
+			/* printable ASCII only: it goes into an HTTP header */
+			token_ok = (token_len > 0);
+			for (i = 0; i < token_len && token_ok; i++)
+				token_ok = (value[i] > 0x20 && value[i] < 0x7f);
+			if (token_ok)
+			{
+				token = malloc(token_len + 1);
+				if (token != NULL)
+					memcpy(token, value, token_len + 1);
+			}
+		}
+		if (json_object_object_get_ex(root, "token_type", &field))
+			type_ok = (json_object_is_type(field, json_type_string) &&
+					   pg_strcasecmp(json_object_get_string(field), "bearer") == 0);
+		if (json_object_object_get_ex(root, "expires_in", &field))
+			lifetime = json_object_get_int64(field);
+	}
+	if (root != NULL)
+		json_object_put(root);
+	explicit_bzero(resp->body, resp->body_len);
+
+	if (!is_object || !token_ok || !type_ok || token == NULL)
+	{
+		if (token != NULL)
+		{
+			explicit_bzero(token, token_len);
+			free(token);
+		}
+		if (token_ok && type_ok && is_object)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory while storing a Genesys Cloud access token")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genesys Cloud token response for OAuth client \"%s\" is unusable",
+						conn->client_id),
+				 errdetail(!is_object ? "The response is not a JSON object." :
+						   !type_ok ? "The token_type is not \"bearer\"." :
+						   "The response has no valid access_token."),
+				 errhint("Check the login_url and environment options of server \"%s\": they must name the Genesys Cloud login host.",
+						 conn->server_name)));
+	}
+
+	if (lifetime <= 0)
+		lifetime = GC_TOKEN_DEFAULT_LIFETIME_SECS;
+	margin = Min(GC_TOKEN_RENEW_MARGIN_SECS * USECS_PER_SEC,
+				 lifetime * USECS_PER_SEC / 10);
+	entry->token = token;
+	entry->token_len = token_len;
+	/* counted from the request, not the answer, to err on the safe side */
+	entry->expires_at = requested_at + lifetime * USECS_PER_SEC;
+	entry->renew_at = entry->expires_at - margin;
+	entry->invalidated = false;
+	elog(DEBUG1, "gc_fdw: new access token for OAuth client \"%s\" (user mapping %u), valid for " INT64_FORMAT " s",
+		 conn->client_id, conn->umid, lifetime);
+}
+
+/*
+ * gc_auth_get_token
+ *		Bearer token for conn, fetched or renewed as needed.
+ *
+ * The pointer stays valid until the next gc_auth_* call: callers copy it
+ * straight into the request.
+ */
+const char *
+gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
+{
+	GcTokenEntry *entry = gc_auth_lookup(conn);
+	GcHttpResponse resp;
+	TimestampTz now;
+
+	if (entry->invalidated)
+	{
+		gc_auth_discard(entry);
+		entry->invalidated = false;
+	}
+	now = GetCurrentTimestamp();
+	if (entry->token != NULL && now < entry->renew_at)
+		return entry->token;
+
+	if (entry->token != NULL)
+		elog(DEBUG1, "gc_fdw: access token of OAuth client \"%s\" (user mapping %u) is about to expire, renewing it",
+			 conn->client_id, conn->umid);
+	gc_auth_discard(entry);
+
+	gc_http_token_request(conn, stats, &resp);
+	if (resp.status != 200)
+		gc_auth_report_failure(conn, &resp);
+	gc_auth_store_token(conn, entry, &resp, now);
+	pfree(resp.body);
+
+	if (entry->had_token && stats != NULL)
+		stats->reauths++;
+	entry->had_token = true;
+	return entry->token;
+}
+
+/*
+ * gc_auth_forget_token
+ *		Wipe and drop the cached token of conn (the API answered 401).
+ */
+void
+gc_auth_forget_token(GcConnection *conn)
+{
+	GcTokenEntry *entry;
+
+	if (gc_token_cache == NULL)
+		return;
+	entry = (GcTokenEntry *) hash_search(gc_token_cache, &conn->umid,
+										 HASH_FIND, NULL);
+	if (entry != NULL)
+		gc_auth_discard(entry);
+}

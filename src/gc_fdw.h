@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * gc_fdw.h
+ *		  Shared structs and prototypes of gc_fdw, the Genesys Cloud CX
+ *		  foreign data wrapper.  Grouped by the file that defines them.
+ *
+ * Nothing in here includes curl or json-c headers: transport details stay in
+ * http.c, json-c objects stay in json_tuple.c and the scanner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GC_FDW_H
+#define GC_FDW_H
+
+#include "postgres.h"
+
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/pathnodes.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
+
+#define GC_FDW_VERSION "1.0"
+#define GC_FDW_USER_AGENT "gc_fdw/" GC_FDW_VERSION " (PostgreSQL foreign data wrapper for Genesys Cloud)"
+
+/* ----------------------------------------------------------------
+ * catalog.c: the Genesys resources (tables, columns, JSON keys, types)
+ * ----------------------------------------------------------------
+ */
+typedef enum GcResourceKind
+{
+	GC_RESOURCE_USERS,
+	GC_RESOURCE_CONVERSATIONS
+} GcResourceKind;
+
+typedef struct GcColumnDef
+{
+	const char *name;			/* column name in the generated DDL */
+	const char *type;			/* SQL type name */
+	const char *key;			/* JSON key or dotted path; "." = whole object */
+} GcColumnDef;
+
+typedef struct GcResourceDef
+{
+	const char *name;			/* value of the table option "resource" */
+	GcResourceKind kind;
+	const char *method;			/* HTTP method of the listing request */
+	const char *path;			/* API path of the listing request */
+	int			default_page_size;
+	int			max_page_size;
+	const char *id_key;			/* JSON key identifying a row (errors, dedup) */
+	const GcColumnDef *columns; /* terminated by a NULL name */
+} GcResourceDef;
+
+extern const GcResourceDef *gc_resource_lookup(const char *name);
+extern const char *gc_resource_names(void);
+extern const GcColumnDef *gc_resource_column(const GcResourceDef *res,
+											 const char *colname);
+extern char *gc_snake_to_camel(const char *name);
+
+/* ----------------------------------------------------------------
+ * option.c: option table, validator, merged option structs
+ * ----------------------------------------------------------------
+ */
+typedef struct GcServerOptions
+{
+	char	   *environment;		/* region domain, e.g. mypurecloud.com */
+	char	   *api_url;		/* base URL without trailing slash */
+	char	   *login_url;		/* base URL without trailing slash */
+	int			request_timeout;	/* seconds, whole transfer */
+	int			connect_timeout;	/* seconds */
+	int			max_retries;	/* retries after the first attempt */
+	int			max_retry_after;	/* seconds; a longer Retry-After errors */
+} GcServerOptions;
+
+typedef struct GcTableOptions
+{
+	const GcResourceDef *resource;
+	int			page_size;
+} GcTableOptions;
+
+/*
+ * Everything needed to talk to the API as one user mapping.  Strings live
+ * in the memory context current when gc_get_connection() was called.
+ */
+typedef struct GcConnection
+{
+	Oid			serverid;
+	Oid			umid;			/* user mapping OID: token cache key */
+	char	   *server_name;
+	char	   *user_name;		/* role the mapping is for, or "public" */
+	char	   *client_id;
+	char	   *client_secret;	/* never printed */
+	GcServerOptions opts;
+} GcConnection;
+
+extern void gc_get_server_options(ForeignServer *server, GcServerOptions *opts);
+extern void gc_get_table_options(ForeignTable *table, GcTableOptions *opts);
+extern char *gc_get_column_key(Oid relid, AttrNumber attnum,
+							   const GcResourceDef *res);
+extern GcConnection *gc_get_connection(ForeignTable *table, Oid userid);
+
+/* ----------------------------------------------------------------
+ * Statistics of one scan, shown by EXPLAIN ANALYZE (filled by http.c,
+ * auth.c and the scanner).
+ * ----------------------------------------------------------------
+ */
+typedef struct GcScanStats
+{
+	int64		requests;		/* HTTP exchanges with the API host */
+	int64		pages;			/* result pages parsed */
+	int64		rows_received;	/* JSON rows received, before recheck */
+	int64		duplicates;		/* rows dropped by de-duplication */
+	int64		retries;		/* retried exchanges (429, 5xx, network) */
+	int64		waits_429;		/* 429 answers waited out */
+	double		wait_429_secs;	/* seconds slept for 429 answers */
+	double		backoff_secs;	/* seconds slept for 5xx/network backoff */
+	int64		reauths;		/* tokens fetched after the first one */
+	int64		token_requests; /* all token endpoint exchanges */
+} GcScanStats;
+
+/* ----------------------------------------------------------------
+ * http.c: the only file that includes curl/curl.h
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * One HTTP response.  body is palloc'd (NUL-terminated) in the memory
+ * context current at the call; headers of interest are copied out.
+ */
+typedef struct GcHttpResponse
+{
+	long		status;
+	char	   *body;
+	size_t		body_len;
+	char	   *content_type;	/* may be NULL */
+	char	   *correlation_id; /* ININ-Correlation-Id, may be NULL */
+	double		elapsed_secs;
+} GcHttpResponse;
+
+extern void gc_http_init(void);
+
+/*
+ * Authenticated API call with the full retry policy: 401 re-authenticates
+ * once, 429 waits as Retry-After says, 5xx/network errors back off.
+ * method is "GET", "POST" or "DELETE"; path_query starts with "/api/v2/";
+ * json_body may be NULL.  Returns the 2xx response; any failure ereports.
+ */
+extern void gc_api_call(GcConnection *conn, const char *method,
+						const char *path_query, const char *json_body,
+						GcScanStats *stats, GcHttpResponse *resp);
+
+/*
+ * Token endpoint exchange (used by auth.c): POST login_url/oauth/token with
+ * Basic auth and grant_type=client_credentials, retrying 429/5xx/network
+ * failures like gc_api_call.  Returns the final response whatever its
+ * status (auth.c reports non-200s); network failures after all retries
+ * ereport.
+ */
+extern void gc_http_token_request(GcConnection *conn, GcScanStats *stats,
+								  GcHttpResponse *resp);
+
+/* Interruptible sleep: honours cancel, statement_timeout, terminate. */
+extern void gc_sleep_interruptible(double seconds);
+
+/* ----------------------------------------------------------------
+ * auth.c: the per-backend token cache
+ * ----------------------------------------------------------------
+ */
+extern void gc_auth_init(void);
+
+/* Bearer token for conn, fetching or renewing it as needed. */
+extern const char *gc_auth_get_token(GcConnection *conn, GcScanStats *stats);
+
+/* Drop the cached token of conn (after a 401). */
+extern void gc_auth_forget_token(GcConnection *conn);
+
+/* ----------------------------------------------------------------
+ * deparse.c: WHERE clauses to API requests
+ * ----------------------------------------------------------------
+ */
+
+/* A conversation_start bound found in the WHERE clause */
+typedef enum GcBoundKind
+{
+	GC_BOUND_LOWER,				/* >= */
+	GC_BOUND_LOWER_STRICT,		/* > */
+	GC_BOUND_UPPER,				/* <= */
+	GC_BOUND_UPPER_STRICT,		/* < */
+	GC_BOUND_EQUAL				/* = */
+} GcBoundKind;
+
+/* A pushable condition found in the WHERE clause */
+typedef struct GcPushedCond
+{
+	GcBoundKind kind;			/* for conversation_start bounds */
+	Expr	   *expr;			/* the non-Var side, evaluated at scan start */
+	Expr	   *clause;			/* the whole clause, for EXPLAIN */
+} GcPushedCond;
+
+extern void gc_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+								   AttrNumber start_attno,
+								   AttrNumber state_attno,
+								   List **bounds, List **state_conds);
+extern char *gc_format_timestamp(TimestampTz ts, bool round_up);
+extern void gc_build_details_query(StringInfo buf, TimestampTz win_start,
+								   TimestampTz win_end, int page_size,
+								   int page_number);
+extern void gc_build_users_query(StringInfo buf, const char *state,
+								 int page_size, int page_number,
+								 bool want_last_login);
+extern void gc_append_url_encoded(StringInfo buf, const char *value);
+
+/* ----------------------------------------------------------------
+ * json_tuple.c: JSON objects to tuples
+ * ----------------------------------------------------------------
+ */
+typedef struct GcColumnMap GcColumnMap;
+
+extern GcColumnMap *gc_column_map_create(Relation rel,
+										 const GcResourceDef *res,
+										 Bitmapset *attrs_used);
+extern bool gc_column_map_uses_key(GcColumnMap *map, const char *key);
+
+/*
+ * Page parsing.  gc_page_parse() parses body (errors are ereported with the
+ * page number), and ties the json-c object's life to cxt: it is freed when
+ * cxt is reset or deleted, so an error anywhere frees it.
+ */
+typedef struct GcPage GcPage;
+
+extern GcPage *gc_page_parse(MemoryContext cxt, const char *body,
+							 size_t len, const char *what);
+extern int	gc_page_row_count(GcPage *page, const char *array_key);
+extern void gc_page_row_values(GcPage *page, const char *array_key, int index,
+							   GcColumnMap *map, Datum *values, bool *isnull);
+extern char *gc_page_row_string(GcPage *page, const char *array_key,
+								int index, const char *key);
+extern bool gc_page_has_key(GcPage *page, const char *key);
+extern char *gc_page_string(GcPage *page, const char *key);
+
+/* ----------------------------------------------------------------
+ * gc_fdw.c: handler and callbacks
+ * ----------------------------------------------------------------
+ */
+extern void _PG_init(void);
+
+#endif							/* GC_FDW_H */

@@ -1,0 +1,898 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  HTTP transport of gc_fdw: the only file that includes curl/curl.h.
+ *
+ * Owns the per-backend libcurl easy handle (created lazily and reused, so
+ * keep-alive connections and TLS sessions survive between requests), the
+ * response buffer and the headers captured from it, the retry policy
+ * (a 401 re-authenticates once, a 429 waits as Retry-After says, 5xx and
+ * network failures back off with jitter), interruptible sleeps and the
+ * wording of every error the API or the network causes.
+ *
+ * Must not: ereport, palloc or otherwise longjmp inside a libcurl callback
+ * (callbacks only record state and return a code; cleanup and
+ * CHECK_FOR_INTERRUPTS() happen after curl returns); ereport while a
+ * curl_slist is allocated; put the access token, the client secret or the
+ * Authorization header in any message at any level; parse result pages
+ * (the scanner and json_tuple.c do that).
+ *
+ * SQLSTATEs raised here:
+ *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
+ *	  401 twice in a row								INVALID_AUTHORIZATION_SPECIFICATION
+ *	  403 (missing.permissions, not.authorized)			INSUFFICIENT_PRIVILEGE
+ *	  other 4xx, 501, 5xx or 429 after the retries		FDW_ERROR
+ *	  response body above GC_HTTP_MAX_BODY				PROGRAM_LIMIT_EXCEEDED
+ *	  cancel seen by curl, not thrown by CHECK_FOR_INTERRUPTS()	QUERY_CANCELED
+ *
+ * Statistics: every exchange counts in stats->requests (API host) or
+ * stats->token_requests (token endpoint); every retry after a 429, a 5xx or
+ * a network failure counts in stats->retries, and its sleep in
+ * wait_429_secs (with waits_429) or backoff_secs.  The repeat after a 401
+ * is not a retry: auth.c counts the new token in stats->reauths.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json.h>
+
+#include "common/pg_prng.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "gc_fdw.h"
+
+#define GC_HTTP_MAX_BODY		((size_t) 512 * 1024 * 1024)
+#define GC_HTTP_FIRST_BODY		((size_t) 64 * 1024)
+#define GC_HEADER_VALUE_LEN		256
+#define GC_SNIPPET_LEN			200
+#define GC_BACKOFF_FIRST_SECS	1.0
+#define GC_BACKOFF_5XX_CAP_SECS 30.0
+#define GC_BACKOFF_429_CAP_SECS 60.0
+#define GC_TOKEN_PATH			"/oauth/token"
+#define GC_TOKEN_BODY			"grant_type=client_credentials"
+
+/*
+ * State of the transfer in progress, written only by the libcurl callbacks
+ * and read after curl_easy_perform() returns.  The body buffer is malloc'd,
+ * grows as needed and is reused by every request of the backend.
+ */
+typedef struct GcTransfer
+{
+	char	   *body;
+	size_t		body_len;
+	size_t		body_cap;
+	bool		body_too_large;
+	bool		body_out_of_memory;
+	char		correlation_id[GC_HEADER_VALUE_LEN];
+	char		retry_after[GC_HEADER_VALUE_LEN];
+	char		content_type[GC_HEADER_VALUE_LEN];
+	char		ratelimit_allowed[32];
+	char		ratelimit_count[32];
+	char		ratelimit_reset[32];
+	char		curl_error[CURL_ERROR_SIZE];
+} GcTransfer;
+
+/* One request and the policy that applies to it. */
+typedef struct GcRequest
+{
+	GcConnection *conn;
+	const char *method;
+	const char *path;			/* path and query string, for messages */
+	char	   *url;
+	const char *body;			/* NULL for none */
+	bool		is_token;		/* token endpoint: Basic auth, form body */
+	const char *service;		/* who we talk to, for messages */
+	const char *url_option;		/* server option naming the host */
+} GcRequest;
+
+static CURL *gc_curl = NULL;
+static GcTransfer gc_xfer;
+static bool gc_curl_initialized = false;
+
+/*
+ * gc_http_init
+ *		Initialise libcurl once per process; called from _PG_init().
+ */
+void
+gc_http_init(void)
+{
+	CURLcode	rc;
+
+	if (gc_curl_initialized)
+		return;
+	rc = curl_global_init(CURL_GLOBAL_ALL);
+	if (rc != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not initialise libcurl: %s",
+						curl_easy_strerror(rc))));
+	gc_curl_initialized = true;
+}
+
+/*
+ * gc_sleep_interruptible
+ *		Sleep for the given number of seconds on the process latch.
+ *
+ * Cancel, statement_timeout and terminate set the latch, so
+ * CHECK_FOR_INTERRUPTS() throws promptly; the one-second slices are only a
+ * safety net.
+ */
+void
+gc_sleep_interruptible(double seconds)
+{
+	TimestampTz deadline;
+
+	CHECK_FOR_INTERRUPTS();
+	if (seconds <= 0)
+		return;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   (int64) (seconds * 1000.0));
+	for (;;)
+	{
+		long		remaining;
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+													deadline);
+		if (remaining <= 0)
+			break;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(remaining, 1000L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * gc_write_callback
+ *		libcurl body callback: append to the backend's body buffer.
+ *
+ * Returning less than offered makes curl fail with CURLE_WRITE_ERROR; the
+ * flags tell gc_http_perform() why.
+ */
+static size_t
+gc_write_callback(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	GcTransfer *xfer = (GcTransfer *) userdata;
+	size_t		len = size * nmemb;
+
+	if (len > GC_HTTP_MAX_BODY - xfer->body_len)
+	{
+		xfer->body_too_large = true;
+		return 0;
+	}
+	if (xfer->body_len + len + 1 > xfer->body_cap)
+	{
+		size_t		new_cap = Max(xfer->body_cap, GC_HTTP_FIRST_BODY);
+		char	   *grown;
+
+		while (new_cap < xfer->body_len + len + 1)
+			new_cap *= 2;
+		new_cap = Min(new_cap, GC_HTTP_MAX_BODY + 1);
+		grown = realloc(xfer->body, new_cap);
+		if (grown == NULL)
+		{
+			xfer->body_out_of_memory = true;
+			return 0;
+		}
+		xfer->body = grown;
+		xfer->body_cap = new_cap;
+	}
+	memcpy(xfer->body + xfer->body_len, data, len);
+	xfer->body_len += len;
+	return len;
+}
+
+/*
+ * gc_header_value
+ *		If line is the header "name: value", copy the trimmed value to dst
+ *		(truncated, non-printable bytes replaced) and return true.
+ */
+static bool
+gc_header_value(const char *line, size_t len, const char *name,
+				char *dst, size_t dst_size)
+{
+	size_t		name_len = strlen(name);
+	size_t		start = name_len + 1;
+	size_t		end = len;
+	size_t		i;
+
+	if (len <= name_len || line[name_len] != ':' ||
+		pg_strncasecmp(line, name, name_len) != 0)
+		return false;
+	while (start < end && (line[start] == ' ' || line[start] == '\t'))
+		start++;
+	while (end > start && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
+						   line[end - 1] == ' ' || line[end - 1] == '\t'))
+		end--;
+	for (i = 0; i < end - start && i < dst_size - 1; i++)
+	{
+		unsigned char c = (unsigned char) line[start + i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
+	}
+	dst[i] = '\0';
+	return true;
+}
+
+/*
+ * gc_clear_headers
+ *		Forget the headers captured from an earlier response.
+ */
+static void
+gc_clear_headers(GcTransfer *xfer)
+{
+	xfer->correlation_id[0] = '\0';
+	xfer->retry_after[0] = '\0';
+	xfer->content_type[0] = '\0';
+	xfer->ratelimit_allowed[0] = '\0';
+	xfer->ratelimit_count[0] = '\0';
+	xfer->ratelimit_reset[0] = '\0';
+}
+
+/*
+ * gc_header_callback
+ *		libcurl header callback: keep the headers gc_fdw cares about.
+ */
+static size_t
+gc_header_callback(char *line, size_t size, size_t nitems, void *userdata)
+{
+	GcTransfer *xfer = (GcTransfer *) userdata;
+	size_t		len = size * nitems;
+
+	/* A status line starts a new response (after 100 Continue, say) */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	{
+		gc_clear_headers(xfer);
+		return len;
+	}
+	(void) (gc_header_value(line, len, "ININ-Correlation-Id",
+							xfer->correlation_id, sizeof(xfer->correlation_id)) ||
+			gc_header_value(line, len, "Retry-After",
+							xfer->retry_after, sizeof(xfer->retry_after)) ||
+			gc_header_value(line, len, "Content-Type",
+							xfer->content_type, sizeof(xfer->content_type)) ||
+			gc_header_value(line, len, "inin-ratelimit-allowed",
+							xfer->ratelimit_allowed, sizeof(xfer->ratelimit_allowed)) ||
+			gc_header_value(line, len, "inin-ratelimit-count",
+							xfer->ratelimit_count, sizeof(xfer->ratelimit_count)) ||
+			gc_header_value(line, len, "inin-ratelimit-reset",
+							xfer->ratelimit_reset, sizeof(xfer->ratelimit_reset)));
+	return len;
+}
+
+/*
+ * gc_progress_callback
+ *		libcurl progress callback: abort the transfer when a cancel or a
+ *		terminate is pending.  Only reads the flags; the caller reacts.
+ */
+static int
+gc_progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+					 curl_off_t ultotal, curl_off_t ulnow)
+{
+	return (InterruptPending && (QueryCancelPending || ProcDiePending)) ? 1 : 0;
+}
+
+/*
+ * gc_append_header
+ *		curl_slist_append that keeps the list intact when it fails.
+ */
+static bool
+gc_append_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *grown = curl_slist_append(*list, line);
+
+	if (grown == NULL)
+		return false;
+	*list = grown;
+	return true;
+}
+
+/*
+ * gc_free_headers
+ *		Wipe and free a header list: it may hold the bearer token.
+ */
+static void
+gc_free_headers(struct curl_slist *list)
+{
+	struct curl_slist *cell;
+
+	for (cell = list; cell != NULL; cell = cell->next)
+		explicit_bzero(cell->data, strlen(cell->data));
+	curl_slist_free_all(list);
+}
+
+/*
+ * gc_http_perform
+ *		One HTTP exchange.  Returns the libcurl result; on CURLE_OK, resp
+ *		holds the status, a palloc'd copy of the body and the headers.
+ *
+ * Everything that may ereport happens before the header list exists or
+ * after it is freed, and the handle is reset before returning so that it
+ * holds no pointer into freed memory and no copy of the credentials.
+ */
+static CURLcode
+gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
+{
+	GcConnection *conn = req->conn;
+	CURL	   *curl;
+	struct curl_slist *headers = NULL;
+	char	   *auth_line = NULL;
+	bool		headers_ok = true;
+	const char *body = req->body;
+	CURLcode	rc;
+	long		status = 0;
+	TimestampTz started;
+
+	memset(resp, 0, sizeof(*resp));
+	if (gc_curl == NULL)
+	{
+		gc_curl = curl_easy_init();
+		if (gc_curl == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+	}
+	curl = gc_curl;
+	if (token != NULL)
+		auth_line = psprintf("Authorization: Bearer %s", token);
+
+	headers_ok = gc_append_header(&headers, "Accept: application/json");
+	if (auth_line != NULL)
+	{
+		headers_ok = headers_ok && gc_append_header(&headers, auth_line);
+		explicit_bzero(auth_line, strlen(auth_line));
+		pfree(auth_line);
+	}
+	if (req->is_token)
+		headers_ok = headers_ok && gc_append_header(&headers,
+													"Content-Type: application/x-www-form-urlencoded");
+	else if (body != NULL)
+		headers_ok = headers_ok && gc_append_header(&headers,
+													"Content-Type: application/json");
+	/* no "Expect: 100-continue" round trip for large bodies */
+	headers_ok = headers_ok && gc_append_header(&headers, "Expect:");
+	if (!headers_ok)
+	{
+		gc_free_headers(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory while preparing a Genesys Cloud request")));
+	}
+
+	gc_xfer.body_len = 0;
+	gc_xfer.body_too_large = false;
+	gc_xfer.body_out_of_memory = false;
+	gc_clear_headers(&gc_xfer);
+	gc_xfer.curl_error[0] = '\0';
+
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, req->url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, gc_xfer.curl_error);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, GC_FDW_USER_AGENT);
+	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) conn->opts.connect_timeout);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) conn->opts.request_timeout);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gc_write_callback);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &gc_xfer);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gc_header_callback);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &gc_xfer);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, gc_progress_callback);
+	if (req->is_token)
+	{
+		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(curl, CURLOPT_USERNAME, conn->client_id);
+		curl_easy_setopt(curl, CURLOPT_PASSWORD, conn->client_secret);
+	}
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		if (strcmp(req->method, "POST") == 0)
+			curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		else
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+		if (body != NULL || strcmp(req->method, "POST") == 0)
+		{
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+							 (curl_off_t) (body ? strlen(body) : 0));
+		}
+	}
+
+	started = GetCurrentTimestamp();
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_reset(curl);
+	gc_free_headers(headers);
+
+	/* From here on ereport is safe again */
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling Genesys Cloud request %s %s",
+						req->method, req->path)));
+	}
+	if (rc == CURLE_WRITE_ERROR && gc_xfer.body_too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s response too large: %s %s",
+						req->service, req->method, req->path),
+				 errdetail("The response body exceeds %zu MB.",
+						   GC_HTTP_MAX_BODY / (1024 * 1024)),
+				 errhint("Use a smaller page_size for the foreign table.")));
+	if (rc == CURLE_WRITE_ERROR && gc_xfer.body_out_of_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory while receiving %s %s",
+						req->method, req->path)));
+	if (rc != CURLE_OK)
+	{
+		if (gc_xfer.curl_error[0] == '\0')
+			strlcpy(gc_xfer.curl_error, curl_easy_strerror(rc),
+					sizeof(gc_xfer.curl_error));
+		elog(DEBUG1, "gc_fdw: %s %s failed: %s",
+			 req->method, req->path, gc_xfer.curl_error);
+		return rc;
+	}
+
+	resp->status = status;
+	resp->elapsed_secs = (GetCurrentTimestamp() - started) / 1000000.0;
+	resp->body_len = gc_xfer.body_len;
+	resp->body = palloc(gc_xfer.body_len + 1);
+	if (gc_xfer.body_len > 0)
+		memcpy(resp->body, gc_xfer.body, gc_xfer.body_len);
+	resp->body[gc_xfer.body_len] = '\0';
+	/* the token endpoint's answer is a secret: leave no copy behind */
+	if (req->is_token && gc_xfer.body_len > 0)
+		explicit_bzero(gc_xfer.body, gc_xfer.body_len);
+	if (gc_xfer.content_type[0] != '\0')
+		resp->content_type = pstrdup(gc_xfer.content_type);
+	if (gc_xfer.correlation_id[0] != '\0')
+		resp->correlation_id = pstrdup(gc_xfer.correlation_id);
+
+	elog(DEBUG1, "gc_fdw: %s %s -> HTTP %ld, %zu bytes in %.3f s, correlation id %s",
+		 req->method, req->path, status, resp->body_len, resp->elapsed_secs,
+		 resp->correlation_id ? resp->correlation_id : "(none)");
+	if (gc_xfer.ratelimit_allowed[0] != '\0')
+		elog(DEBUG2, "gc_fdw: rate limit: %s of %s requests used, window resets in %s s",
+			 gc_xfer.ratelimit_count, gc_xfer.ratelimit_allowed,
+			 gc_xfer.ratelimit_reset[0] ? gc_xfer.ratelimit_reset : "?");
+	return CURLE_OK;
+}
+
+/*
+ * gc_response_free
+ *		Release what a previous attempt left in resp.
+ */
+static void
+gc_response_free(GcHttpResponse *resp)
+{
+	if (resp->body != NULL)
+		pfree(resp->body);
+	if (resp->content_type != NULL)
+		pfree(resp->content_type);
+	if (resp->correlation_id != NULL)
+		pfree(resp->correlation_id);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/*
+ * gc_one_line
+ *		palloc'd copy of at most max_len bytes of text, on one line: control
+ *		characters become spaces, runs of spaces collapse, and bytes that are
+ *		not valid in a UTF-8 database become '?'.  Gateways send HTML.
+ */
+static char *
+gc_one_line(const char *text, size_t len, size_t max_len)
+{
+	bool		keep_high = (GetDatabaseEncoding() == PG_UTF8);
+	bool		truncated = false;
+	char	   *out;
+	size_t		n = 0;
+	size_t		i;
+
+	if (len > max_len)
+	{
+		len = keep_high ? (size_t) pg_mbcliplen(text, (int) len, (int) max_len) : max_len;
+		truncated = true;
+	}
+	if (keep_high && !pg_verifymbstr(text, (int) len, true))
+		keep_high = false;
+
+	out = palloc(len + 4);
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c < 0x20 || c == 0x7f || c == ' ')
+		{
+			if (n > 0 && out[n - 1] != ' ')
+				out[n++] = ' ';
+		}
+		else
+			out[n++] = (c >= 0x80 && !keep_high) ? '?' : (char) c;
+	}
+	if (truncated)
+	{
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * gc_describe_response
+ *		errdetail text for an API answer: status, Genesys code and message
+ *		when the body is a platform error, else the start of the body, and
+ *		the correlation id.
+ */
+static char *
+gc_describe_response(const GcHttpResponse *resp)
+{
+	StringInfoData detail;
+	char		code[128] = "";
+	char		message[1024] = "";
+	char		context_id[GC_HEADER_VALUE_LEN] = "";
+	bool		is_platform_error = false;
+	struct json_object *root = NULL;
+	struct json_object *field;
+
+	if (resp->body_len > 0 && resp->body_len < 1024 * 1024)
+		root = json_tokener_parse(resp->body);
+	if (root != NULL && json_object_is_type(root, json_type_object))
+	{
+		if (json_object_object_get_ex(root, "code", &field) &&
+			json_object_is_type(field, json_type_string))
+			strlcpy(code, json_object_get_string(field), sizeof(code));
+		if (json_object_object_get_ex(root, "message", &field) &&
+			json_object_is_type(field, json_type_string))
+			strlcpy(message, json_object_get_string(field), sizeof(message));
+		if (json_object_object_get_ex(root, "contextId", &field) &&
+			json_object_is_type(field, json_type_string))
+			strlcpy(context_id, json_object_get_string(field), sizeof(context_id));
+		is_platform_error = (code[0] != '\0' || message[0] != '\0');
+	}
+	if (root != NULL)
+		json_object_put(root);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "HTTP status %ld", resp->status);
+	if (is_platform_error)
+	{
+		if (code[0] != '\0')
+			appendStringInfo(&detail, ", Genesys code \"%s\"",
+							 gc_one_line(code, strlen(code), sizeof(code)));
+		if (message[0] != '\0')
+			appendStringInfo(&detail, ": %s",
+							 gc_one_line(message, strlen(message), sizeof(message)));
+	}
+	else if (resp->body_len > 0)
+		appendStringInfo(&detail, ", response body begins \"%s\"",
+						 gc_one_line(resp->body, resp->body_len, GC_SNIPPET_LEN));
+	if (resp->correlation_id != NULL)
+		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
+	else if (context_id[0] != '\0')
+		appendStringInfo(&detail, ", correlation id %s",
+						 gc_one_line(context_id, strlen(context_id), sizeof(context_id)));
+	else
+		appendStringInfoString(&detail, ", no correlation id");
+	return detail.data;
+}
+
+/*
+ * gc_report_api_error
+ *		ereport an answer that is not retried (4xx other than 401/429, 501).
+ */
+static void
+pg_attribute_noreturn()
+gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
+{
+	GcConnection *conn = req->conn;
+	char	   *detail = gc_describe_response(resp);
+
+	if (resp->status == 403)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s request failed: %s %s",
+						req->service, req->method, req->path),
+				 errdetail("%s.", detail),
+				 errhint("Give the OAuth client \"%s\" a role with the permission named above (for example analytics:conversationDetail:view for conversation details) in the divisions whose data you read.",
+						 conn->client_id)));
+	if (resp->status == 404)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s request failed: %s %s",
+						req->service, req->method, req->path),
+				 errdetail("%s.", detail),
+				 errhint("Check the environment and %s options of server \"%s\".",
+						 req->url_option, conn->server_name)));
+	if (resp->status == 400)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s request failed: %s %s",
+						req->service, req->method, req->path),
+				 errdetail("%s.", detail),
+				 errhint("Genesys Cloud refused the request built from this query; narrow the WHERE conditions (conversation intervals are limited to 7 days, 31 with filters, and paging to 100000 results) or check the table options.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("%s request failed: %s %s",
+					req->service, req->method, req->path),
+			 errdetail("%s.", detail)));
+}
+
+/*
+ * gc_report_transport_error
+ *		ereport a failure to exchange anything with the host.
+ */
+static void
+pg_attribute_noreturn()
+gc_report_transport_error(const GcRequest *req, int attempts)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 errmsg("could not reach %s: %s %s",
+					req->service, req->method, req->path),
+			 attempts > 1 ?
+			 errdetail("Gave up after %d attempts: %s (URL %s).",
+					   attempts, gc_xfer.curl_error, req->url) :
+			 errdetail("%s (URL %s).", gc_xfer.curl_error, req->url),
+			 errhint("Check the environment and %s options of server \"%s\", and that this database server can open HTTPS connections to that host (DNS, proxy, firewall).",
+					 req->url_option, req->conn->server_name)));
+}
+
+/*
+ * gc_transient_failure
+ *		Is this libcurl failure worth another attempt?  DNS, TLS and URL
+ *		problems are configuration errors and reported at once.
+ */
+static bool
+gc_transient_failure(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * gc_retry_after_secs
+ *		Seconds a Retry-After value asks for (delta-seconds or HTTP-date),
+ *		or -1 when absent or unreadable.
+ */
+static double
+gc_retry_after_secs(const char *value)
+{
+	char	   *end;
+	long		secs;
+	time_t		when;
+
+	if (value[0] == '\0')
+		return -1;
+	errno = 0;
+	secs = strtol(value, &end, 10);
+	if (end != value && *end == '\0' && errno == 0 && secs >= 0)
+		return (double) secs;
+	when = curl_getdate(value, NULL);
+	if (when == (time_t) -1)
+		return -1;
+	return Max(difftime(when, time(NULL)), 0.0);
+}
+
+/*
+ * gc_backoff_secs
+ *		Delay before retry number step (from 0): exponential from one
+ *		second, capped, with "equal jitter" (half fixed, half random) so that
+ *		concurrent backends do not retry in lockstep.
+ */
+static double
+gc_backoff_secs(int step, double cap)
+{
+	double		delay = GC_BACKOFF_FIRST_SECS;
+
+	while (step-- > 0 && delay < cap)
+		delay *= 2;
+	delay = Min(delay, cap);
+	return delay * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state));
+}
+
+/*
+ * gc_http_request
+ *		Run req under the retry policy; see the file header.
+ */
+static void
+gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
+{
+	GcConnection *conn = req->conn;
+	GcScanStats scratch_stats;
+	int			retries = 0;
+	int			backoff_step = 0;
+	int			step_429 = 0;
+	double		waited = 0;
+	bool		after_reauth = false;
+
+	if (stats == NULL)
+	{
+		memset(&scratch_stats, 0, sizeof(scratch_stats));
+		stats = &scratch_stats;
+	}
+	memset(resp, 0, sizeof(*resp));
+
+	for (;;)
+	{
+		const char *token = NULL;
+		CURLcode	rc;
+		double		delay;
+
+		gc_response_free(resp);
+		/* may itself run a token exchange on the same handle */
+		if (!req->is_token)
+			token = gc_auth_get_token(conn, stats);
+		rc = gc_http_perform(req, token, resp);
+		if (req->is_token)
+			stats->token_requests++;
+		else
+			stats->requests++;
+
+		if (rc != CURLE_OK)
+		{
+			if (!gc_transient_failure(rc) || retries >= conn->opts.max_retries)
+				gc_report_transport_error(req, retries + 1);
+			delay = gc_backoff_secs(backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
+			stats->backoff_secs += delay;
+		}
+		else if (resp->status >= 200 && resp->status < 300)
+			return;
+		else if (resp->status == 401 && !req->is_token)
+		{
+			if (after_reauth)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						 errmsg("Genesys Cloud rejected the access token twice in a row: %s %s",
+								req->method, req->path),
+						 errdetail("%s.", gc_describe_response(resp)),
+						 errhint("The token was issued to OAuth client \"%s\" moments before; check that the client is active and has roles, and that the environment, api_url and login_url options of server \"%s\" name the same region.",
+								 conn->client_id, conn->server_name)));
+			elog(DEBUG1, "gc_fdw: %s %s -> HTTP 401, fetching a new token",
+				 req->method, req->path);
+			gc_auth_forget_token(conn);
+			after_reauth = true;
+			continue;
+		}
+		else if (resp->status == 429)
+		{
+			double		asked = gc_retry_after_secs(gc_xfer.retry_after);
+
+			if (asked > conn->opts.max_retry_after)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%s request was rate limited: %s %s",
+								req->service, req->method, req->path),
+						 errdetail("Genesys Cloud asked to wait %.0f seconds before retrying, more than max_retry_after (%d seconds); %s.",
+								   asked, conn->opts.max_retry_after,
+								   gc_describe_response(resp)),
+						 errhint("Retry later, or raise the max_retry_after option of server \"%s\".",
+								 conn->server_name)));
+			if (retries >= conn->opts.max_retries)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%s request was rate limited: %s %s",
+								req->service, req->method, req->path),
+						 errdetail("Gave up after %d attempts and %.0f seconds of waiting; last answer: %s.",
+								   retries + 1, waited, gc_describe_response(resp)),
+						 errhint("Raise the max_retries option of server \"%s\", run fewer concurrent queries as OAuth client \"%s\", or ask Genesys to raise its rate limit.",
+								 conn->server_name, conn->client_id)));
+			/* an answer of 0 would retry at once: wait at least a second */
+			delay = (asked >= 0) ? Max(asked, 1.0) :
+				gc_backoff_secs(step_429++, GC_BACKOFF_429_CAP_SECS);
+			stats->waits_429++;
+			stats->wait_429_secs += delay;
+		}
+		else if (resp->status >= 500 && resp->status != 501)
+		{
+			if (retries >= conn->opts.max_retries)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%s request failed: %s %s",
+								req->service, req->method, req->path),
+						 errdetail("Gave up after %d attempts; last answer: %s.",
+								   retries + 1, gc_describe_response(resp)),
+						 errhint("Genesys Cloud or a gateway in front of it is failing; retry later or raise the max_retries option of server \"%s\".",
+								 conn->server_name)));
+			delay = gc_backoff_secs(backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
+			stats->backoff_secs += delay;
+		}
+		else if (req->is_token)
+			return;				/* auth.c reports the token endpoint's refusal */
+		else
+			gc_report_api_error(req, resp);
+
+		after_reauth = false;
+		retries++;
+		stats->retries++;
+		waited += delay;
+		elog(DEBUG1, "gc_fdw: retrying %s %s in %.1f s (retry %d of %d)",
+			 req->method, req->path, delay, retries, conn->opts.max_retries);
+		gc_sleep_interruptible(delay);
+	}
+}
+
+/*
+ * gc_api_call
+ *		Authenticated request to the API host; see gc_fdw.h.
+ */
+void
+gc_api_call(GcConnection *conn, const char *method, const char *path_query,
+			const char *json_body, GcScanStats *stats, GcHttpResponse *resp)
+{
+	GcRequest	req;
+
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	req.path = path_query;
+	req.url = psprintf("%s%s", conn->opts.api_url, path_query);
+	req.body = json_body;
+	req.is_token = false;
+	req.service = "Genesys Cloud API";
+	req.url_option = "api_url";
+
+	gc_http_request(&req, stats, resp);
+	pfree(req.url);
+}
+
+/*
+ * gc_http_token_request
+ *		Client credentials exchange with the login host; see gc_fdw.h.
+ *
+ * 429, 5xx and network failures are retried like API calls and ereported
+ * here when the retries run out; any other status is returned to auth.c.
+ */
+void
+gc_http_token_request(GcConnection *conn, GcScanStats *stats,
+					  GcHttpResponse *resp)
+{
+	GcRequest	req;
+
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = "POST";
+	req.path = GC_TOKEN_PATH;
+	req.url = psprintf("%s%s", conn->opts.login_url, GC_TOKEN_PATH);
+	req.body = GC_TOKEN_BODY;
+	req.is_token = true;
+	req.service = "Genesys Cloud login service";
+	req.url_option = "login_url";
+
+	gc_http_request(&req, stats, resp);
+	pfree(req.url);
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""emuctl: control and query a running Genesys emulator (tests/emulator).
+
+Output is plain deterministic text (no timestamps, no ports) so it can be
+used in pg_regress expected output.  The emulator base URL comes from
+--url, else $GC_EMU_URL, else the port in $GC_EMU_PORT_FILE
+(http://127.0.0.1:PORT).
+
+Subcommands:
+  reset [--tokens]            clear faults, settings, log (and tokens)
+  fault JSON                  add a fault rule (object) or rules (list)
+  settings JSON               change settings
+  log-count [--endpoint E] [--status N] [--grant TYPE] [--method M] [--fault K]
+                              number of logged requests matching
+  log-json                    the raw request log
+  log-summary                 one line per request: METHOD PATH STATUS FAULT
+  waits                       per 429 answer: whole seconds until the next request
+  csv users|conversations     the dataset as CSV with a header
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+USER_COLS = ["id", "name", "email", "username", "state", "title", "department",
+             "division_id", "division_name", "manager_id", "version", "acd_auto_answer",
+             "date_last_login"]
+CONV_COLS = ["conversation_id", "conversation_start", "conversation_end",
+             "originating_direction", "division_ids", "media_stats_min_conversation_mos",
+             "external_tag"]
+
+
+def base_url(args):
+    """Resolve the emulator base URL or exit with a message."""
+    url = args.url or os.environ.get("GC_EMU_URL")
+    if not url and os.environ.get("GC_EMU_PORT_FILE"):
+        try:
+            with open(os.environ["GC_EMU_PORT_FILE"]) as f:
+                url = "http://127.0.0.1:%d" % int(f.read().strip())
+        except (OSError, ValueError) as e:
+            die("cannot read GC_EMU_PORT_FILE: %s" % e)
+    if not url:
+        die("no emulator URL: use --url or set GC_EMU_URL")
+    return url.rstrip("/")
+
+
+def die(msg):
+    """Print an error and exit non-zero."""
+    sys.stderr.write("emuctl: %s\n" % msg)
+    sys.exit(2)
+
+
+def call(url, method, path, body=None):
+    """Call the control API; returns parsed JSON or exits on failure."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        die("%s %s failed: HTTP %d %s" % (method, path, e.code, e.read().decode("utf-8", "replace")))
+    except (urllib.error.URLError, OSError) as e:
+        die("cannot reach the emulator at %s: %s" % (url, getattr(e, "reason", e)))
+
+
+def endpoint_of(path):
+    """Classify a logged path like the emulator does."""
+    if path == "/oauth/token":
+        return "token"
+    if path.startswith("/api/v2/users"):
+        return "users"
+    if path.startswith("/api/v2/analytics/conversations/details/jobs"):
+        return "jobs"
+    if path.startswith("/api/v2/analytics/conversations"):
+        return "details"
+    if path.startswith("/api/v2/"):
+        return "api"
+    return "other"
+
+
+def entry_matches(e, a):
+    """Filter a log entry by the log-count options."""
+    ep = endpoint_of(e["path"])
+    if a.endpoint:
+        if a.endpoint == "api":
+            if ep not in ("users", "details", "jobs", "api"):
+                return False
+        elif a.endpoint != ep:
+            return False
+    if a.status is not None and e.get("status") != a.status:
+        return False
+    if a.grant is not None and (ep != "token" or (e.get("body") or {}).get("grant_type") != a.grant):
+        return False
+    if a.method and e.get("method") != a.method.upper():
+        return False
+    if a.fault and e.get("fault") != a.fault:
+        return False
+    return True
+
+
+def json_arg(text):
+    """Parse a JSON command-line argument or exit."""
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        die("invalid JSON argument: %s" % e)
+
+
+def fmt(v):
+    """CSV cell text: '' for absent, true/false for booleans."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def write_csv(kind, url):
+    """Print the dataset as CSV (PostgreSQL COPY ... CSV HEADER compatible)."""
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    if kind == "users":
+        w.writerow(USER_COLS)
+        for u in call(url, "GET", "/__emu/dataset/users"):
+            d = u.get("division") or {}
+            w.writerow([fmt(x) for x in (
+                u.get("id"), u.get("name"), u.get("email"), u.get("username"), u.get("state"),
+                u.get("title"), u.get("department"), d.get("id"), d.get("name"),
+                (u.get("manager") or {}).get("id"), u.get("version"), u.get("acdAutoAnswer"),
+                u.get("dateLastLogin"))])
+    else:
+        w.writerow(CONV_COLS)
+        for c in call(url, "GET", "/__emu/dataset/conversations"):
+            divs = c.get("divisionIds")
+            w.writerow([fmt(x) for x in (
+                c.get("conversationId"), c.get("conversationStart"), c.get("conversationEnd"),
+                c.get("originatingDirection"),
+                None if divs is None else "{" + ",".join(divs) + "}",
+                c.get("mediaStatsMinConversationMos"), c.get("externalTag"))])
+
+
+def main(argv=None):
+    """Entry point."""
+    ap = argparse.ArgumentParser(prog="emuctl", description="Control the Genesys emulator")
+    ap.add_argument("--url", help="emulator base URL (default $GC_EMU_URL)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("reset")
+    p.add_argument("--tokens", action="store_true", help="also invalidate tokens")
+    p = sub.add_parser("fault")
+    p.add_argument("json")
+    p = sub.add_parser("settings")
+    p.add_argument("json")
+    p = sub.add_parser("log-count")
+    p.add_argument("--endpoint", choices=["token", "users", "details", "jobs", "api", "any"])
+    p.add_argument("--status", type=int)
+    p.add_argument("--grant")
+    p.add_argument("--method")
+    p.add_argument("--fault")
+    sub.add_parser("log-json")
+    sub.add_parser("log-summary")
+    sub.add_parser("waits")
+    p = sub.add_parser("csv")
+    p.add_argument("kind", choices=["users", "conversations"])
+    a = ap.parse_args(argv)
+    if getattr(a, "endpoint", None) == "any":
+        a.endpoint = None
+    url = base_url(a)
+
+    if a.cmd == "reset":
+        call(url, "POST", "/__emu/reset", {"tokens": a.tokens})
+        print("ok")
+    elif a.cmd == "fault":
+        call(url, "POST", "/__emu/faults", json_arg(a.json))
+        print("ok")
+    elif a.cmd == "settings":
+        call(url, "POST", "/__emu/settings", json_arg(a.json))
+        print("ok")
+    elif a.cmd == "log-count":
+        print(sum(1 for e in call(url, "GET", "/__emu/log") if entry_matches(e, a)))
+    elif a.cmd == "log-json":
+        print(json.dumps(call(url, "GET", "/__emu/log"), indent=1, ensure_ascii=False))
+    elif a.cmd == "log-summary":
+        for e in call(url, "GET", "/__emu/log"):
+            print("%s %s %s %s" % (e["method"], e["path"], e.get("status"), e.get("fault") or "-"))
+    elif a.cmd == "waits":
+        log = sorted(call(url, "GET", "/__emu/log"), key=lambda e: e["seq"])
+        for i, e in enumerate(log):
+            if e.get("status") == 429 and i + 1 < len(log):
+                gap = log[i + 1]["time"] - (e.get("end_time") or e["time"])
+                print(int(max(0.0, gap) // 1))
+    elif a.cmd == "csv":
+        write_csv(a.kind, url)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)

@@ -1,0 +1,1602 @@
+#!/usr/bin/env python3
+"""Genesys Cloud CX API emulator for the gc_fdw test suite.
+
+This module owns everything the tests need from "Genesys" without the
+network: a deterministic in-memory dataset (users and analytics
+conversation details, generated from --seed), the OAuth client-credentials
+token endpoint, the /api/v2 endpoints gc_fdw calls (users, sync details
+query, details by id, async details jobs), fault injection, rate limiting,
+settings and a request log exposed through a small control API under
+/__emu/ (no auth).  Wire formats follow the official SDK typings
+(purecloud-platform-client-v2 index.d.ts) and /work/shared/genesys-api.md.
+
+Python 3 standard library only; listens on 127.0.0.1 only.
+
+Usage:
+    python3 tests/emulator/genesys_emulator.py --port 0 --port-file F \
+        [--client ID:SECRET ...] [--seed N]
+
+Secrets and access tokens are never printed, logged or returned by the
+control API.
+"""
+
+import argparse
+import base64
+import binascii
+import copy
+import datetime as dt
+import gzip
+import json
+import math
+import os
+import random
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import unicodedata
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_CLIENTS = ["gc-test-client:gc-test-secret-XYZZY",
+                   "demo-client:demo-secret-PLUGH"]
+
+DEFAULT_SETTINGS = {
+    "token_lifetime": 86399,          # expires_in of new tokens, seconds
+    "max_results": 100000,            # sync query pageNumber*pageSize cap
+    "rate_limit": 0,                  # requests per window per client; 0 = off
+    "rate_window": 60,                # rate limit window, seconds
+    "availability_date": "2024-03-20T00:00:00.000Z",
+    "job_polls": 2,                   # status polls before FULFILLED
+    "max_job_results": 400000,        # async job result cap
+}
+
+DAY_MS = 86400 * 1000
+DATASET_START = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+DATASET_DAYS = 21                     # 2024-03-01 .. 2024-03-22 (exclusive)
+
+
+# ---------------------------------------------------------------------------
+# Time helpers
+# ---------------------------------------------------------------------------
+
+def epoch_ms(d):
+    """Aware datetime -> integer epoch milliseconds."""
+    return int(round(d.timestamp() * 1000))
+
+
+def iso_ms(ms):
+    """Epoch milliseconds -> '2024-03-01T12:34:56.789Z'."""
+    d = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def parse_iso(text):
+    """Parse an ISO-8601 instant (Z or offset; naive = UTC) -> epoch ms.
+
+    Raises ValueError on bad input."""
+    t = text.strip()
+    if not t or "T" not in t:
+        raise ValueError("not an ISO-8601 date-time: %r" % text)
+    if t.endswith("z"):
+        t = t[:-1] + "Z"
+    d = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    return epoch_ms(d)
+
+
+def parse_interval(text):
+    """Parse 'start/end' -> (start_ms, end_ms); raises ValueError."""
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise ValueError("interval must be 'start/end'")
+    a, b = text.split("/")
+    return parse_iso(a), parse_iso(b)
+
+
+# ---------------------------------------------------------------------------
+# Dataset generation (deterministic from the seed)
+# ---------------------------------------------------------------------------
+
+FIRST = ["Alice", "Bob", "Carla", "Dmitri", "Eve", "Farah", "Gustav", "Hana",
+         "Ivan", "Jun", "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya",
+         "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena",
+         "Yusuf", "Zoë", "Amélie", "Søren", "Łukasz", "Chloé", "Anaïs", "Björn"]
+LAST = ["Anderson", "Bakker", "Costa", "Dubois", "Eriksson", "Fischer",
+        "García", "Hansen", "Ito", "Jensen", "Kowalski", "Larsen", "Martín",
+        "Nakamura", "Olsen", "Petrov", "Quispe", "Rossi", "Schmidt", "Tanaka",
+        "Ueda", "Vargas", "Weber", "Xu", "Yilmaz", "Zhang", "Müller", "Núñez",
+        "O'Connor", "Ångström"]
+# Names that exercise quoting/encoding; assigned to the first users.
+SPECIAL_NAMES = ["José Müller", "王小明", "Support Agent 🎧", "Dana O'Neil",
+                 'Robert "Bobby" Tables', "Back\\Slash Admin",
+                 "Zoë D'Angelo-\"Z\"", "Ólafur Þórsson", "김민준",
+                 "Αλέξανδρος Παπαδόπουλος", "Mixed, Comma Name",
+                 "Quote'n\\Slash \"Both\""]
+DEPARTMENTS = ["Customer Care", "Sales & Marketing", "R&D", "Billing",
+               "Support – Tier 2", "Back Office"]
+TITLES = ["Agent", "Senior Agent", "Team Lead", "Supervisor", "Manager",
+          "Quality Analyst", "Workforce Planner"]
+DIVISION_NAMES = ["Home", "Sales EU", "Support — Nordics"]
+QUEUE_NAMES = ["Support – Tier 1", "Billing \"VIP\"", "Ventes/Français",
+               "Sales Inbound", "Tech Support", "Callbacks"]
+FLOW_NAMES = [("Main IVR", "INBOUNDCALL"), ("After Hours", "INBOUNDCALL"),
+              ("SMS Triage", "INBOUNDSHORTMESSAGE")]
+WRAPUP_NAMES = ["Resolved", "Follow-up", "Escalated", "Wrong number", "Sale"]
+CUSTOMERS = ["Jane Doe", "John Smith", "Marie Curie", "Ödön Horváth",
+             "李雷", "Sam O'Reilly", "Pat \"PJ\" Jones", "C:\\Users\\guest"]
+NOTES = ["Customer happy.", "Called back re: invoice #42", "Needs \"manager\"",
+         "Ticket C:\\tmp\\x", "Réclamation envoyée", "多次来电"]
+
+
+def det_uuid(rng):
+    """A deterministic version-4 UUID string from rng."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def ascii_slug(name):
+    """ASCII-only lowercase slug of a name for emails ('' if nothing left)."""
+    n = unicodedata.normalize("NFKD", name)
+    out = []
+    for ch in n.lower():
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            out.append(ch)
+        elif ch in " -" and out and out[-1] != ".":
+            out.append(".")
+    return "".join(out).strip(".")
+
+
+def phone(rng):
+    """Deterministic E.164 North American number."""
+    return "+1317555%04d" % rng.randint(0, 9999)
+
+
+class Dataset:
+    """The deterministic users and conversations served by the emulator."""
+
+    def __init__(self, seed=42):
+        self.seed = seed
+        rng = random.Random(seed)
+        self.divisions = [{"id": det_uuid(rng), "name": n} for n in DIVISION_NAMES]
+        self.queues = [{"id": det_uuid(rng), "name": n} for n in QUEUE_NAMES]
+        self.flows = [{"id": det_uuid(rng), "name": n, "type": t} for n, t in FLOW_NAMES]
+        self.wrapups = [det_uuid(rng) for _ in WRAPUP_NAMES]
+        self.users = self._gen_users(rng)
+        self.users_by_id = {u["id"]: u for u in self.users}
+        self.conversations = self._gen_conversations(rng)
+        self.conv_by_id = {c["meta"]["id"]: c for c in self.conversations}
+
+    # -- users --------------------------------------------------------------
+
+    def _gen_users(self, rng):
+        """Generate ~600 users: 525 active, 45 inactive, 30 deleted."""
+        n = 600
+        states = ["active"] * 525 + ["inactive"] * 45 + ["deleted"] * 30
+        rng.shuffle(states)
+        # keep a few special names in every state
+        states[0:12] = ["active"] * 9 + ["inactive", "deleted", "active"]
+        names, seen = [], set()
+        for i in range(n):
+            if i < len(SPECIAL_NAMES):
+                name = SPECIAL_NAMES[i]
+            else:
+                name = "%s %s" % (rng.choice(FIRST), rng.choice(LAST))
+                if name in seen:
+                    name = "%s %s" % (name, rng.choice("ABCDEFGHJKLMNPRSTVW") + ".")
+            seen.add(name)
+            names.append(name)
+        users = []
+        emails = set()
+        for i in range(n):
+            uid = det_uuid(rng)
+            name = names[i]
+            slug = ascii_slug(name) or "user"
+            email = "%s@example.com" % slug
+            k = 2
+            while email in emails:
+                email = "%s%d@example.com" % (slug, k)
+                k += 1
+            emails.add(email)
+            div = self.divisions[0 if rng.random() < 0.6 else rng.randint(1, 2)]
+            u = {
+                "id": uid, "name": name, "state": states[i], "email": email,
+                "division": div, "version": rng.randint(1, 40),
+                "acdAutoAnswer": rng.random() < 0.3,
+                "department": rng.choice(DEPARTMENTS) if rng.random() < 0.85 else None,
+                "title": rng.choice(TITLES) if rng.random() < 0.8 else None,
+                "jabber": "%s@genesys-emu.orgspan.com" % ("%024x" % rng.getrandbits(96)),
+                "phone": phone(rng) if rng.random() < 0.6 else None,
+                "work_phone": phone(rng) if rng.random() < 0.3 else None,
+                "image": ("%032x" % rng.getrandbits(128)) if rng.random() < 0.5 else None,
+                "preferredName": name.split(" ")[0] if rng.random() < 0.2 else None,
+                "employerInfo": None, "manager": None, "dateLastLogin": None,
+            }
+            if rng.random() < 0.4:
+                ei = {"officialName": name, "employeeId": "E%05d" % (i + 1),
+                      "employeeType": rng.choice(["Full-time", "Part-time", "Contractor"])}
+                if rng.random() < 0.8:
+                    ei["dateHire"] = "%04d-%02d-%02d" % (rng.randint(2012, 2023),
+                                                         rng.randint(1, 12), rng.randint(1, 28))
+                u["employerInfo"] = ei
+            if rng.random() < 0.85 and states[i] != "deleted" or (states[i] == "deleted" and rng.random() < 0.5):
+                base = epoch_ms(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+                u["dateLastLogin"] = iso_ms(base + rng.randint(0, 80 * DAY_MS))
+            users.append(u)
+        managers = [u for u in users if u["state"] == "active"][:40]
+        for u in users:
+            if u["state"] != "deleted" and rng.random() < 0.8:
+                m = rng.choice(managers)
+                if m is not u:
+                    u["manager"] = m["id"]
+        return users
+
+    def render_user(self, u, with_login=False):
+        """A user as GET /api/v2/users renders it (nulls omitted)."""
+        div = {"id": u["division"]["id"], "name": u["division"]["name"],
+               "selfUri": "/api/v2/authorization/divisions/%s" % u["division"]["id"]}
+        out = {"id": u["id"], "name": u["name"], "division": div}
+        deleted = u["state"] == "deleted"
+        if not deleted:
+            out["chat"] = {"jabberId": u["jabber"]}
+            if u["department"]:
+                out["department"] = u["department"]
+        out["email"] = u["email"]
+        pci = []
+        if not deleted:
+            pci.append({"address": u["email"], "mediaType": "EMAIL", "type": "PRIMARY"})
+            if u["phone"]:
+                p = u["phone"]
+                pci.append({"address": p, "display": "+1 %s-%s-%s" % (p[2:5], p[5:8], p[8:]),
+                            "mediaType": "PHONE", "type": "PRIMARY"})
+        out["primaryContactInfo"] = pci
+        addrs = []
+        if not deleted and u["work_phone"]:
+            p = u["work_phone"]
+            addrs.append({"address": p, "display": "+1 %s-%s-%s" % (p[2:5], p[5:8], p[8:]),
+                          "mediaType": "PHONE", "type": "WORK"})
+        out["addresses"] = addrs
+        out["state"] = u["state"]
+        if not deleted and u["title"]:
+            out["title"] = u["title"]
+        out["username"] = u["email"]
+        if not deleted and u["manager"]:
+            out["manager"] = {"id": u["manager"], "selfUri": "/api/v2/users/%s" % u["manager"]}
+        if not deleted and u["image"]:
+            base = ("https://prod-euw1-inin-directory-service-profile.s3.amazonaws.com/%s/%s"
+                    % (u["image"], u["id"]))
+            out["images"] = [{"resolution": r, "imageUri": "%s/%s.jpg" % (base, r)}
+                             for r in ("x96", "x200", "x300")]
+        out["version"] = u["version"]
+        out["acdAutoAnswer"] = u["acdAutoAnswer"]
+        if not deleted and u["preferredName"]:
+            out["preferredName"] = u["preferredName"]
+        if not deleted and u["employerInfo"]:
+            out["employerInfo"] = dict(u["employerInfo"])
+        if with_login and u["dateLastLogin"]:
+            out["dateLastLogin"] = u["dateLastLogin"]
+        out["selfUri"] = "/api/v2/users/%s" % u["id"]
+        return out
+
+    # -- conversations ------------------------------------------------------
+
+    def _gen_conversations(self, rng):
+        """Generate 20-60 conversations per UTC day over 21 days."""
+        base = epoch_ms(DATASET_START)
+        agents = [u for u in self.users if u["state"] == "active"][:80]
+        convs = []
+        midnight_days = {0, 7, 14}
+        lastms_days = {0, 5, 13, 20}
+        for d in range(DATASET_DAYS):
+            day0 = base + d * DAY_MS
+            n = rng.randint(20, 60)
+            starts = sorted(day0 + rng.randint(60000, DAY_MS - 3 * 3600 * 1000) for _ in range(n))
+            if d in midnight_days:
+                starts[0] = day0
+            if d in lastms_days:
+                starts[-1] = day0 + DAY_MS - 1
+            for k, st in enumerate(starts):
+                in_progress = (d == DATASET_DAYS - 1 and k >= n - 5) or (d == 9 and k == n // 2)
+                media = "email" if (d == 9 and k == n // 2) else None
+                convs.append(self._gen_conversation(rng, st, agents, in_progress, media))
+        convs.sort(key=lambda c: (c["meta"]["start"], c["meta"]["id"]))
+        return convs
+
+    def _gen_conversation(self, rng, start, agents, in_progress, media=None):
+        """Build one conversation (wire dict with attributes + match metadata)."""
+        cid = det_uuid(rng)
+        media = media or rng.choices(["voice", "chat", "email", "message", "callback"],
+                                     [55, 15, 10, 10, 10])[0]
+        outbound = media == "voice" and rng.random() < 0.25
+        queue = rng.choice(self.queues)
+        agent = rng.choice(agents)
+        cust_name = rng.choice(CUSTOMERS)
+        ani = "tel:" + phone(rng)
+        dnis = "tel:+18005550%03d" % rng.randint(100, 199)
+        edge = det_uuid(rng)
+        divs = sorted({rng.choice(self.divisions)["id"] for _ in range(rng.randint(1, 2))})
+        parts = []
+
+        def seg(s, e, stype, **kw):
+            """A segment dict; e None = still open."""
+            out = {}
+            for k in ("conference", "disconnectType"):
+                if k in kw:
+                    out[k] = kw[k]
+            if "q850" in kw:
+                out["q850ResponseCodes"] = kw["q850"]
+            if "queueId" in kw:
+                out["queueId"] = kw["queueId"]
+            if e is not None:
+                out["segmentEnd"] = iso_ms(e)
+            out["segmentStart"] = iso_ms(s)
+            out["segmentType"] = stype
+            if "sip" in kw:
+                out["sipResponseCodes"] = kw["sip"]
+            if "wrapUpCode" in kw:
+                out["wrapUpCode"] = kw["wrapUpCode"]
+            if "wrapUpNote" in kw:
+                out["wrapUpNote"] = kw["wrapUpNote"]
+            return out
+
+        def metric(name, value, at):
+            return {"emitDate": iso_ms(at), "name": name, "value": value}
+
+        def session(direction, segments, metrics=None, **kw):
+            s = {}
+            keys = ["addressFrom", "addressOther", "addressSelf", "addressTo", "ani",
+                    "callbackNumbers", "callbackUserName", "direction", "dnis", "edgeId",
+                    "mediaType", "protocolCallId", "provider", "recording", "remote",
+                    "requestedRoutings", "sessionDnis", "sessionId", "usedRouting",
+                    "mediaEndpointStats", "flow"]
+            kw["direction"] = direction
+            kw["mediaType"] = media
+            kw["sessionId"] = det_uuid(rng)
+            for k in keys:
+                if kw.get(k) is not None:
+                    s[k] = kw[k]
+            if metrics:
+                s["metrics"] = metrics
+            s["segments"] = segments
+            return s
+
+        addr_kw = {}
+        if media == "voice":
+            addr_kw = {"ani": ani, "dnis": dnis, "addressFrom": ani, "addressTo": dnis,
+                       "edgeId": edge, "provider": "Edge"}
+        elif media == "message":
+            addr_kw = {"ani": ani, "dnis": dnis, "addressFrom": ani[4:], "addressTo": dnis[4:],
+                       "provider": "PureCloud SMS"}
+        elif media == "email":
+            addr_kw = {"addressFrom": "%s@customer.example" % (ascii_slug(cust_name) or "guest"),
+                       "addressTo": "support@genesys-emu.example", "provider": "PureCloud Email"}
+        elif media == "chat":
+            addr_kw = {"addressFrom": cust_name, "provider": "PureCloud Webchat v2"}
+        else:
+            addr_kw = {"ani": ani, "provider": "PureCloud Callback",
+                       "callbackNumbers": [ani], "callbackUserName": cust_name}
+        t = start
+        abandoned = (not outbound and not in_progress and rng.random() < 0.08)
+        answered = True
+        has_ivr = media in ("voice", "message") and not outbound
+        end = None
+        mos = None
+        cust_segs, cust_metrics = [], [metric("nConnected", 1, start)]
+
+        def agent_participant(t_alert, t_answer, t_end, direction, dialing=False):
+            """Agent participant with alert/dialing, interact, hold, wrapup."""
+            segs, mets = [], []
+            code = rng.choice(self.wrapups)
+            if dialing:
+                segs.append(seg(t_alert, t_answer, "dialing"))
+            else:
+                segs.append(seg(t_alert, t_answer, "alert", queueId=queue["id"]))
+                mets.append(metric("nOffered", 1, t_alert))
+                mets.append(metric("tAlert", t_answer - t_alert, t_answer))
+                mets.append(metric("tAnswered", t_answer - start, t_answer))
+            mets.append(metric("nConnected", 1, t_answer))
+            held = 0
+            kw = {} if outbound else {"queueId": queue["id"]}
+            if t_end is None:
+                segs.append(seg(t_answer, None, "interact", **kw))
+            else:
+                if media == "voice" and rng.random() < 0.25 and t_end - t_answer > 20000:
+                    h0 = t_answer + (t_end - t_answer) // 3
+                    held = rng.randint(3000, (t_end - t_answer) // 3)
+                    segs.append(seg(t_answer, h0, "interact", **kw))
+                    segs.append(seg(h0, h0 + held, "hold", **kw))
+                    segs.append(seg(h0 + held, t_end, "interact", **kw))
+                    mets.append(metric("tHeld", held, h0 + held))
+                    mets.append(metric("tHeldComplete", held, t_end))
+                else:
+                    last = {"disconnectType": rng.choice(["client", "peer", "endpoint"])}
+                    if media == "voice" and rng.random() < 0.6:
+                        last["sip"] = [200]
+                        last["q850"] = [16]
+                    if rng.random() < 0.1:
+                        last["conference"] = False
+                    kw.update(last)
+                    segs.append(seg(t_answer, t_end, "interact", **kw))
+                if "disconnectType" not in segs[-1]:
+                    segs[-1]["disconnectType"] = "client"
+                acw = rng.randint(3000, 120000)
+                wkw = {"wrapUpCode": code}
+                if not outbound:
+                    wkw["queueId"] = queue["id"]
+                if rng.random() < 0.3:
+                    wkw["wrapUpNote"] = rng.choice(NOTES)
+                segs.append(seg(t_end, t_end + acw, "wrapup", **wkw))
+                talk = t_end - t_answer - held
+                mets.append(metric("tTalk", talk, t_end))
+                mets.append(metric("tTalkComplete", talk, t_end))
+                mets.append(metric("tAcw", acw, t_end + acw))
+                mets.append(metric("tHandle", t_end - t_answer + acw, t_end + acw))
+            skw = dict(addr_kw)
+            skw.update({"addressSelf": "sip:%s@localhost" % agent["id"][:8],
+                        "remote": cust_name, "requestedRoutings": ["Standard"],
+                        "usedRouting": "Standard"})
+            if media == "voice":
+                skw["recording"] = rng.random() < 0.7
+                skw["protocolCallId"] = det_uuid(rng)
+            if outbound:
+                skw.pop("requestedRoutings")
+                skw.pop("usedRouting")
+            return {"participantId": det_uuid(rng), "participantName": agent["name"],
+                    "purpose": "agent", "userId": agent["id"],
+                    "sessions": [session(direction, segs, mets, **skw)]}
+
+        if outbound:
+            ring = rng.randint(2000, 25000)
+            answered = rng.random() > 0.15
+            t_ans = start + ring
+            t_end = None if in_progress else t_ans + rng.randint(20000, 900000)
+            if answered:
+                ag = agent_participant(start, t_ans, t_end, "outbound", dialing=True)
+            else:
+                t_end = t_ans
+                ag = {"participantId": det_uuid(rng), "participantName": agent["name"],
+                      "purpose": "agent", "userId": agent["id"],
+                      "sessions": [session("outbound", [
+                          seg(start, t_ans, "dialing", disconnectType="peer"),
+                          seg(t_ans, t_ans + 5000, "wrapup", wrapUpCode=self.wrapups[3])],
+                          [metric("tAcw", 5000, t_ans + 5000)],
+                          ani=dnis, dnis=ani, addressFrom=dnis, addressTo=ani,
+                          edgeId=edge, provider="Edge")]}
+            parts.append(ag)
+            ext_segs = ([seg(t_ans, t_end, "interact", disconnectType="endpoint", sip=[200])]
+                        if answered else
+                        [seg(start, t_ans, "alert", disconnectType="endpoint", sip=[486], q850=[17])])
+            parts.append({"participantId": det_uuid(rng), "participantName": cust_name,
+                          "purpose": "external",
+                          "sessions": [session("outbound", ext_segs, None, ani=dnis, dnis=ani,
+                                               addressFrom=dnis, addressTo=ani, edgeId=edge,
+                                               provider="Edge", remote=cust_name)]})
+            end = t_end
+        else:
+            t_ivr_end = start
+            if has_ivr:
+                flow = self.flows[2] if media == "message" else rng.choice(self.flows[:2])
+                t_ivr_end = start + rng.randint(4000, 60000)
+                fl = {"endingLanguage": "en-us", "entryReason": dnis if media == "voice" else dnis[4:],
+                      "entryType": "dnis", "exitReason": "TRANSFER", "flowId": flow["id"],
+                      "flowName": flow["name"], "flowType": flow["type"], "flowVersion": "3.0",
+                      "startingLanguage": "en-us", "transferTargetAddress": queue["id"],
+                      "transferTargetName": queue["name"], "transferType": "ACD"}
+                ivr_kw = dict(addr_kw)
+                ivr_kw["flow"] = fl
+                parts.append({"participantId": det_uuid(rng), "participantName": flow["name"],
+                              "purpose": "ivr",
+                              "sessions": [session("inbound", [
+                                  seg(start, t_ivr_end, "ivr", disconnectType="transfer")],
+                                  [metric("tIvr", t_ivr_end - start, t_ivr_end)], **ivr_kw)],
+                              "attributes": {"Language": "en-us",
+                                             "IVR.Path": "Main>%s" % queue["name"]}})
+            wait = rng.randint(1500, 240000)
+            t_answer = t_ivr_end + wait
+            acd_metrics = [metric("nOffered", 1, t_ivr_end)]
+            if abandoned:
+                acd_segs = [seg(t_ivr_end, t_answer, "interact", queueId=queue["id"],
+                                disconnectType="peer")]
+                acd_metrics.append(metric("tAbandon", wait, t_answer))
+                end = t_answer
+                answered = False
+            else:
+                acd_segs = [seg(t_ivr_end, t_answer, "interact", queueId=queue["id"],
+                                disconnectType="transfer")]
+                acd_metrics.append(metric("tAcd", wait, t_answer))
+            acd_kw = dict(addr_kw)
+            acd_kw.update({"requestedRoutings": ["Standard"], "usedRouting": "Standard"})
+            acd = {"participantId": det_uuid(rng), "participantName": queue["name"],
+                   "purpose": "acd",
+                   "sessions": [session("inbound", acd_segs, acd_metrics, **acd_kw)]}
+            if not abandoned:
+                t_alert = max(t_ivr_end, t_answer - rng.randint(1200, 15000))
+                long_media = media == "email"
+                t_end = None if in_progress else t_answer + rng.randint(
+                    20000, 7200000 if long_media else 1200000)
+                ag = agent_participant(t_alert, t_answer, t_end, "inbound")
+                end = t_end
+            parts.append(acd)
+            if not abandoned:
+                parts.append(ag)
+        # customer participant first
+        ckw = dict(addr_kw)
+        ckw["remote"] = cust_name
+        if media == "voice":
+            ckw["recording"] = False
+        cstart = start
+        cust_segs = [seg(cstart, end, "interact" if answered or not outbound else "alert",
+                         **({"disconnectType": "endpoint" if answered else "peer"}
+                            if end is not None else {}))]
+        if media == "voice" and end is not None and rng.random() < 0.5:
+            cust_segs[0]["sipResponseCodes"] = [200]
+        if media == "voice" and rng.random() < 0.85:
+            mos = round(rng.uniform(3.1, 4.95), 6)
+            ckw["mediaEndpointStats"] = [{
+                "codecs": ["audio/opus"], "eventTime": iso_ms(end if end is not None else start + 1000),
+                "maxLatencyMs": rng.randint(20, 300), "minMos": mos,
+                "minRFactor": round(mos * 19.0 + rng.uniform(0, 3), 6),
+                "receivedPackets": rng.randint(500, 90000)}]
+        if not outbound:
+            cust = {"participantId": det_uuid(rng), "participantName": cust_name,
+                    "purpose": "customer",
+                    "sessions": [session("inbound", cust_segs, cust_metrics, **ckw)]}
+            if rng.random() < 0.5:
+                cust["attributes"] = {"customerTier": rng.choice(["gold", "silver", "bronze"]),
+                                      "note \"quoted\"": "it's a \\ test",
+                                      "Ünïcödé": "✓"}
+            parts.insert(0, cust)
+        conv = {}
+        if end is not None:
+            conv["conversationEnd"] = iso_ms(end)
+        conv["conversationId"] = cid
+        conv["conversationInitiator"] = "agent" if outbound else "customer"
+        conv["conversationStart"] = iso_ms(start)
+        conv["customerParticipation"] = bool(answered or not outbound)
+        conv["divisionIds"] = divs
+        ext = None
+        if rng.random() < 0.35:
+            ext = rng.choice(["EXT-%05d" % rng.randint(0, 99999), "crm/%d" % rng.randint(1, 999),
+                              "tag'with\"quotes\""])
+            conv["externalTag"] = ext
+        if mos is not None:
+            conv["mediaStatsMinConversationMos"] = mos
+            conv["mediaStatsMinConversationRFactor"] = ckw["mediaEndpointStats"][0]["minRFactor"]
+        conv["originatingDirection"] = "outbound" if outbound else "inbound"
+        conv["participants"] = parts
+        seg_starts, seg_ends, open_seg = [], [], False
+        for p in parts:
+            for s in p["sessions"]:
+                for g in s["segments"]:
+                    seg_starts.append(parse_iso(g["segmentStart"]))
+                    if "segmentEnd" in g:
+                        seg_ends.append(parse_iso(g["segmentEnd"]))
+                    else:
+                        open_seg = True
+        plain = copy.deepcopy(conv)
+        for p in plain["participants"]:
+            p.pop("attributes", None)
+        meta = {"id": cid, "start": start, "end": end, "seg_start": min(seg_starts),
+                "seg_end": None if open_seg else max(seg_ends), "media": media}
+        return {"meta": meta, "full": conv, "plain": plain}
+
+
+# ---------------------------------------------------------------------------
+# Query filters
+# ---------------------------------------------------------------------------
+
+class QueryError(Exception):
+    """A 400 answer to a query; carries the platform error code."""
+
+    def __init__(self, message, code="bad.request"):
+        super().__init__(message)
+        self.code = code
+
+
+CONV_DIMS = {"conversationId", "divisionId", "externalTag", "originatingDirection",
+             "conversationEnd", "conversationStart", "conversationInitiator",
+             "customerParticipation", "mediaStatsMinConversationMos",
+             "mediaStatsMinConversationRFactor"}
+SESSION_DIMS = {"mediaType", "direction", "ani", "dnis", "sessionDnis", "addressFrom",
+                "addressTo", "addressSelf", "provider", "remote", "sessionId", "edgeId",
+                "usedRouting", "requestedRoutings", "protocolCallId", "recording"}
+PART_DIMS = {"purpose", "userId", "participantName", "participantId", "externalContactId",
+             "externalOrganizationId", "teamId"}
+SEG_DIMS = {"queueId", "segmentType", "wrapUpCode", "wrapUpNote", "disconnectType",
+            "conference", "segmentStart", "segmentEnd"}
+FLOW_DIMS = {"flowId": "flowId", "flowName": "flowName", "flowType": "flowType"}
+
+
+def _as_values(v):
+    """Normalise a field value to a list of comparable strings."""
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [_as_values(x)[0] for x in v if x is not None]
+    if isinstance(v, bool):
+        return ["true" if v else "false"]
+    return [str(v)]
+
+
+def conv_dim(conv, dim):
+    """Values of a conversation-level dimension."""
+    if dim == "divisionId":
+        return conv.get("divisionIds", [])
+    return _as_values(conv.get(dim))
+
+
+def seg_dim(ctx, dim):
+    """Values of a segment-level dimension for (participant, session, segment)."""
+    p, s, g = ctx
+    if dim in SESSION_DIMS:
+        return _as_values(s.get(dim))
+    if dim in PART_DIMS:
+        return _as_values(p.get(dim))
+    if dim in SEG_DIMS:
+        return _as_values(g.get(dim))
+    if dim in FLOW_DIMS:
+        return _as_values((s.get("flow") or {}).get(FLOW_DIMS[dim]))
+    return []
+
+
+def validate_filter(f, dims, what):
+    """Check a filter's structure and dimension names; raise QueryError."""
+    if not isinstance(f, dict):
+        raise QueryError("%s must be objects" % what)
+    if str(f.get("type", "")).lower() not in ("and", "or"):
+        raise QueryError("%s type must be 'and' or 'or'" % what)
+    preds = list(f.get("predicates") or [])
+    for c in f.get("clauses") or []:
+        if not isinstance(c, dict) or str(c.get("type", "")).lower() not in ("and", "or"):
+            raise QueryError("%s clause type must be 'and' or 'or'" % what)
+        preds.extend(c.get("predicates") or [])
+    if not preds:
+        raise QueryError("%s must contain at least one predicate or clause" % what)
+    for p in preds:
+        if not isinstance(p, dict):
+            raise QueryError("predicates must be objects")
+        if p.get("type", "dimension") != "dimension":
+            raise QueryError("Predicate type '%s' is not supported by the emulator" % p.get("type"))
+        if p.get("dimension") not in dims:
+            raise QueryError("Invalid dimension '%s' for %s" % (p.get("dimension"), what),
+                             "invalid.value")
+        op = p.get("operator", "matches")
+        if op not in ("matches", "exists", "notExists"):
+            raise QueryError("Invalid operator '%s'" % op, "invalid.value")
+        if op == "matches" and p.get("value") is None:
+            raise QueryError("A 'matches' predicate requires a value")
+
+
+def eval_filter(f, getter):
+    """Evaluate a filter against one subject; getter(dim) -> list of strings."""
+    def pred(p):
+        vals = getter(p["dimension"])
+        op = p.get("operator", "matches")
+        if op == "exists":
+            return bool(vals)
+        if op == "notExists":
+            return not vals
+        return str(p.get("value")) in vals
+
+    def combine(kind, results):
+        return all(results) if kind.lower() == "and" else any(results)
+
+    items = [pred(p) for p in f.get("predicates") or []]
+    for c in f.get("clauses") or []:
+        items.append(combine(c["type"], [pred(p) for p in c.get("predicates") or []]))
+    return combine(f["type"], items)
+
+
+def conversation_matches(conv, conv_filters, seg_filters):
+    """True when the conversation satisfies every filter."""
+    for f in conv_filters:
+        if not eval_filter(f, lambda d: conv_dim(conv, d)):
+            return False
+    for f in seg_filters:
+        hit = False
+        for p in conv.get("participants", []):
+            for s in p.get("sessions", []):
+                for g in s.get("segments", []):
+                    if eval_filter(f, lambda d: seg_dim((p, s, g), d)):
+                        hit = True
+                        break
+                if hit:
+                    break
+            if hit:
+                break
+        if not hit:
+            return False
+    return True
+
+
+def parse_query_common(body):
+    """Validate shared parts of a details query -> (start, end, cf, sf, order, orderBy)."""
+    if not isinstance(body, dict):
+        raise QueryError("Request body must be a JSON object")
+    if "interval" not in body or body.get("interval") in (None, ""):
+        raise QueryError("interval: may not be null", "bad.request")
+    try:
+        start, end = parse_interval(body["interval"])
+    except (ValueError, TypeError) as e:
+        raise QueryError("Invalid interval '%s': %s" % (body.get("interval"), e), "invalid.date")
+    if start >= end:
+        raise QueryError("Interval start must be before interval end", "invalid.date")
+    cf = body.get("conversationFilters") or []
+    sf = body.get("segmentFilters") or []
+    if not isinstance(cf, list) or not isinstance(sf, list):
+        raise QueryError("conversationFilters and segmentFilters must be arrays")
+    for f in cf:
+        validate_filter(f, CONV_DIMS, "conversationFilters")
+    for f in sf:
+        validate_filter(f, SESSION_DIMS | PART_DIMS | SEG_DIMS | set(FLOW_DIMS), "segmentFilters")
+    order = body.get("order", "asc") or "asc"
+    if order not in ("asc", "desc", "unordered"):
+        raise QueryError("Invalid order '%s'" % order, "invalid.value")
+    order_by = body.get("orderBy", "conversationStart") or "conversationStart"
+    if order_by not in ("conversationStart", "conversationEnd", "segmentStart", "segmentEnd"):
+        raise QueryError("Invalid orderBy '%s'" % order_by, "invalid.value")
+    return start, end, cf, sf, order, order_by
+
+
+def sort_conversations(items, order, order_by):
+    """Sort dataset entries; open ends sort as +infinity; tie-break on id."""
+    inf = float("inf")
+    key_field = {"conversationStart": "start", "conversationEnd": "end",
+                 "segmentStart": "seg_start", "segmentEnd": "seg_end"}[order_by]
+
+    def key(c):
+        v = c["meta"][key_field]
+        return (inf if v is None else v, c["meta"]["id"])
+    return sorted(items, key=key, reverse=(order == "desc"))
+
+
+# ---------------------------------------------------------------------------
+# Shared mutable state (tokens, faults, settings, log, jobs)
+# ---------------------------------------------------------------------------
+
+class State:
+    """Everything mutable, guarded by one lock."""
+
+    def __init__(self, clients, dataset):
+        self.lock = threading.RLock()
+        self.clients = clients
+        self.dataset = dataset
+        self.tokens = {}          # token -> {seq, client_id, expires, revoked}
+        self.token_seq = 0
+        self.reset(tokens=False)
+
+    def reset(self, tokens=False):
+        """Clear faults, settings, log, rate windows and jobs (and tokens)."""
+        with self.lock:
+            self.faults = []
+            self.settings = dict(DEFAULT_SETTINGS)
+            self.log = []
+            self.log_seq = 0
+            self.windows = {}
+            self.jobs = {}
+            if tokens:
+                self.tokens = {}
+
+    def issue_token(self, client_id):
+        """Mint a new opaque token; returns (token, lifetime)."""
+        with self.lock:
+            self.token_seq += 1
+            tok = secrets.token_urlsafe(32)
+            life = int(self.settings["token_lifetime"])
+            self.tokens[tok] = {"seq": self.token_seq, "client_id": client_id,
+                                "expires": time.time() + life, "revoked": False}
+            return tok, life
+
+    def revoke_all(self):
+        """Invalidate every token issued so far."""
+        with self.lock:
+            for t in self.tokens.values():
+                t["revoked"] = True
+
+    def take_fault(self, endpoint_class, method, path):
+        """Return the fault rule that fires for this request, or None."""
+        with self.lock:
+            for r in self.faults:
+                if r["_spent"]:
+                    continue
+                ep = r.get("endpoint", "any")
+                if not endpoint_matches(ep, endpoint_class):
+                    continue
+                if r.get("method") and r["method"].upper() != method:
+                    continue
+                if r.get("path") and not path.startswith(r["path"]):
+                    continue
+                if r["_seen"] < int(r.get("after", 0) or 0):
+                    r["_seen"] += 1
+                    continue
+                r["_fired"] += 1
+                cnt = int(r.get("count", 1) if r.get("count") is not None else 1)
+                if cnt > 0 and r["_fired"] >= cnt:
+                    r["_spent"] = True
+                return dict(r)
+        return None
+
+    def rate_check(self, key):
+        """Count a request in the client's window -> (allowed, count, reset_s, over)."""
+        with self.lock:
+            now = time.time()
+            limit = int(self.settings["rate_limit"] or 0)
+            window = float(self.settings["rate_window"] or 60)
+            w = self.windows.get(key)
+            if w is None or now >= w["start"] + window:
+                w = {"start": now, "count": 0}
+                self.windows[key] = w
+            reset = max(0.0, w["start"] + window - now)
+            if limit > 0 and w["count"] >= limit:
+                return limit, w["count"], reset, True
+            w["count"] += 1
+            return (limit if limit > 0 else 300), w["count"], reset, False
+
+    def add_log(self, entry):
+        """Append a request log entry, assigning its seq."""
+        with self.lock:
+            self.log_seq += 1
+            entry["seq"] = self.log_seq
+            self.log.append(entry)
+
+
+def endpoint_class(path):
+    """Classify a request path: token, users, details, jobs, api or other."""
+    if path == "/oauth/token":
+        return "token"
+    if path.startswith("/api/v2/users"):
+        return "users"
+    if path.startswith("/api/v2/analytics/conversations/details/jobs"):
+        return "jobs"
+    if path.startswith("/api/v2/analytics/conversations"):
+        return "details"
+    if path.startswith("/api/v2/"):
+        return "api"
+    return "other"
+
+
+def endpoint_matches(rule_ep, cls):
+    """Does a fault rule's endpoint selector cover this request class?"""
+    if rule_ep in ("any", None):
+        return True
+    if rule_ep == "api":
+        return cls in ("users", "details", "jobs", "api")
+    return rule_ep == cls
+
+
+ERROR_CODES = {400: "bad.request", 401: "authentication.required", 403: "missing.permissions",
+               404: "not.found", 408: "request.timeout", 409: "conflict",
+               429: "too.many.requests.retry.after", 500: "internal.server.error",
+               502: "bad.gateway", 503: "service.unavailable", 504: "request.timeout"}
+ERROR_MESSAGES = {500: "The server encountered an unexpected condition.",
+                  502: "The gateway received an invalid response.",
+                  503: "Service Unavailable - The server is currently unavailable "
+                       "(because it is overloaded or down for maintenance).",
+                  504: "The request timed out.", 408: "The request timed out.",
+                  403: "You are not authorized to perform the requested action.",
+                  404: "The requested resource was not found."}
+HTML_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+class Reply:
+    """A response under construction."""
+
+    def __init__(self, status, obj=None, raw=None, ctype="application/json", headers=None):
+        self.status = status
+        if raw is None and obj is not None:
+            raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.body = raw or b""
+        self.ctype = ctype
+        self.headers = dict(headers or {})
+        self.mode = "normal"        # normal | stream | truncate
+        self.seconds = 0.0
+        self.fault = None
+
+
+def platform_error(corr, status, code, message, headers=None):
+    """A Genesys platform error body (contextId == correlation id)."""
+    return Reply(status, {"message": message, "code": code, "status": status,
+                          "contextId": corr, "messageWithParams": message,
+                          "messageParams": {}, "details": [], "errors": []},
+                 headers=headers)
+
+
+def oauth_error(status, error, description):
+    """An OAuth-style error body."""
+    return Reply(status, {"error": error, "description": description,
+                          "error_description": description})
+
+
+# ---------------------------------------------------------------------------
+# HTTP handler
+# ---------------------------------------------------------------------------
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes emulator, control and API requests."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "gc-emulator/1.0"
+    sys_version = ""
+    timeout = 300
+
+    def log_message(self, fmt, *args):
+        """Silence the default stderr access log."""
+
+    def version_string(self):
+        """Server header value."""
+        return self.server_version
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def read_body(self):
+        """Read the request body (Content-Length or chunked)."""
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def wants_gzip(self):
+        """True when Accept-Encoding allows gzip."""
+        ae = self.headers.get("Accept-Encoding") or ""
+        for part in ae.split(","):
+            bits = [b.strip() for b in part.split(";")]
+            if bits[0].lower() in ("gzip", "x-gzip", "*"):
+                q = 1.0
+                for b in bits[1:]:
+                    if b.startswith("q="):
+                        try:
+                            q = float(b[2:])
+                        except ValueError:
+                            q = 0.0
+                return q > 0
+        return False
+
+    def send_reply(self, rep, corr, rate=None):
+        """Write a Reply honouring gzip, streaming and truncation modes."""
+        body = rep.body
+        if body and rep.status != 204 and self.wants_gzip():
+            body = gzip.compress(body, mtime=0)
+            rep.headers["Content-Encoding"] = "gzip"
+        if rep.mode == "delay":
+            time.sleep(rep.seconds)
+        self.send_response(rep.status)
+        if body or rep.status != 204:
+            self.send_header("Content-Type", rep.ctype + ("; charset=UTF-8" if "json" in rep.ctype or "html" in rep.ctype else ""))
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ININ-Correlation-Id", corr)
+        if rate is not None:
+            self.send_header("inin-ratelimit-allowed", str(rate[0]))
+            self.send_header("inin-ratelimit-count", str(rate[1]))
+            self.send_header("inin-ratelimit-reset", str(int(math.ceil(rate[2]))))
+        for k, v in rep.headers.items():
+            self.send_header(k, v)
+        if rep.mode == "truncate":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if rep.mode == "truncate":
+            self.wfile.write(body[:max(1, len(body) // 2)])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if rep.mode == "stream" and body:
+            pieces = 10
+            step = max(1, math.ceil(len(body) / pieces))
+            chunks = [body[i:i + step] for i in range(0, len(body), step)]
+            for i, c in enumerate(chunks):
+                self.wfile.write(c)
+                self.wfile.flush()
+                if i < len(chunks) - 1:
+                    time.sleep(rep.seconds / max(1, len(chunks) - 1))
+            return
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def dispatch(self):
+        """Top-level request handling: control API or emulated endpoints."""
+        arrival = time.time()
+        corr = str(uuid.uuid4())
+        parsed = urllib.parse.urlsplit(self.path)
+        path = parsed.path
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        try:
+            raw = self.read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        if path.startswith("/__emu/") or path == "/__emu":
+            rep = self.control(self.command, path, query, raw)
+            self.send_reply(rep, corr)
+            return
+        entry = {"seq": None, "time": arrival, "end_time": None, "method": self.command,
+                 "path": path, "query": query, "body": None, "status": None,
+                 "client_id": None, "token_seq": None, "fault": None,
+                 "accept_encoding": self.headers.get("Accept-Encoding"),
+                 "user_agent": self.headers.get("User-Agent")}
+        cls = endpoint_class(path)
+        if cls == "token":
+            form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            entry["body"] = {"grant_type": (form.get("grant_type") or [None])[0]}
+        elif raw:
+            try:
+                entry["body"] = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                entry["body"] = None
+        self.state.add_log(entry)
+        rate = None
+        try:
+            rep, rate = self.handle_emulated(cls, path, query, raw, corr, entry)
+        except Exception as e:  # never let a bug kill the connection silently
+            sys.stderr.write("emulator: internal error on %s %s: %r\n" % (self.command, path, e))
+            rep = platform_error(corr, 500, "internal.server.error", "Emulator internal error")
+        entry["status"] = rep.status
+        if rep.fault and not entry["fault"]:
+            entry["fault"] = rep.fault
+        try:
+            self.send_reply(rep, corr, rate)
+        finally:
+            entry["end_time"] = time.time()
+
+    # -- emulated endpoints -------------------------------------------------
+
+    def handle_emulated(self, cls, path, query, raw, corr, entry):
+        """Apply faults, auth and rate limits, then route. Returns (Reply, rate)."""
+        st = self.state
+        is_api = path.startswith("/api/v2/")
+        fault = st.take_fault(cls, self.command, path) if cls != "other" else None
+        rate = None
+        post = None      # post-processing mode from the fault
+        if fault:
+            kind = fault.get("kind", "status")
+            entry["fault"] = kind
+            if kind == "status":
+                rep = self.fault_status(fault, corr)
+                rep.fault = kind
+                if is_api:
+                    rate = st.rate_check(self._rate_key())[:3]
+                return rep, rate
+            if kind == "revoke":
+                st.revoke_all()
+            elif kind in ("delay", "malformed", "truncate"):
+                post = fault
+        if cls == "token":
+            rep = self.token_endpoint(raw, entry)
+        elif cls == "other":
+            rep = platform_error(corr, 404, "not.found", "The requested resource was not found.")
+        else:
+            rep, rate = self.api(cls, path, query, raw, corr, entry)
+        if post:
+            kind = post["kind"]
+            rep.fault = kind
+            if kind == "delay":
+                rep.mode = "stream" if post.get("stream") else "delay"
+                rep.seconds = float(post.get("seconds", 1.0))
+            elif kind == "malformed":
+                body = rep.body if rep.body else b'{"entities":[{"id":"x"}]}'
+                rep.status = 200
+                rep.ctype = "application/json"
+                rep.body = body[:max(1, len(body) // 2)] + b'\x00{"\x7f'
+                rep.headers.pop("Retry-After", None)
+            elif kind == "truncate":
+                if len(rep.body) < 2:
+                    rep.body = b'{"conversations":[],"totalHits":0}'
+                rep.mode = "truncate"
+        return rep, rate
+
+    def _rate_key(self):
+        """Rate limit bucket: the token's client id, else 'anonymous'."""
+        tok = self._bearer()
+        info = self.state.tokens.get(tok) if tok else None
+        return info["client_id"] if info else "anonymous"
+
+    def _bearer(self):
+        """The bearer token from the Authorization header, or None."""
+        auth = self.headers.get("Authorization") or ""
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        return None
+
+    def fault_status(self, fault, corr):
+        """Build the answer for a kind=status fault."""
+        status = int(fault.get("status", 500))
+        kind = fault.get("body", "json")
+        headers = {}
+        ra = fault.get("retry_after")
+        if ra is not None:
+            headers["Retry-After"] = str(ra)
+        if kind == "html":
+            reason = HTML_REASONS.get(status, "Error")
+            html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s"
+                    "</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n</body>\r\n</html>\r\n"
+                    % (status, reason, status, reason))
+            return Reply(status, raw=html.encode(), ctype="text/html", headers=headers)
+        if kind == "empty":
+            return Reply(status, raw=b"", headers=headers)
+        code = fault.get("code") or ERROR_CODES.get(status, "internal.server.error")
+        if status == 429 and not fault.get("code") and ra is None:
+            code = "too.many.requests"
+        msg = fault.get("message")
+        if not msg:
+            if status == 429:
+                secs = ra if ra is not None and str(ra).isdigit() else "60"
+                msg = "Rate limit exceeded the maximum. Retry the request in [%s] seconds" % secs
+            else:
+                msg = ERROR_MESSAGES.get(status, "HTTP %d" % status)
+        return platform_error(corr, status, code, msg, headers)
+
+    def token_endpoint(self, raw, entry):
+        """POST /oauth/token (client credentials only)."""
+        if self.command != "POST":
+            return oauth_error(405, "invalid_request", "Method not allowed")
+        auth = self.headers.get("Authorization") or ""
+        cid = secret = None
+        if auth[:6].lower() == "basic ":
+            try:
+                dec = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+                cid, _, secret = dec.partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                cid = None
+        entry["client_id"] = cid
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            return oauth_error(400, "invalid_request",
+                               "Content-Type must be application/x-www-form-urlencoded")
+        if cid is None or cid not in self.state.clients or \
+                not secrets.compare_digest(self.state.clients[cid].encode(), (secret or "").encode()):
+            return oauth_error(401, "invalid_client", "client credentials are invalid")
+        grant = entry["body"]["grant_type"]
+        if grant != "client_credentials":
+            sys.stderr.write("emulator: unsupported grant_type %r from client %s\n" % (grant, cid))
+            return oauth_error(400, "unsupported_grant_type",
+                               "grant type %s is not supported" % grant)
+        tok, life = self.state.issue_token(cid)
+        entry["token_seq"] = self.state.token_seq
+        return Reply(200, {"access_token": tok, "token_type": "bearer", "expires_in": life})
+
+    def api(self, cls, path, query, raw, corr, entry):
+        """Authenticate, rate-limit and route an /api/v2 request."""
+        st = self.state
+        tok = self._bearer()
+        info = st.tokens.get(tok) if tok else None
+        if info:
+            entry["client_id"] = info["client_id"]
+            entry["token_seq"] = info["seq"]
+        rate = st.rate_check(info["client_id"] if info else "anonymous")
+        over = rate[3]
+        rate = rate[:3]
+        if tok is None:
+            return platform_error(corr, 401, "authentication.required",
+                                  "No authentication bearer token specified in authorization header."), rate
+        if info is None or info["revoked"]:
+            return platform_error(corr, 401, "authentication.required",
+                                  "Invalid login credentials."), rate
+        if time.time() >= info["expires"]:
+            return platform_error(corr, 401, "credentials.expired",
+                                  "The authentication token has expired."), rate
+        if over:
+            secs = max(1, int(math.ceil(rate[2])))
+            rep = platform_error(corr, 429, "too.many.requests.retry.after",
+                                 "Rate limit exceeded the maximum. Retry the request in [%d] seconds" % secs,
+                                 {"Retry-After": str(secs)})
+            rep.fault = "rate_limit"
+            entry["fault"] = "rate_limit"
+            return rep, rate
+        try:
+            rep = self.route(path, query, raw)
+        except QueryError as e:
+            rep = platform_error(corr, 400, e.code, str(e))
+        if rep is None:
+            rep = platform_error(corr, 404, "not.found", "The requested resource was not found.")
+        elif rep.status >= 400 and not rep.body:
+            rep = platform_error(corr, rep.status, ERROR_CODES.get(rep.status, "bad.request"),
+                                 rep.headers.pop("X-Message", "Error"))
+        return rep, rate
+
+    def route(self, path, query, raw):
+        """Dispatch an authenticated /api/v2 request; None means 404."""
+        m = self.command
+        parts = path.rstrip("/").split("/")[3:]   # after /api/v2
+        if parts == ["users"] and m == "GET":
+            return self.users(query)
+        if len(parts) == 2 and parts[0] == "users" and m == "GET":
+            u = self.state.dataset.users_by_id.get(parts[1])
+            if not u:
+                return None
+            exp = split_list(query.get("expand"))
+            return Reply(200, self.state.dataset.render_user(u, "dateLastLogin" in exp))
+        if parts[:2] != ["analytics", "conversations"]:
+            return None
+        rest = parts[2:]
+        if rest == ["details", "query"] and m == "POST":
+            return self.details_query(parse_json(raw))
+        if rest == ["details"] and m == "GET":
+            ids = split_list(query.get("id"))
+            ds = self.state.dataset
+            return Reply(200, {"conversations": [ds.conv_by_id[i]["plain"] for i in ids
+                                                 if i in ds.conv_by_id]})
+        if len(rest) == 2 and rest[1] == "details" and m == "GET":
+            c = self.state.dataset.conv_by_id.get(rest[0])
+            return Reply(200, c["plain"]) if c else None
+        if rest[:2] == ["details", "jobs"]:
+            return self.jobs(rest[2:], query, raw)
+        return None
+
+    # -- users --------------------------------------------------------------
+
+    def users(self, query):
+        """GET /api/v2/users."""
+        ds = self.state.dataset
+        page_size = int_param(query, "pageSize", 25)
+        page_number = int_param(query, "pageNumber", 1)
+        if not 1 <= page_size <= 500:
+            raise QueryError("pageSize must be between 1 and 500", "invalid.value")
+        if page_number < 1:
+            raise QueryError("pageNumber must be at least 1", "invalid.value")
+        state = (query.get("state") or ["active"])[-1] or "active"
+        if state not in ("active", "inactive", "deleted", "any"):
+            raise QueryError("Invalid value '%s' for state" % state, "invalid.value")
+        order = ((query.get("sortOrder") or ["ASC"])[-1] or "ASC").upper()
+        if order not in ("ASC", "DESC"):
+            raise QueryError("Invalid value '%s' for sortOrder" % order, "invalid.value")
+        ids = set(split_list(query.get("id")))
+        expand = split_list(query.get("expand"))
+        users = [u for u in ds.users if (state == "any" or u["state"] == state)
+                 and (not ids or u["id"] in ids)]
+        users.sort(key=lambda u: (u["name"].casefold(), u["id"]), reverse=(order == "DESC"))
+        total = len(users)
+        page_count = int(math.ceil(total / page_size))
+        chunk = users[(page_number - 1) * page_size: page_number * page_size]
+        extra = [(k, v) for k in query if k not in ("pageSize", "pageNumber") for v in query[k]]
+
+        def uri(n):
+            q = [("pageSize", page_size), ("pageNumber", n)] + extra
+            return "/api/v2/users?" + urllib.parse.urlencode(q)
+        out = {"entities": [ds.render_user(u, "dateLastLogin" in expand) for u in chunk],
+               "pageSize": page_size, "pageNumber": page_number, "total": total,
+               "firstUri": uri(1), "selfUri": uri(page_number)}
+        if page_number < page_count:
+            out["nextUri"] = uri(page_number + 1)
+        if page_number > 1:
+            out["previousUri"] = uri(page_number - 1)
+        out["lastUri"] = uri(max(1, page_count))
+        out["pageCount"] = page_count
+        return Reply(200, out)
+
+    # -- sync details query -------------------------------------------------
+
+    def details_query(self, body):
+        """POST /api/v2/analytics/conversations/details/query."""
+        start, end, cf, sf, order, order_by = parse_query_common(body)
+        days = (end - start) / DAY_MS
+        limit_days = 31 if (cf or sf) else 7
+        if days > limit_days:
+            raise QueryError("Interval length of %.2f days exceeds the maximum of %d days%s. "
+                             "Use a smaller interval." % (days, limit_days,
+                                                          "" if (cf or sf) else
+                                                          " for queries without filters"))
+        paging = body.get("paging") or {}
+        if not isinstance(paging, dict):
+            raise QueryError("paging must be an object")
+        try:
+            page_size = int(paging.get("pageSize", 25) if paging.get("pageSize") is not None else 25)
+            page_number = int(paging.get("pageNumber", 1) if paging.get("pageNumber") is not None else 1)
+        except (TypeError, ValueError):
+            raise QueryError("paging values must be integers", "invalid.value")
+        if not 1 <= page_size <= 100:
+            raise QueryError("paging.pageSize must be between 1 and 100", "invalid.value")
+        if page_number < 1:
+            raise QueryError("paging.pageNumber must be at least 1", "invalid.value")
+        cap = int(self.state.settings["max_results"])
+        if page_number * page_size > cap:
+            raise QueryError("Pagination may not exceed %d results" % cap)
+        # day-touch matching: start day D with D_start < end and D_end > start
+        first_day = start // DAY_MS
+        last_day = (end - 1) // DAY_MS
+        hits = [c for c in self.state.dataset.conversations
+                if first_day <= c["meta"]["start"] // DAY_MS <= last_day
+                and conversation_matches(c["plain"], cf, sf)]
+        hits = sort_conversations(hits, order, order_by)
+        page = hits[(page_number - 1) * page_size: page_number * page_size]
+        out = {}
+        if page:
+            out["conversations"] = [c["plain"] for c in page]
+        out["totalHits"] = len(hits)
+        return Reply(200, out)
+
+    # -- async jobs ---------------------------------------------------------
+
+    def jobs(self, rest, query, raw):
+        """The /details/jobs family (submit, availability, status, results, delete)."""
+        st = self.state
+        m = self.command
+        if rest == [] and m == "POST":
+            return self.job_submit(parse_json(raw))
+        if rest == ["availability"] and m == "GET":
+            return Reply(200, {"dataAvailabilityDate": st.settings["availability_date"]})
+        if not rest:
+            return None
+        with st.lock:
+            job = st.jobs.get(rest[0])
+        if job is None:
+            return None
+        if len(rest) == 1 and m == "GET":
+            with st.lock:
+                if job["state"] in ("QUEUED", "PENDING"):
+                    job["polls"] += 1
+                    n = int(st.settings["job_polls"])
+                    if job["polls"] > n:
+                        job["state"] = "FULFILLED"
+                        job["completion"] = int(time.time() * 1000)
+                    elif job["polls"] > 1:
+                        job["state"] = "PENDING"
+                out = {"state": job["state"]}
+                if job["state"] == "FAILED":
+                    out["errorMessage"] = job.get("error", "")
+                out["expirationDate"] = iso_ms(job["submission"] + DAY_MS)
+                out["submissionDate"] = iso_ms(job["submission"])
+                if job.get("completion"):
+                    out["completionDate"] = iso_ms(job["completion"])
+            return Reply(200, out)
+        if len(rest) == 1 and m == "DELETE":
+            with st.lock:
+                job["state"] = "CANCELLED"
+            return Reply(204)
+        if rest[1:] == ["results"] and m == "GET":
+            if job["state"] != "FULFILLED":
+                raise QueryError("Results are not available: job %s is %s" % (rest[0], job["state"]))
+            page_size = int_param(query, "pageSize", 1000)
+            if not 1 <= page_size <= 1000:
+                raise QueryError("pageSize must be between 1 and 1000", "invalid.value")
+            offset = 0
+            cur = (query.get("cursor") or [""])[-1]
+            if cur:
+                try:
+                    jid, _, off = base64.urlsafe_b64decode(cur.encode()).decode().partition(":")
+                    offset = int(off)
+                    if jid != rest[0] or offset < 0:
+                        raise ValueError
+                except (ValueError, binascii.Error, UnicodeDecodeError):
+                    raise QueryError("Invalid cursor", "invalid.value")
+            ids = job["ids"]
+            page = ids[offset: offset + page_size]
+            ds = st.dataset
+            out = {"conversations": [ds.conv_by_id[i]["full"] for i in page]}
+            if offset + page_size < len(ids):
+                out["cursor"] = base64.urlsafe_b64encode(
+                    ("%s:%d" % (rest[0], offset + page_size)).encode()).decode()
+            out["dataAvailabilityDate"] = st.settings["availability_date"]
+            return Reply(200, out)
+        return None
+
+    def job_submit(self, body):
+        """POST .../details/jobs -> 202 {jobId}; resolves the result set at once."""
+        st = self.state
+        start, end, cf, sf, order, order_by = parse_query_common(body)
+        if "paging" in body:
+            raise QueryError("paging is not supported for async queries; use cursor on results")
+        limit = body.get("limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise QueryError("limit must be a positive integer", "invalid.value")
+        sod = bool(body.get("startOfDayIntervalMatching"))
+        sod_floor = (start // DAY_MS) * DAY_MS
+        hits = []
+        for c in st.dataset.conversations:
+            cs, ce = c["meta"]["start"], c["meta"]["end"]
+            if not (cs < end and (ce is None or ce >= start)):
+                continue
+            if sod and cs < sod_floor:
+                continue
+            if conversation_matches(c["plain"], cf, sf):
+                hits.append(c)
+        hits = sort_conversations(hits, order, order_by)
+        cap = int(st.settings["max_job_results"])
+        n = len(hits) if limit is None else min(limit, len(hits))
+        if n > cap:
+            raise QueryError("The number of results (%d) may not exceed %d results. "
+                             "Use a smaller interval or more filters." % (n, cap))
+        jid = str(uuid.uuid4())
+        with st.lock:
+            st.jobs[jid] = {"state": "QUEUED", "polls": 0, "ids": [c["meta"]["id"] for c in hits[:n]],
+                            "submission": int(time.time() * 1000), "completion": None}
+        return Reply(202, {"jobId": jid})
+
+    # -- control API --------------------------------------------------------
+
+    def control(self, method, path, query, raw):
+        """The /__emu/ control API (no auth, never logged)."""
+        st = self.state
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            return Reply(400, {"error": "body is not valid JSON"})
+        if path == "/__emu/health":
+            return Reply(200, {"ok": True, "users": len(st.dataset.users),
+                               "conversations": len(st.dataset.conversations)})
+        if path == "/__emu/reset" and method == "POST":
+            st.reset(tokens=bool(body and body.get("tokens")))
+            return Reply(200, {"ok": True})
+        if path == "/__emu/faults":
+            if method == "POST":
+                rules = body if isinstance(body, list) else [body]
+                for r in rules:
+                    err = check_rule(r)
+                    if err:
+                        return Reply(400, {"error": err})
+                with st.lock:
+                    for r in rules:
+                        r = dict(r)
+                        r.update({"_seen": 0, "_fired": 0, "_spent": False})
+                        st.faults.append(r)
+                    n = len(st.faults)
+                return Reply(200, {"ok": True, "faults": n})
+            if method == "DELETE":
+                with st.lock:
+                    st.faults = []
+                return Reply(200, {"ok": True})
+            with st.lock:
+                return Reply(200, [dict((k.lstrip("_"), v) for k, v in r.items()) for r in st.faults])
+        if path == "/__emu/settings":
+            if method == "POST":
+                if not isinstance(body, dict):
+                    return Reply(400, {"error": "settings must be a JSON object"})
+                bad = [k for k in body if k not in DEFAULT_SETTINGS]
+                if bad:
+                    return Reply(400, {"error": "unknown settings: %s" % ", ".join(bad)})
+                if "availability_date" in body:
+                    try:
+                        body["availability_date"] = iso_ms(parse_iso(body["availability_date"]))
+                    except (ValueError, TypeError, AttributeError):
+                        return Reply(400, {"error": "availability_date must be ISO-8601"})
+                with st.lock:
+                    st.settings.update(body)
+            with st.lock:
+                return Reply(200, dict(st.settings))
+        if path == "/__emu/log":
+            with st.lock:
+                return Reply(200, [dict(e) for e in st.log])
+        if path == "/__emu/revoke" and method == "POST":
+            st.revoke_all()
+            return Reply(200, {"ok": True})
+        if path == "/__emu/dataset/users":
+            return Reply(200, [st.dataset.render_user(u, True) for u in st.dataset.users])
+        if path == "/__emu/dataset/conversations":
+            return Reply(200, [c["plain"] for c in st.dataset.conversations])
+        return Reply(404, {"error": "unknown control endpoint %s %s" % (method, path)})
+
+
+FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate")
+FAULT_ENDPOINTS = ("token", "users", "details", "jobs", "api", "any")
+
+
+def check_rule(r):
+    """Validate a fault rule; returns an error string or None."""
+    if not isinstance(r, dict):
+        return "a fault rule must be a JSON object"
+    if r.get("kind", "status") not in FAULT_KINDS:
+        return "kind must be one of %s" % ", ".join(FAULT_KINDS)
+    if r.get("endpoint", "any") not in FAULT_ENDPOINTS:
+        return "endpoint must be one of %s" % ", ".join(FAULT_ENDPOINTS)
+    if r.get("body", "json") not in ("json", "html", "empty"):
+        return "body must be json, html or empty"
+    for k in ("status", "after", "count"):
+        if k in r and r[k] is not None and not isinstance(r[k], int):
+            return "%s must be an integer" % k
+    if "seconds" in r and not isinstance(r["seconds"], (int, float)):
+        return "seconds must be a number"
+    return None
+
+
+def split_list(values):
+    """Flatten repeated and comma-joined query values."""
+    out = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def int_param(query, name, default):
+    """An integer query parameter or QueryError(invalid.value)."""
+    v = (query.get(name) or [None])[-1]
+    if v is None or v == "":
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise QueryError("Invalid value '%s' for %s" % (v, name), "invalid.value")
+
+
+def parse_json(raw):
+    """Parse a JSON request body or raise QueryError."""
+    try:
+        return json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        raise QueryError("Unable to parse the request body as JSON")
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer carrying the emulator state."""
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main(argv=None):
+    """Parse args, build the dataset, serve until SIGTERM/SIGINT."""
+    ap = argparse.ArgumentParser(description="Genesys Cloud CX API emulator")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--client", action="append", metavar="ID:SECRET")
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args(argv)
+    clients = {}
+    for c in args.client or DEFAULT_CLIENTS:
+        cid, sep, sec = c.partition(":")
+        if not sep or not cid:
+            ap.error("--client must be ID:SECRET")
+        clients[cid] = sec
+    ds = Dataset(args.seed)
+    httpd = Server(("127.0.0.1", args.port), Handler)
+    httpd.state = State(clients, ds)
+    port = httpd.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+
+    def stop(signum, frame):
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sys.stderr.write("genesys emulator listening on 127.0.0.1:%d (seed %d, %d users, %d "
+                     "conversations, clients: %s)\n" % (port, args.seed, len(ds.users),
+                                                      len(ds.conversations), ", ".join(sorted(clients))))
+    sys.stderr.flush()
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

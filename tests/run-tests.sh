@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# gc_fdw's whole test suite, for a fresh Debian machine as root:
+#   1. installs the Debian packages it needs (idempotent), builds and installs
+#      the extension;
+#   2. starts the bundled Genesys Cloud emulator on 127.0.0.1;
+#   3. runs the emulator's own wire-format tests;
+#   4. in a throwaway PostgreSQL 15 cluster (pg_virtualenv) logging at
+#      debug5, runs the pg_regress suites, the integration and fault tests,
+#      and scans every output and the server log for secrets.
+# Ends with one line "N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+install_packages valgrind || exit 1
+build_and_install || exit 1
+
+export GC_TEST_WORK="$GC_ROOT/tests/work"
+rm -rf "$GC_TEST_WORK" && mkdir -p "$GC_TEST_WORK"
+: >"$GC_TEST_WORK/counts"
+start_emulator "$GC_TEST_WORK" || exit 1
+trap stop_emulator EXIT
+
+# emulator self-test (unittest; counts recorded for the summary)
+log "emulator wire-format tests"
+python3 tests/count_unittest.py emulator tests/emulator/test_emulator.py
+
+# everything that needs PostgreSQL runs inside one throwaway cluster
+log "PostgreSQL suites in a throwaway cluster"
+pg_virtualenv -v 15 -o log_min_messages=debug5 -o "cron.database_name=contrib_regression" \
+	tests/in-cluster.sh
+
+passed=$(awk '{p += $2} END {print p + 0}' "$GC_TEST_WORK/counts")
+failed=$(awk '{f += $3} END {print f + 0}' "$GC_TEST_WORK/counts")
+echo
+sed 's/^/  suite /' "$GC_TEST_WORK/counts"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

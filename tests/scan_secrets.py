@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Fail when a secret appears in test output or the server log.
+
+Usage: scan_secrets.py SECRET PATH...   (files or directories, read whole)
+Looks for the client secret itself, the Basic credential that carries it,
+and anything that looks like a bearer token or an OAuth token response.
+Appends "secrets passed failed" to $GC_TEST_WORK/counts.
+"""
+import base64
+import os
+import re
+import sys
+
+SKIP_NAMES = {"counts", "emulator.port"}
+
+
+def files_under(paths):
+    for path in paths:
+        if os.path.isdir(path):
+            for root, _dirs, names in os.walk(path):
+                for name in names:
+                    if name not in SKIP_NAMES:
+                        yield os.path.join(root, name)
+        elif os.path.isfile(path):
+            yield path
+
+
+def main():
+    secret = sys.argv[1]
+    client = os.environ.get("GC_EMU_CLIENT_ID", "gc-test-client")
+    basic = base64.b64encode(("%s:%s" % (client, secret)).encode()).decode()
+    patterns = [
+        ("client secret", re.compile(re.escape(secret))),
+        ("Basic credential", re.compile(re.escape(basic))),
+        ("bearer token", re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")),
+        ("token response", re.compile(r'"access_token"\s*:\s*"[^"]+')),
+    ]
+    scanned = 0
+    leaks = []
+    for path in files_under(sys.argv[2:]):
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        scanned += 1
+        for what, pattern in patterns:
+            for match in pattern.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                leaks.append("%s:%d: %s" % (path, line, what))
+    for leak in leaks:
+        print("SECRET LEAK " + leak)
+    print("scanned %d files for secrets: %d leaks" % (scanned, len(leaks)))
+    with open(os.path.join(os.environ["GC_TEST_WORK"], "counts"), "a") as counts:
+        counts.write("secrets %d %d\n" % (1 if scanned and not leaks else 0,
+                                          1 if leaks or not scanned else 0))
+    sys.exit(1 if leaks or not scanned else 0)
+
+
+if __name__ == "__main__":
+    main()
