@@ -180,6 +180,8 @@ gc_auth_one_line(const char *text, size_t len, size_t max_len)
 		else
 			out[n++] = (c >= 0x80) ? '?' : (char) c;
 	}
+	if (n > 0 && out[n - 1] == ' ')
+		n--;
 	if (len > max_len)
 	{
 		memcpy(out + n, "...", 3);
@@ -207,7 +209,8 @@ gc_auth_json_string(struct json_object *obj, const char *key,
 
 /*
  * gc_auth_report_failure
- *		ereport a token endpoint answer other than 200.
+ *		ereport a token endpoint answer other than 2xx (a 2xx body would
+ *		hold a token, so it must never reach this function).
  */
 static void
 pg_attribute_noreturn()
@@ -381,7 +384,7 @@ gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
 	gc_auth_discard(entry);
 
 	gc_http_token_request(conn, stats, &resp);
-	if (resp.status != 200)
+	if (resp.status < 200 || resp.status > 299)
 		gc_auth_report_failure(conn, &resp);
 	gc_auth_store_token(conn, entry, &resp, now);
 	pfree(resp.body);

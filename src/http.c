@@ -457,13 +457,18 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 	resp->status = status;
 	resp->elapsed_secs = (GetCurrentTimestamp() - started) / 1000000.0;
 	resp->body_len = gc_xfer.body_len;
-	resp->body = palloc(gc_xfer.body_len + 1);
-	if (gc_xfer.body_len > 0)
+	resp->body = palloc_extended(gc_xfer.body_len + 1, MCXT_ALLOC_NO_OOM);
+	if (resp->body != NULL && gc_xfer.body_len > 0)
 		memcpy(resp->body, gc_xfer.body, gc_xfer.body_len);
-	resp->body[gc_xfer.body_len] = '\0';
 	/* the token endpoint's answer is a secret: leave no copy behind */
 	if (req->is_token && gc_xfer.body_len > 0)
 		explicit_bzero(gc_xfer.body, gc_xfer.body_len);
+	if (resp->body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory while receiving %s %s",
+						req->method, req->path)));
+	resp->body[gc_xfer.body_len] = '\0';
 	if (gc_xfer.content_type[0] != '\0')
 		resp->content_type = pstrdup(gc_xfer.content_type);
 	if (gc_xfer.correlation_id[0] != '\0')
@@ -531,6 +536,8 @@ gc_one_line(const char *text, size_t len, size_t max_len)
 		else
 			out[n++] = (c >= 0x80 && !keep_high) ? '?' : (char) c;
 	}
+	if (n > 0 && out[n - 1] == ' ')
+		n--;
 	if (truncated)
 	{
 		memcpy(out + n, "...", 3);
@@ -609,35 +616,24 @@ gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
 {
 	GcConnection *conn = req->conn;
 	char	   *detail = gc_describe_response(resp);
+	char	   *hint = NULL;
 
 	if (resp->status == 403)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s request failed: %s %s",
-						req->service, req->method, req->path),
-				 errdetail("%s.", detail),
-				 errhint("Give the OAuth client \"%s\" a role with the permission named above (for example analytics:conversationDetail:view for conversation details) in the divisions whose data you read.",
-						 conn->client_id)));
-	if (resp->status == 404)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s request failed: %s %s",
-						req->service, req->method, req->path),
-				 errdetail("%s.", detail),
-				 errhint("Check the environment and %s options of server \"%s\".",
-						 req->url_option, conn->server_name)));
-	if (resp->status == 400)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s request failed: %s %s",
-						req->service, req->method, req->path),
-				 errdetail("%s.", detail),
-				 errhint("Genesys Cloud refused the request built from this query; narrow the WHERE conditions (conversation intervals are limited to 7 days, 31 with filters, and paging to 100000 results) or check the table options.")));
+		hint = psprintf("Give the OAuth client \"%s\" a role with the permission named above (for example analytics:conversationDetail:view for conversation details) in the divisions whose data you read.",
+						conn->client_id);
+	else if (resp->status == 404)
+		hint = psprintf("Check the environment and %s options of server \"%s\".",
+						req->url_option, conn->server_name);
+	else if (resp->status == 400)
+		hint = pstrdup("Genesys Cloud refused the request built from this query; narrow the WHERE conditions (conversation intervals are limited to 7 days, 31 with filters, and paging to 100000 results) or check the table options.");
+
 	ereport(ERROR,
-			(errcode(ERRCODE_FDW_ERROR),
+			(errcode(resp->status == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :
+					 ERRCODE_FDW_ERROR),
 			 errmsg("%s request failed: %s %s",
 					req->service, req->method, req->path),
-			 errdetail("%s.", detail)));
+			 errdetail("%s.", detail),
+			 hint ? errhint("%s", hint) : 0));
 }
 
 /*
@@ -646,16 +642,24 @@ gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
  */
 static void
 pg_attribute_noreturn()
-gc_report_transport_error(const GcRequest *req, int attempts)
+gc_report_transport_error(const GcRequest *req, CURLcode rc, int attempts)
 {
+	bool		timed_out = (rc == CURLE_OPERATION_TIMEDOUT);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 timed_out ?
+			 errmsg("%s request timed out: %s %s",
+					req->service, req->method, req->path) :
 			 errmsg("could not reach %s: %s %s",
 					req->service, req->method, req->path),
 			 attempts > 1 ?
 			 errdetail("Gave up after %d attempts: %s (URL %s).",
 					   attempts, gc_xfer.curl_error, req->url) :
 			 errdetail("%s (URL %s).", gc_xfer.curl_error, req->url),
+			 timed_out ?
+			 errhint("Raise the request_timeout or connect_timeout option of server \"%s\", or use a smaller page_size.",
+					 req->conn->server_name) :
 			 errhint("Check the environment and %s options of server \"%s\", and that this database server can open HTTPS connections to that host (DNS, proxy, firewall).",
 					 req->url_option, req->conn->server_name)));
 }
@@ -766,7 +770,7 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		if (rc != CURLE_OK)
 		{
 			if (!gc_transient_failure(rc) || retries >= conn->opts.max_retries)
-				gc_report_transport_error(req, retries + 1);
+				gc_report_transport_error(req, rc, retries + 1);
 			delay = gc_backoff_secs(backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
 			stats->backoff_secs += delay;
 		}
