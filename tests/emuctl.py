@@ -13,7 +13,8 @@ Subcommands:
   log-count [--endpoint E] [--status N] [--grant TYPE] [--method M] [--fault K]
                               number of logged requests matching
   log-json                    the raw request log
-  log-summary                 one line per request: METHOD PATH STATUS FAULT
+  log-summary                 one line per request: METHOD PATH?QUERY STATUS FAULT
+  log-intervals               one line per details query: INTERVAL page N size N -> STATUS
   waits                       per 429 answer: whole seconds until the next request
   csv users|conversations     the dataset as CSV with a header
 """
@@ -103,6 +104,12 @@ def entry_matches(e, a):
     return True
 
 
+def query_text(e):
+    """The logged query string, in the order the client sent it."""
+    pairs = ["%s=%s" % (k, v) for k, vs in (e.get("query") or {}).items() for v in vs]
+    return "?" + "&".join(pairs) if pairs else ""
+
+
 def json_arg(text):
     """Parse a JSON command-line argument or exit."""
     try:
@@ -162,6 +169,7 @@ def main(argv=None):
     p.add_argument("--fault")
     sub.add_parser("log-json")
     sub.add_parser("log-summary")
+    sub.add_parser("log-intervals")
     sub.add_parser("waits")
     p = sub.add_parser("csv")
     p.add_argument("kind", choices=["users", "conversations"])
@@ -185,7 +193,16 @@ def main(argv=None):
         print(json.dumps(call(url, "GET", "/__emu/log"), indent=1, ensure_ascii=False))
     elif a.cmd == "log-summary":
         for e in call(url, "GET", "/__emu/log"):
-            print("%s %s %s %s" % (e["method"], e["path"], e.get("status"), e.get("fault") or "-"))
+            print("%s %s%s %s %s" % (e["method"], e["path"], query_text(e), e.get("status"),
+                                     e.get("fault") or "-"))
+    elif a.cmd == "log-intervals":
+        for e in call(url, "GET", "/__emu/log"):
+            body = e.get("body") or {}
+            if endpoint_of(e["path"]) != "details" or "interval" not in body:
+                continue
+            paging = body.get("paging") or {}
+            print("%s page %s size %s -> %s" % (body["interval"], paging.get("pageNumber"),
+                                                paging.get("pageSize"), e.get("status")))
     elif a.cmd == "waits":
         log = sorted(call(url, "GET", "/__emu/log"), key=lambda e: e["seq"])
         for i, e in enumerate(log):

@@ -1048,7 +1048,8 @@ class Handler(BaseHTTPRequestHandler):
                  "path": path, "query": query, "body": None, "status": None,
                  "client_id": None, "token_seq": None, "fault": None,
                  "accept_encoding": self.headers.get("Accept-Encoding"),
-                 "user_agent": self.headers.get("User-Agent")}
+                 "user_agent": self.headers.get("User-Agent"),
+                 "peer_port": self.client_address[1]}
         cls = endpoint_class(path)
         if cls == "token":
             form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
@@ -1109,6 +1110,8 @@ class Handler(BaseHTTPRequestHandler):
                 rep.seconds = float(post.get("seconds", 1.0))
             elif kind == "malformed":
                 body = rep.body if rep.body else b'{"entities":[{"id":"x"}]}'
+                if cls == "token":      # never hand out part of a live token
+                    body = b'{"access_token":"tr","token_type":"bearer","expires_in":86399}'
                 rep.status = 200
                 rep.ctype = "application/json"
                 rep.body = body[:max(1, len(body) // 2)] + b'\x00{"\x7f'

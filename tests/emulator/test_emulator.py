@@ -1,0 +1,824 @@
+"""Self-test for the Genesys emulator and emuctl.
+
+Starts genesys_emulator.py on a free port (--port 0 --port-file) and
+exercises every endpoint, fault kind, setting and emuctl subcommand.
+Run:  python3 -m unittest tests/emulator/test_emulator.py
+"""
+
+import base64
+import csv
+import gzip
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EMULATOR = os.path.join(HERE, "genesys_emulator.py")
+EMUCTL = os.path.join(os.path.dirname(HERE), "emuctl.py")
+CLIENT_ID, CLIENT_SECRET = "gc-test-client", "gc-test-secret-XYZZY"
+QUERY = "/api/v2/analytics/conversations/details/query"
+JOBS = "/api/v2/analytics/conversations/details/jobs"
+
+PROC = None
+PORT = None
+TMPDIR = None
+
+
+def setUpModule():
+    """Start the emulator once for the whole module."""
+    global PROC, PORT, TMPDIR
+    TMPDIR = tempfile.mkdtemp(prefix="gcemu")
+    pf = os.path.join(TMPDIR, "port")
+    PROC = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--port-file", pf],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(200):
+        if os.path.exists(pf):
+            with open(pf) as f:
+                PORT = int(f.read())
+            return
+        if PROC.poll() is not None:
+            raise RuntimeError("emulator died: %s" % PROC.stderr.read().decode())
+        time.sleep(0.05)
+    raise RuntimeError("emulator did not start")
+
+
+def tearDownModule():
+    """Stop the emulator with SIGTERM; it must exit cleanly."""
+    if PROC and PROC.poll() is None:
+        PROC.send_signal(signal.SIGTERM)
+        try:
+            PROC.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            PROC.kill()
+            PROC.wait()
+    if PROC:
+        PROC.stdout.close()
+        PROC.stderr.close()
+    if TMPDIR:
+        shutil.rmtree(TMPDIR, ignore_errors=True)
+
+
+def request(method, path, body=None, headers=None, conn=None, form=False):
+    """One HTTP request -> (status, headers dict (lowercase), raw body bytes)."""
+    own = conn is None
+    c = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    h = dict(headers or {})
+    data = None
+    if body is not None:
+        if form:
+            data = body.encode()
+            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        else:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    raw = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    if own:
+        c.close()
+    if hdrs.get("content-encoding") == "gzip":
+        raw = gzip.decompress(raw)
+    return r.status, hdrs, raw
+
+
+def jbody(raw):
+    """Parse a JSON body."""
+    return json.loads(raw.decode("utf-8"))
+
+
+def basic(cid=CLIENT_ID, secret=CLIENT_SECRET):
+    """Authorization header value for client credentials."""
+    return "Basic " + base64.b64encode(("%s:%s" % (cid, secret)).encode()).decode()
+
+
+def get_token(cid=CLIENT_ID, secret=CLIENT_SECRET):
+    """Fetch an access token (asserts success)."""
+    st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                         {"Authorization": basic(cid, secret)}, form=True)
+    assert st == 200, raw
+    return jbody(raw)["access_token"]
+
+
+def ctl(method, path, body=None):
+    """Call the control API -> parsed JSON."""
+    st, _, raw = request(method, path, body)
+    assert st == 200, (st, raw)
+    return jbody(raw)
+
+
+def emuctl(*args, check=True):
+    """Run tests/emuctl.py -> (rc, stdout, stderr)."""
+    env = dict(os.environ, GC_EMU_URL="http://127.0.0.1:%d" % PORT)
+    p = subprocess.run([sys.executable, EMUCTL] + list(args), capture_output=True,
+                       text=True, env=env, timeout=60)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p.returncode, p.stdout, p.stderr
+
+
+class Base(unittest.TestCase):
+    """Resets the emulator and holds a token for each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.token = get_token()
+
+    def setUp(self):
+        ctl("POST", "/__emu/reset")
+
+    def auth(self):
+        return {"Authorization": "Bearer " + self.token}
+
+    def api(self, method, path, body=None, headers=None):
+        h = self.auth()
+        h.update(headers or {})
+        return request(method, path, body, h)
+
+    def query(self, body):
+        st, _, raw = self.api("POST", QUERY, body)
+        return st, jbody(raw)
+
+    def assert_platform_error(self, st, hdrs, raw, status, code):
+        self.assertEqual(st, status)
+        b = jbody(raw)
+        self.assertEqual(set(b), {"message", "code", "status", "contextId", "messageWithParams",
+                                  "messageParams", "details", "errors"})
+        self.assertEqual(b["code"], code)
+        self.assertEqual(b["status"], status)
+        self.assertEqual(b["contextId"], hdrs["inin-correlation-id"])
+        return b
+
+
+class TestBasics(Base):
+    def test_headers_gzip_keepalive(self):
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        st, h, raw = request("GET", "/api/v2/users?pageSize=3", headers=self.auth(), conn=c)
+        self.assertEqual(st, 200)
+        for k in ("content-length", "inin-correlation-id", "inin-ratelimit-allowed",
+                  "inin-ratelimit-count", "inin-ratelimit-reset"):
+            self.assertIn(k, h)
+        self.assertNotIn("content-encoding", h)
+        sock = c.sock
+        st, h2, raw2 = request("GET", "/api/v2/users?pageSize=3",
+                               headers=dict(self.auth(), **{"Accept-Encoding": "gzip"}), conn=c)
+        self.assertIs(c.sock, sock, "connection was not kept alive")
+        self.assertEqual(h2["content-encoding"], "gzip")
+        self.assertEqual(jbody(raw), jbody(raw2))
+        self.assertEqual(int(h2["inin-ratelimit-count"]), int(h["inin-ratelimit-count"]) + 1)
+        self.assertNotEqual(h["inin-correlation-id"], h2["inin-correlation-id"])
+        c.close()
+
+    def test_unknown_path_404(self):
+        st, h, raw = self.api("GET", "/api/v2/nope")
+        self.assert_platform_error(st, h, raw, 404, "not.found")
+
+
+class TestOAuth(Base):
+    def test_token_success(self):
+        st, h, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                             {"Authorization": basic("demo-client", "demo-secret-PLUGH")}, form=True)
+        b = jbody(raw)
+        self.assertEqual(st, 200)
+        self.assertEqual(b["token_type"], "bearer")
+        self.assertEqual(b["expires_in"], 86399)
+        self.assertTrue(b["access_token"])
+        self.assertIn("inin-correlation-id", h)
+
+    def test_bad_credentials(self):
+        for hdr in ({"Authorization": basic(CLIENT_ID, "wrong")}, {}):
+            st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                                 hdr, form=True)
+            self.assertEqual(st, 401)
+            b = jbody(raw)
+            self.assertEqual(b["error"], "invalid_client")
+            self.assertIn("description", b)
+            self.assertIn("error_description", b)
+
+    def test_refresh_grant_rejected_and_logged(self):
+        st, _, raw = request("POST", "/oauth/token", "grant_type=refresh_token&refresh_token=x",
+                             {"Authorization": basic()}, form=True)
+        self.assertEqual(st, 400)
+        self.assertEqual(jbody(raw)["error"], "unsupported_grant_type")
+        log = ctl("GET", "/__emu/log")
+        self.assertEqual(log[-1]["body"], {"grant_type": "refresh_token"})
+        self.assertEqual(emuctl("log-count", "--grant", "refresh_token")[1].strip(), "1")
+        self.assertEqual(emuctl("log-count", "--endpoint", "token", "--status", "400")[1].strip(), "1")
+
+    def test_wrong_content_type(self):
+        st, _, raw = request("POST", "/oauth/token", {"grant_type": "client_credentials"},
+                             {"Authorization": basic()})
+        self.assertEqual(st, 400)
+
+    def test_missing_and_unknown_bearer(self):
+        st, h, raw = request("GET", "/api/v2/users")
+        self.assert_platform_error(st, h, raw, 401, "authentication.required")
+        st, h, raw = request("GET", "/api/v2/users", headers={"Authorization": "Bearer nope"})
+        self.assert_platform_error(st, h, raw, 401, "authentication.required")
+        self.assertIn("inin-ratelimit-allowed", h)
+
+    def test_lifetime_and_expiry(self):
+        ctl("POST", "/__emu/settings", {"token_lifetime": 1})
+        st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                             {"Authorization": basic()}, form=True)
+        b = jbody(raw)
+        self.assertEqual(b["expires_in"], 1)
+        time.sleep(1.1)
+        st, h, raw = request("GET", "/api/v2/users",
+                             headers={"Authorization": "Bearer " + b["access_token"]})
+        self.assert_platform_error(st, h, raw, 401, "credentials.expired")
+
+    def test_reset_tokens(self):
+        tok = get_token()
+        ctl("POST", "/__emu/reset")
+        st, _, _ = request("GET", "/api/v2/users", headers={"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 200)
+        ctl("POST", "/__emu/reset", {"tokens": True})
+        st, h, raw = request("GET", "/api/v2/users", headers={"Authorization": "Bearer " + tok})
+        self.assert_platform_error(st, h, raw, 401, "authentication.required")
+        type(self).token = get_token()
+
+    def test_secrets_never_logged(self):
+        tok = get_token()
+        request("GET", "/api/v2/users", headers={"Authorization": "Bearer " + tok})
+        dump = json.dumps(ctl("GET", "/__emu/log")) + json.dumps(ctl("GET", "/__emu/settings"))
+        self.assertNotIn(tok, dump)
+        self.assertNotIn(CLIENT_SECRET, dump)
+        log = ctl("GET", "/__emu/log")
+        self.assertEqual(log[0]["client_id"], CLIENT_ID)
+        self.assertEqual(log[1]["token_seq"], log[0]["token_seq"])
+        self.assertEqual(log[1]["client_id"], CLIENT_ID)
+
+
+class TestUsers(Base):
+    def page(self, qs):
+        st, h, raw = self.api("GET", "/api/v2/users?" + qs)
+        return st, h, jbody(raw)
+
+    def test_paging_any(self):
+        st, _, p1 = self.page("pageSize=500&state=any")
+        self.assertEqual(st, 200)
+        self.assertEqual(p1["total"], 600)
+        self.assertEqual(p1["pageCount"], 2)
+        self.assertEqual(len(p1["entities"]), 500)
+        self.assertIn("nextUri", p1)
+        self.assertNotIn("previousUri", p1)
+        self.assertTrue(p1["nextUri"].startswith("/api/v2/users?pageSize=500&pageNumber=2"))
+        st, _, p2 = self.page("pageSize=500&pageNumber=2&state=any")
+        self.assertEqual(len(p2["entities"]), 100)
+        self.assertNotIn("nextUri", p2)
+        self.assertIn("previousUri", p2)
+        ids = [u["id"] for u in p1["entities"] + p2["entities"]]
+        self.assertEqual(len(set(ids)), 600)
+        st, _, p3 = self.page("pageSize=500&pageNumber=3&state=any")
+        self.assertEqual(p3["entities"], [])
+        names = [u["name"].casefold() for u in p1["entities"] + p2["entities"]]
+        self.assertEqual(names, sorted(names))
+        for k in ("firstUri", "selfUri", "lastUri", "pageSize", "pageNumber"):
+            self.assertIn(k, p1)
+
+    def test_states_default_sort_desc(self):
+        counts = {}
+        for s in ("active", "inactive", "deleted"):
+            counts[s] = self.page("pageSize=1&state=" + s)[2]["total"]
+        self.assertEqual(sum(counts.values()), 600)
+        self.assertEqual(self.page("pageSize=1")[2]["total"], counts["active"])
+        asc = self.page("pageSize=10&state=inactive")[2]["entities"]
+        desc = self.page("pageSize=500&state=inactive&sortOrder=DESC")[2]["entities"]
+        self.assertEqual([u["id"] for u in asc], [u["id"] for u in desc[::-1]][:10])
+        deleted = self.page("pageSize=500&state=deleted")[2]["entities"]
+        self.assertTrue(all(u["state"] == "deleted" and "title" not in u and "chat" not in u
+                            for u in deleted))
+
+    def test_validation(self):
+        for qs in ("pageSize=0", "pageSize=501", "pageSize=abc", "state=bogus", "pageNumber=0"):
+            st, h, raw = self.api("GET", "/api/v2/users?" + qs)
+            self.assert_platform_error(st, h, raw, 400, "invalid.value")
+
+    def test_id_filter_expand(self):
+        all_users = (self.page("pageSize=500&state=any&expand=dateLastLogin")[2]["entities"] +
+                     self.page("pageSize=500&pageNumber=2&state=any&expand=dateLastLogin")[2]["entities"])
+        self.assertEqual(len(all_users), 600)
+        ids = [u["id"] for u in all_users[:5]]
+        b = self.page("state=any&id=" + ",".join(ids[:3]) + "&id=" + ids[3])[2]
+        self.assertEqual(sorted(u["id"] for u in b["entities"]), sorted(ids[:4]))
+        self.assertTrue(any("dateLastLogin" in u for u in all_users))
+        self.assertTrue(any("dateLastLogin" not in u for u in all_users))
+        self.assertFalse(any("dateLastLogin" in u for u in self.page("pageSize=500")[2]["entities"]))
+        self.assertTrue(any("manager" not in u for u in all_users))
+        self.assertTrue(any("preferredName" in u for u in all_users))
+        self.assertTrue(any("employerInfo" in u for u in all_users))
+        names = {u["name"] for u in all_users}
+        for n in ("José Müller", "王小明", "Support Agent 🎧", "Dana O'Neil",
+                  'Robert "Bobby" Tables', "Back\\Slash Admin"):
+            self.assertIn(n, names)
+        u = all_users[0]
+        for k in ("id", "name", "division", "email", "state", "username", "version",
+                  "acdAutoAnswer", "selfUri", "primaryContactInfo", "addresses"):
+            self.assertIn(k, u)
+        st, _, raw = self.api("GET", "/api/v2/users/" + u["id"])
+        self.assertEqual(jbody(raw)["id"], u["id"])
+
+
+class TestDetails(Base):
+    def test_validation(self):
+        cases = [({}, "bad.request"),
+                 ({"interval": "yesterday"}, "invalid.date"),
+                 ({"interval": "2024-03-02T00:00:00Z/2024-03-01T00:00:00Z"}, "invalid.date"),
+                 ({"interval": "2024-03-01T00:00:00Z/2024-03-08T00:00:01Z"}, "bad.request"),
+                 ({"interval": "2024-03-01T00:00:00Z/2024-04-02T00:00:00Z",
+                   "segmentFilters": [{"type": "and", "predicates": [
+                       {"dimension": "mediaType", "value": "voice"}]}]}, "bad.request"),
+                 ({"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                   "paging": {"pageSize": 101, "pageNumber": 1}}, "invalid.value"),
+                 ({"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                   "paging": {"pageSize": 25, "pageNumber": 0}}, "invalid.value"),
+                 ({"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                   "segmentFilters": [{"type": "and", "predicates": [
+                       {"dimension": "bogus", "value": "x"}]}]}, "invalid.value")]
+        for body, code in cases:
+            st, h, raw = self.api("POST", QUERY, body)
+            self.assert_platform_error(st, h, raw, 400, code)
+        st, b = self.query({"interval": "2024-03-01T00:00:00Z/2024-03-08T00:00:00Z"})
+        self.assertEqual(st, 200)
+        st, b = self.query({"interval": "2024-03-01T00:00:00Z/2024-03-20T00:00:00Z",
+                            "conversationFilters": [{"type": "or", "predicates": [
+                                {"dimension": "originatingDirection", "value": "inbound"}]}]})
+        self.assertEqual(st, 200)
+
+    def test_pagination_cap(self):
+        st, h, raw = self.api("POST", QUERY, {"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                                              "paging": {"pageSize": 100, "pageNumber": 1001}})
+        b = self.assert_platform_error(st, h, raw, 400, "bad.request")
+        self.assertIn("Pagination may not exceed 100000 results", b["message"])
+        ctl("POST", "/__emu/settings", {"max_results": 20})
+        st, b = self.query({"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                            "paging": {"pageSize": 10, "pageNumber": 2}})
+        self.assertEqual(st, 200)
+        st, h, raw = self.api("POST", QUERY, {"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                                              "paging": {"pageSize": 10, "pageNumber": 3}})
+        b = self.assert_platform_error(st, h, raw, 400, "bad.request")
+        self.assertIn("Pagination may not exceed 20 results", b["message"])
+
+    def all_pages(self, body):
+        out, n = [], 1
+        while True:
+            body = dict(body, paging={"pageSize": 100, "pageNumber": n})
+            st, b = self.query(body)
+            self.assertEqual(st, 200, b)
+            if "conversations" not in b:
+                return out, b["totalHits"]
+            out.extend(b["conversations"])
+            n += 1
+
+    def test_day_touch_superset_and_paging(self):
+        dataset = ctl("GET", "/__emu/dataset/conversations")
+        day5 = [c["conversationId"] for c in dataset if c["conversationStart"].startswith("2024-03-05")]
+        convs, total = self.all_pages({"interval": "2024-03-05T12:00:00Z/2024-03-05T13:00:00Z"})
+        self.assertEqual(total, len(day5))
+        self.assertEqual([c["conversationId"] for c in convs], day5)
+        # interval ending at midnight does not touch the next day; offsets are honoured
+        convs, total = self.all_pages({"interval": "2024-03-05T01:00:00+01:00/2024-03-06T00:00:00Z"})
+        days = {c["conversationStart"][:10] for c in convs}
+        self.assertEqual(days, {"2024-03-05"})
+        convs, total = self.all_pages({"interval": "2024-03-01T00:00:00Z/2024-03-08T00:00:00Z"})
+        self.assertEqual(len(convs), total)
+        self.assertEqual(len({c["conversationId"] for c in convs}), total)
+        starts = [(c["conversationStart"], c["conversationId"]) for c in convs]
+        self.assertEqual(starts, sorted(starts))
+        self.assertEqual(convs[0]["conversationStart"], "2024-03-01T00:00:00.000Z")
+        self.assertTrue(any(c["conversationStart"].endswith("23:59:59.999Z") for c in convs))
+        st, b = self.query({"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z",
+                            "paging": {"pageSize": 100, "pageNumber": 50}})
+        self.assertNotIn("conversations", b)
+        self.assertGreater(b["totalHits"], 0)
+
+    def test_order(self):
+        base = {"interval": "2024-03-03T00:00:00Z/2024-03-04T00:00:00Z"}
+        asc, _ = self.all_pages(base)
+        desc, _ = self.all_pages(dict(base, order="desc"))
+        self.assertEqual([c["conversationId"] for c in asc], [c["conversationId"] for c in desc][::-1])
+        by_end, _ = self.all_pages(dict(base, orderBy="conversationEnd"))
+        ends = [c.get("conversationEnd", "9") for c in by_end]
+        self.assertEqual(ends, sorted(ends))
+        st, h, raw = self.api("POST", QUERY, dict(base, orderBy="bogus"))
+        self.assertEqual(st, 400)
+
+    def test_filters(self):
+        dataset = ctl("GET", "/__emu/dataset/conversations")
+        week = "2024-03-15T00:00:00Z/2024-03-22T00:00:00Z"
+        in_week = [c for c in dataset if c["conversationStart"] >= "2024-03-15"]
+        cid = in_week[3]["conversationId"]
+        convs, _ = self.all_pages({"interval": week, "conversationFilters": [
+            {"type": "and", "predicates": [{"type": "dimension", "dimension": "conversationId",
+                                            "operator": "matches", "value": cid}]}]})
+        self.assertEqual([c["conversationId"] for c in convs], [cid])
+        convs, _ = self.all_pages({"interval": week, "conversationFilters": [
+            {"type": "and", "predicates": [{"dimension": "conversationEnd", "operator": "notExists"}]}]})
+        self.assertEqual(len(convs), sum(1 for c in in_week if "conversationEnd" not in c))
+        self.assertGreaterEqual(len(convs), 5)
+        convs, _ = self.all_pages({"interval": week, "conversationFilters": [
+            {"type": "and", "predicates": [{"dimension": "externalTag", "operator": "exists"}]}]})
+        self.assertEqual(len(convs), sum(1 for c in in_week if "externalTag" in c))
+        div = in_week[0]["divisionIds"][0]
+        convs, _ = self.all_pages({"interval": week, "conversationFilters": [
+            {"type": "and", "predicates": [{"dimension": "divisionId", "value": div}]}]})
+        self.assertEqual(len(convs), sum(1 for c in in_week if div in c["divisionIds"]))
+
+        def segs(c):
+            for p in c["participants"]:
+                for s in p["sessions"]:
+                    for g in s["segments"]:
+                        yield p, s, g
+        convs, _ = self.all_pages({"interval": week, "segmentFilters": [
+            {"type": "and", "predicates": [{"dimension": "mediaType", "value": "voice"}]}]})
+        self.assertEqual(len(convs), sum(1 for c in in_week
+                                         if any(s["mediaType"] == "voice" for _, s, _ in segs(c))))
+        agent = next(p["userId"] for p, _, _ in segs(in_week[0]) if p.get("userId")) \
+            if any(p.get("userId") for p, _, _ in segs(in_week[0])) else \
+            next(p["userId"] for c in in_week for p, _, _ in segs(c) if p.get("userId"))
+        q = {"interval": week, "segmentFilters": [{"type": "and", "predicates": [
+            {"dimension": "purpose", "value": "agent"}, {"dimension": "userId", "value": agent}]}]}
+        convs, _ = self.all_pages(q)
+        expect = [c["conversationId"] for c in in_week
+                  if any(p.get("userId") == agent for p, _, _ in segs(c))]
+        self.assertEqual([c["conversationId"] for c in convs], expect)
+        # clauses: (mediaType=email or mediaType=chat) and wrapup segment exists
+        q = {"interval": week, "segmentFilters": [{"type": "and", "clauses": [
+            {"type": "or", "predicates": [{"dimension": "mediaType", "value": "email"},
+                                          {"dimension": "mediaType", "value": "chat"}]},
+            {"type": "or", "predicates": [{"dimension": "segmentType", "value": "wrapup"}]}]}]}
+        convs, _ = self.all_pages(q)
+        expect = [c["conversationId"] for c in in_week
+                  if any(s["mediaType"] in ("email", "chat") and g["segmentType"] == "wrapup"
+                         for _, s, g in segs(c))]
+        self.assertEqual([c["conversationId"] for c in convs], expect)
+        self.assertTrue(expect)
+        flow = next(s["flow"]["flowId"] for c in in_week for _, s, _ in segs(c) if "flow" in s)
+        convs, _ = self.all_pages({"interval": week, "segmentFilters": [
+            {"type": "or", "predicates": [{"dimension": "flowId", "value": flow}]}]})
+        self.assertTrue(convs)
+        self.assertTrue(all("attributes" not in p for c in convs for p in c["participants"]))
+
+    def test_by_id(self):
+        dataset = ctl("GET", "/__emu/dataset/conversations")
+        ids = [c["conversationId"] for c in dataset[:3]]
+        st, _, raw = self.api("GET", "/api/v2/analytics/conversations/%s/details" % ids[0])
+        self.assertEqual(st, 200)
+        self.assertEqual(jbody(raw), dataset[0])
+        st, h, raw = self.api("GET", "/api/v2/analytics/conversations/%s/details" % ("0" * 8))
+        self.assert_platform_error(st, h, raw, 404, "not.found")
+        st, _, raw = self.api("GET", "/api/v2/analytics/conversations/details?id=%s,%s&id=%s&id=missing"
+                              % tuple(ids))
+        self.assertEqual([c["conversationId"] for c in jbody(raw)["conversations"]], ids)
+
+
+class TestDataset(Base):
+    def test_shape(self):
+        users = ctl("GET", "/__emu/dataset/users")
+        convs = ctl("GET", "/__emu/dataset/conversations")
+        self.assertEqual(len(users), 600)
+        per_day = {}
+        for c in convs:
+            per_day[c["conversationStart"][:10]] = per_day.get(c["conversationStart"][:10], 0) + 1
+        self.assertEqual(len(per_day), 21)
+        self.assertTrue(all(20 <= n <= 60 for n in per_day.values()))
+        self.assertTrue(700 <= len(convs) <= 900)
+        active = {u["id"] for u in users if u["state"] == "active"}
+        open_convs = [c for c in convs if "conversationEnd" not in c]
+        self.assertTrue(3 <= len(open_convs) <= 10)
+        for c in open_convs:
+            self.assertTrue(any("segmentEnd" not in g for p in c["participants"]
+                                for s in p["sessions"] for g in s["segments"]))
+        self.assertTrue(any("mediaStatsMinConversationMos" not in c for c in convs))
+        self.assertTrue(any("externalTag" not in c for c in convs))
+        purposes = set()
+        for c in convs:
+            self.assertTrue(1 <= len(c["divisionIds"]) <= 2)
+            for p in c["participants"]:
+                purposes.add(p["purpose"])
+                if p["purpose"] == "agent":
+                    self.assertIn(p["userId"], active)
+                for s in p["sessions"]:
+                    for m in s.get("metrics", []):
+                        self.assertEqual(set(m), {"name", "value", "emitDate"})
+        self.assertTrue({"customer", "ivr", "acd", "agent"} <= purposes)
+
+    def test_deterministic(self):
+        out = subprocess.run([sys.executable, "-c",
+                              "import sys; sys.path.insert(0, %r); import genesys_emulator as g; "
+                              "d = g.Dataset(42); print(d.users[7]['id'], "
+                              "d.conversations[100]['meta']['id'])" % HERE],
+                             capture_output=True, text=True, check=True).stdout.split()
+        users = ctl("GET", "/__emu/dataset/users")
+        convs = ctl("GET", "/__emu/dataset/conversations")
+        self.assertEqual(out, [users[7]["id"], convs[100]["conversationId"]])
+
+
+class TestFaults(Base):
+    def fault(self, rule):
+        ctl("POST", "/__emu/faults", rule)
+
+    def test_status_json_retry_after(self):
+        self.fault({"endpoint": "users", "kind": "status", "status": 429, "retry_after": "2"})
+        st, h, raw = self.api("GET", "/api/v2/users")
+        self.assert_platform_error(st, h, raw, 429, "too.many.requests.retry.after")
+        self.assertEqual(h["retry-after"], "2")
+        self.assertEqual(self.api("GET", "/api/v2/users")[0], 200)   # count defaults to 1
+        self.assertEqual(ctl("GET", "/__emu/log")[0]["fault"], "status")
+
+    def test_status_html_empty_and_codes(self):
+        self.fault([{"endpoint": "details", "status": 502, "body": "html"},
+                    {"endpoint": "details", "status": 503, "body": "empty",
+                     "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                    {"endpoint": "details", "status": 500},
+                    {"endpoint": "details", "status": 504}])
+        body = {"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z"}
+        st, h, raw = self.api("POST", QUERY, body)
+        self.assertEqual(st, 502)
+        self.assertIn("text/html", h["content-type"])
+        self.assertIn(b"<html>", raw)
+        st, h, raw = self.api("POST", QUERY, body)
+        self.assertEqual((st, raw), (503, b""))
+        self.assertEqual(h["retry-after"], "Wed, 21 Oct 2015 07:28:00 GMT")
+        st, h, raw = self.api("POST", QUERY, body)
+        self.assert_platform_error(st, h, raw, 500, "internal.server.error")
+        st, h, raw = self.api("POST", QUERY, body)
+        self.assert_platform_error(st, h, raw, 504, "request.timeout")
+        self.assertEqual(self.api("POST", QUERY, body)[0], 200)
+
+    def test_after_count_and_selectors(self):
+        self.fault({"endpoint": "api", "status": 503, "after": 2, "count": 2})
+        sts = [self.api("GET", "/api/v2/users")[0] for _ in range(5)]
+        self.assertEqual(sts, [200, 200, 503, 503, 200])
+        self.fault({"endpoint": "token", "status": 500})
+        self.assertEqual(self.api("GET", "/api/v2/users")[0], 200)
+        st, _, _ = request("POST", "/oauth/token", "grant_type=client_credentials",
+                           {"Authorization": basic()}, form=True)
+        self.assertEqual(st, 500)
+        self.assertEqual(emuctl("log-count", "--status", "503")[1].strip(), "2")
+        self.assertEqual(emuctl("log-count", "--endpoint", "users")[1].strip(), "6")
+        faults = ctl("GET", "/__emu/faults")
+        self.assertTrue(all(f["spent"] for f in faults))
+        st, _, raw = request("POST", "/__emu/faults", {"kind": "explode"})
+        self.assertEqual(st, 400)
+
+    def test_delay_and_stream(self):
+        self.fault({"endpoint": "users", "kind": "delay", "seconds": 0.6})
+        t = time.time()
+        st, _, _ = self.api("GET", "/api/v2/users")
+        self.assertEqual(st, 200)
+        self.assertGreaterEqual(time.time() - t, 0.6)
+        self.fault({"endpoint": "users", "kind": "delay", "seconds": 0.6, "stream": True})
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        c.request("GET", "/api/v2/users?pageSize=100", headers=self.auth())
+        t = time.time()
+        r = c.getresponse()
+        t_head = time.time() - t
+        data = r.read()
+        self.assertLess(t_head, 0.4)
+        self.assertGreaterEqual(time.time() - t, 0.5)
+        self.assertEqual(len(jbody(data)["entities"]), 100)
+        c.close()
+
+    def test_revoke(self):
+        self.fault({"endpoint": "users", "kind": "revoke"})
+        st, h, raw = self.api("GET", "/api/v2/users")
+        self.assert_platform_error(st, h, raw, 401, "authentication.required")
+        type(self).token = get_token()
+        self.assertEqual(self.api("GET", "/api/v2/users")[0], 200)
+
+    def test_malformed(self):
+        self.fault({"endpoint": "token", "kind": "malformed"})
+        st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                             {"Authorization": basic()}, form=True)
+        self.assertEqual(st, 200)
+        with self.assertRaises(ValueError):
+            json.loads(raw.decode("utf-8", "replace"))
+        self.fault({"endpoint": "details", "kind": "malformed"})
+        st, _, raw = self.api("POST", QUERY, {"interval": "2024-03-01T00:00:00Z/2024-03-02T00:00:00Z"})
+        self.assertEqual(st, 200)
+        with self.assertRaises(ValueError):
+            json.loads(raw.decode("utf-8", "replace"))
+
+    def test_truncate(self):
+        self.fault({"endpoint": "users", "kind": "truncate"})
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        c.request("GET", "/api/v2/users?pageSize=50", headers=self.auth())
+        r = c.getresponse()
+        with self.assertRaises(http.client.IncompleteRead):
+            r.read()
+        c.close()
+        self.assertEqual(self.api("GET", "/api/v2/users")[0], 200)
+        self.assertEqual(ctl("GET", "/__emu/log")[0]["fault"], "truncate")
+
+    def test_gzip_with_fault_truncate(self):
+        self.fault({"endpoint": "users", "kind": "truncate"})
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        c.request("GET", "/api/v2/users?pageSize=50", headers=dict(self.auth(), **{"Accept-Encoding": "gzip"}))
+        r = c.getresponse()
+        with self.assertRaises(http.client.IncompleteRead):
+            r.read()
+        c.close()
+
+
+class TestRateLimit(Base):
+    def test_rate_limit_and_waits(self):
+        ctl("POST", "/__emu/settings", {"rate_limit": 3, "rate_window": 2})
+        sts, last = [], None
+        for _ in range(4):
+            st, h, raw = self.api("GET", "/api/v2/users?pageSize=1")
+            sts.append(st)
+            last = (st, h, raw)
+        self.assertEqual(sts, [200, 200, 200, 429])
+        st, h, raw = last
+        self.assert_platform_error(st, h, raw, 429, "too.many.requests.retry.after")
+        ra = int(h["retry-after"])
+        self.assertTrue(1 <= ra <= 2)
+        self.assertEqual(h["inin-ratelimit-allowed"], "3")
+        time.sleep(ra)
+        self.assertEqual(self.api("GET", "/api/v2/users?pageSize=1")[0], 200)
+        rc, out, _ = emuctl("waits")
+        self.assertEqual(out.split(), [str(ra)])
+        self.assertEqual(emuctl("log-count", "--fault", "rate_limit")[1].strip(), "1")
+
+
+class TestJobs(Base):
+    def submit(self, body):
+        st, h, raw = self.api("POST", JOBS, body)
+        return st, h, jbody(raw)
+
+    def poll_until_done(self, jid):
+        states = []
+        for _ in range(10):
+            st, _, raw = self.api("GET", "%s/%s" % (JOBS, jid))
+            self.assertEqual(st, 200)
+            b = jbody(raw)
+            states.append(b["state"])
+            if b["state"] == "FULFILLED":
+                return states, b
+        self.fail("job never finished: %s" % states)
+
+    def results(self, jid, page_size=1000):
+        out, cursor, pages = [], None, 0
+        while True:
+            qs = "pageSize=%d" % page_size + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+            st, _, raw = self.api("GET", "%s/%s/results?%s" % (JOBS, jid, qs))
+            self.assertEqual(st, 200, raw)
+            b = jbody(raw)
+            self.assertIn("dataAvailabilityDate", b)
+            out.extend(b["conversations"])
+            pages += 1
+            cursor = b.get("cursor")
+            if not cursor:
+                return out, pages
+
+    def test_lifecycle_and_overlap(self):
+        dataset = ctl("GET", "/__emu/dataset/conversations")
+        start, end = "2024-03-11T00:00:00.000Z", "2024-03-13T00:00:00.000Z"
+        expect = [c["conversationId"] for c in dataset
+                  if c["conversationStart"] < end and c.get("conversationEnd", "9") >= start]
+        st, _, b = self.submit({"interval": "%s/%s" % (start, end)})
+        self.assertEqual(st, 202)
+        jid = b["jobId"]
+        st, _, raw = self.api("GET", "%s/%s/results" % (JOBS, jid))
+        self.assertEqual(st, 400)
+        states, status = self.poll_until_done(jid)
+        self.assertEqual(states, ["QUEUED", "PENDING", "FULFILLED"])
+        for k in ("submissionDate", "completionDate", "expirationDate"):
+            self.assertIn(k, status)
+        convs, pages = self.results(jid, page_size=25)
+        self.assertEqual([c["conversationId"] for c in convs], expect)
+        self.assertGreater(pages, 1)
+        self.assertTrue(any("attributes" in p for c in convs for p in c["participants"]))
+        # overlap catches conversations that started before the interval and are still open
+        self.assertTrue(any(c["conversationStart"] < start for c in convs))
+        st, _, raw = self.api("GET", "%s/%s/results?cursor=garbage" % (JOBS, jid))
+        self.assertEqual(st, 400)
+        st, _, raw = self.api("DELETE", "%s/%s" % (JOBS, jid))
+        self.assertEqual((st, raw), (204, b""))
+        self.assertEqual(emuctl("log-count", "--endpoint", "jobs", "--method", "DELETE")[1].strip(), "1")
+        st, h, raw = self.api("GET", "%s/%s" % (JOBS, "no-such-job"))
+        self.assert_platform_error(st, h, raw, 404, "not.found")
+
+    def test_options_and_caps(self):
+        ctl("POST", "/__emu/settings", {"job_polls": 0})
+        iv = "2024-03-10T00:00:00Z/2024-03-12T00:00:00Z"
+        st, _, b = self.submit({"interval": iv, "startOfDayIntervalMatching": True, "limit": 7,
+                                "segmentFilters": [{"type": "and", "predicates": [
+                                    {"dimension": "mediaType", "value": "voice"}]}]})
+        states, _ = self.poll_until_done(b["jobId"])
+        self.assertEqual(states, ["FULFILLED"])
+        convs, _ = self.results(b["jobId"])
+        self.assertEqual(len(convs), 7)
+        self.assertTrue(all(c["conversationStart"] >= "2024-03-10" for c in convs))
+        ctl("POST", "/__emu/settings", {"max_job_results": 5})
+        st, h, raw = self.api("POST", JOBS, {"interval": iv})
+        b = self.assert_platform_error(st, h, raw, 400, "bad.request")
+        self.assertIn("may not exceed 5 results", b["message"])
+        st, h, raw = self.api("POST", JOBS, {"interval": iv, "limit": 5})
+        self.assertEqual(st, 202)
+
+    def test_availability(self):
+        st, _, raw = self.api("GET", JOBS + "/availability")
+        self.assertEqual(jbody(raw), {"dataAvailabilityDate": "2024-03-20T00:00:00.000Z"})
+        ctl("POST", "/__emu/settings", {"availability_date": "2024-03-21T06:00:00Z"})
+        st, _, raw = self.api("GET", JOBS + "/availability")
+        self.assertEqual(jbody(raw), {"dataAvailabilityDate": "2024-03-21T06:00:00.000Z"})
+
+
+class TestEmuctl(Base):
+    def test_commands(self):
+        self.assertEqual(emuctl("fault", '{"endpoint":"users","status":500}')[1], "ok\n")
+        self.assertEqual(self.api("GET", "/api/v2/users")[0], 500)
+        self.assertEqual(emuctl("settings", '{"max_results": 50}')[1], "ok\n")
+        self.assertEqual(ctl("GET", "/__emu/settings")["max_results"], 50)
+        out = emuctl("log-summary")[1]
+        self.assertEqual(out, "GET /api/v2/users 500 status\n")
+        log = json.loads(emuctl("log-json")[1])
+        e = log[0]
+        for k in ("seq", "time", "end_time", "method", "path", "query", "body", "status",
+                  "client_id", "token_seq", "fault", "accept_encoding", "user_agent"):
+            self.assertIn(k, e)
+        self.assertEqual(emuctl("log-count")[1], "1\n")
+        self.assertEqual(emuctl("reset")[1], "ok\n")
+        self.assertEqual(emuctl("log-count")[1], "0\n")
+        self.assertEqual(ctl("GET", "/__emu/settings")["max_results"], 100000)
+        emuctl("reset", "--tokens")
+        type(self).token = get_token()
+
+    def test_csv(self):
+        rows = list(csv.DictReader(io.StringIO(emuctl("csv", "users")[1])))
+        self.assertEqual(len(rows), 600)
+        self.assertEqual(list(rows[0]), ["id", "name", "email", "username", "state", "title",
+                                         "department", "division_id", "division_name",
+                                         "manager_id", "version", "acd_auto_answer",
+                                         "date_last_login"])
+        self.assertIn('Robert "Bobby" Tables', {r["name"] for r in rows})
+        rows = list(csv.DictReader(io.StringIO(emuctl("csv", "conversations")[1])))
+        self.assertEqual(len(rows), len(ctl("GET", "/__emu/dataset/conversations")))
+        self.assertTrue(all(r["division_ids"].startswith("{") for r in rows))
+        self.assertTrue(any(r["conversation_end"] == "" for r in rows))
+
+    def test_unreachable(self):
+        p = subprocess.run([sys.executable, EMUCTL, "--url", "http://127.0.0.1:9", "log-count"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cannot reach the emulator", p.stderr)
+
+
+class TestProcess(unittest.TestCase):
+    """A second emulator: custom clients and seed, clean SIGTERM exit."""
+
+    def test_clients_seed_sigterm(self):
+        pf = os.path.join(TMPDIR, "port2")
+        p = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--port-file", pf,
+                              "--client", "alt:alt-secret", "--seed", "7"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for _ in range(200):
+                if os.path.exists(pf):
+                    break
+                time.sleep(0.05)
+            with open(pf) as f:
+                port = int(f.read())
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                      headers={"Authorization": basic("alt", "alt-secret"),
+                               "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            r.read()
+            c.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                      headers={"Authorization": basic(),
+                               "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 401)
+            r.read()
+            c.request("GET", "/__emu/dataset/users")
+            other = json.loads(c.getresponse().read())
+            c.close()
+            self.assertNotEqual(other[20]["id"], ctl("GET", "/__emu/dataset/users")[20]["id"])
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=10), 0)
+            err = p.stderr.read().decode()
+            self.assertNotIn("alt-secret", err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
