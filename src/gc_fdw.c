@@ -31,6 +31,7 @@
 #include "optimizer/restrictinfo.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -258,8 +259,11 @@ deparse_clause(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	List	   *context = deparse_context_for(get_rel_name(rte->relid), rte->relid);
+	Node	   *copy = copyObject((Node *) clause);
 
-	return deparse_expression((Node *) clause, context, false, false);
+	/* the deparse context holds one relation: renumber the copy's Vars */
+	ChangeVarNodes(copy, baserel->relid, 1, 0);
+	return deparse_expression(copy, context, false, false);
 }
 
 /*

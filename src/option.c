@@ -27,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(gc_fdw_validator);
 
@@ -477,9 +478,24 @@ GcConnection *
 gc_get_connection(ForeignTable *table, Oid userid)
 {
 	ForeignServer *server = GetForeignServer(table->serverid);
-	UserMapping *um = GetUserMapping(userid, server->serverid);
+	UserMapping *um;
 	GcConnection *conn = palloc0(sizeof(GcConnection));
 	ListCell   *cell;
+
+	/* the user's own mapping, else the PUBLIC one, as GetUserMapping looks */
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(server->serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(server->serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("no user mapping for \"%s\" on server \"%s\"",
+						GetUserNameFromId(userid, false), server->servername),
+				 errdetail("gc_fdw takes the OAuth client credentials it authenticates with from the user mapping."),
+				 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (client_id '...', client_secret '...');",
+						 quote_identifier(GetUserNameFromId(userid, false)),
+						 quote_identifier(server->servername))));
+	um = GetUserMapping(userid, server->serverid);
 
 	conn->serverid = server->serverid;
 	conn->umid = um->umid;

@@ -9,10 +9,13 @@ cd "$(dirname "$0")/.."
 # pg_regress: count the tests that passed and failed from its report
 make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config \
 	>"$GC_TEST_WORK/regress.out" 2>&1
+regress_rc=$?
 cat "$GC_TEST_WORK/regress.out"
 ok=$(grep -cE '(^| )ok( |$)' "$GC_TEST_WORK/regress.out" || true)
 bad=$(grep -cE '(^| )FAILED( |$)' "$GC_TEST_WORK/regress.out" || true)
-[ -f tests/results/regression.diffs ] && cat tests/results/regression.diffs
+# pg_regress failing without a FAILED test (setup, missing file) still fails
+[ "$regress_rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+[ -s tests/results/regression.diffs ] && cat tests/results/regression.diffs
 echo "pg_regress $ok $bad" >>"$GC_TEST_WORK/counts"
 
 # integration and fault tests (Python unittest driving psql and the emulator)
@@ -21,5 +24,6 @@ python3 tests/count_unittest.py integration tests/integration
 # secrets: nothing the tests or the server printed may contain the secret,
 # a bearer token or a Basic credential
 logfile=$(pg_lsclusters -h | awk '$2 == "regress" {print $NF}' | head -n 1)
+echo "server log: ${logfile:-not found} ($(wc -l <"${logfile:-/dev/null}") lines)"
 python3 tests/scan_secrets.py "$GC_EMU_SECRET" "$GC_TEST_WORK" tests/results \
 	${logfile:+"$logfile"}

@@ -1,0 +1,88 @@
+--
+-- Faults the scan recovers from: the result stays exact and the emulator's
+-- request log shows what was retried, waited for or re-authenticated.
+--
+\getenv emu_url GC_EMU_URL
+\getenv emu_client GC_EMU_CLIENT_ID
+\getenv emu_secret GC_EMU_SECRET
+SET TimeZone = 'UTC';
+CREATE FUNCTION users_exact() RETURNS text AS $$
+  SELECT CASE WHEN (SELECT count(*) FROM (SELECT id, name, state FROM users
+                                          EXCEPT ALL SELECT id, name, state FROM users_truth) x) = 0
+               AND (SELECT count(*) FROM (SELECT id, name, state FROM users_truth
+                                          EXCEPT ALL SELECT id, name, state FROM users) y) = 0
+              THEN 'exact' ELSE 'DIFFERENT' END
+$$ LANGUAGE sql;
+
+-- A 500 with a JSON body, then success
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 500, "after": 1}'
+SELECT users_exact();
+\! python3 tests/emuctl.py log-summary
+
+-- A 503 with an HTML gateway page, then success
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "details", "kind": "status", "status": 503, "body": "html"}'
+SELECT * FROM diff_with_truth('2024-03-05', '2024-03-07');
+\! python3 tests/emuctl.py log-summary
+
+-- The connection dropped in the middle of a body, then success
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "truncate"}'
+SELECT users_exact();
+\! python3 tests/emuctl.py log-summary
+
+-- 429 with Retry-After: 1 is waited out (the gap before the retry is >= 1 s)
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 429, "retry_after": "1", "after": 1}'
+SELECT users_exact();
+\! python3 tests/emuctl.py log-summary
+\! python3 tests/emuctl.py waits
+
+-- 429 without Retry-After: exponential backoff, then success
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 429}'
+SELECT users_exact();
+\! python3 tests/emuctl.py log-summary
+
+-- 429 on every try: gives up after max_retries (2) with the attempts and wait
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 429, "retry_after": "1", "count": 10}'
+SELECT show_error('SELECT count(*) FROM users');
+\! python3 tests/emuctl.py log-count --endpoint users --status 429
+\! python3 tests/emuctl.py reset
+
+-- The token revoked mid-scan: one 401, one new token, the same request
+-- retried, rows exact, and never a refresh grant
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "revoke", "after": 1}'
+SELECT users_exact();
+\! python3 tests/emuctl.py log-summary
+\! python3 tests/emuctl.py log-count --endpoint token
+\! python3 tests/emuctl.py log-count --grant refresh_token
+
+-- Two 401s in a row: an authentication error (SQLSTATE 28000)
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 401, "count": 2}'
+SELECT show_error('SELECT count(*) FROM users');
+\! python3 tests/emuctl.py log-summary
+\! python3 tests/emuctl.py reset
+
+-- Altering the user mapping drops the cached token (the next scan
+-- authenticates again); an unrelated scan keeps using it
+SELECT count(*) > 0 FROM users WHERE state = 'deleted';
+\! python3 tests/emuctl.py reset
+SELECT count(*) > 0 FROM users WHERE state = 'deleted';
+\! python3 tests/emuctl.py log-count --endpoint token
+ALTER USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (SET client_id :'emu_client');
+SELECT count(*) > 0 FROM users WHERE state = 'deleted';
+\! python3 tests/emuctl.py log-count --endpoint token
+ALTER SERVER emu OPTIONS (SET max_retries '2');
+SELECT count(*) > 0 FROM users WHERE state = 'deleted';
+\! python3 tests/emuctl.py log-count --endpoint token
+
+-- EXPLAIN ANALYZE counts the re-authentication and the retries
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "revoke", "after": 1}, {"endpoint": "users", "kind": "status", "status": 500, "after": 1}]'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM users;
+\! python3 tests/emuctl.py reset

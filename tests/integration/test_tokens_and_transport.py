@@ -1,0 +1,58 @@
+"""Token lifetime, re-authentication and transport behaviour seen from the
+emulator's request log."""
+import unittest
+
+import gcfdw
+
+FULL_RANGE = ("SELECT count(*), count(DISTINCT conversation_id) FROM conversations "
+              "WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';")
+
+
+def setUpModule():
+    gcfdw.setup_database()
+
+
+class TokensAndTransport(unittest.TestCase):
+    def setUp(self):
+        gcfdw.emu_reset()
+
+    def test_token_expiry_mid_scan(self):
+        """A token that lives 2 s expires during a ~6 s scan: the scan renews
+        it and returns every row exactly once."""
+        gcfdw.emu_reset()
+        truth = gcfdw.emu("/__emu/dataset/conversations")
+        gcfdw.emu("/__emu/reset", {"tokens": True})
+        gcfdw.emu_settings({"token_lifetime": 2})
+        gcfdw.emu_fault({"endpoint": "details", "kind": "delay", "seconds": 0.6,
+                         "count": 20})
+        out = gcfdw.psql(FULL_RANGE).stdout.strip()
+        self.assertEqual(out, "%d|%d" % (len(truth), len(truth)))
+        log = gcfdw.emu_log()
+        tokens = [e for e in log if e["path"] == "/oauth/token"]
+        self.assertGreaterEqual(len(tokens), 3, "expected re-authentication")
+        self.assertTrue(all(e["body"] == {"grant_type": "client_credentials"} for e in tokens))
+        # no request was answered with a data page for an expired token
+        used = [e["token_seq"] for e in log if e["path"].startswith("/api/v2") and e["status"] == 200]
+        self.assertGreaterEqual(len(set(used)), 2)
+        print("\n    token lifetime 2 s, %d details pages: %d token requests, %d 401s"
+              % (len(used), len(tokens), sum(1 for e in log if e["status"] == 401)))
+
+    def test_token_is_cached_across_queries(self):
+        gcfdw.psql("SELECT count(*) FROM users; SELECT count(*) FROM users;")
+        tokens = [e for e in gcfdw.emu_log() if e["path"] == "/oauth/token"]
+        self.assertLessEqual(len(tokens), 1)
+
+    def test_gzip_user_agent_and_keepalive(self):
+        gcfdw.psql(FULL_RANGE)
+        api = [e for e in gcfdw.emu_log() if e["path"].startswith("/api/v2")]
+        self.assertGreater(len(api), 3)
+        for entry in api:
+            self.assertIn("gzip", entry["accept_encoding"] or "")
+            self.assertTrue(entry["user_agent"].startswith("gc_fdw/1.0"))
+        if "peer_port" in api[0]:
+            self.assertEqual(len({e["peer_port"] for e in api}), 1,
+                             "pages should reuse one keep-alive connection")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,106 @@
+"""Every wait honours cancel, statement_timeout and terminate within about a
+second, and Retry-After is waited out in full when it is allowed."""
+import time
+import unittest
+
+import gcfdw
+
+USERS = "SELECT count(*) FROM users;"
+
+
+def setUpModule():
+    gcfdw.setup_database()
+
+
+class WaitsAndCancel(unittest.TestCase):
+    def setUp(self):
+        gcfdw.emu_reset()
+
+    def test_retry_after_is_waited_in_full(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
+                         "retry_after": "2"})
+        out = gcfdw.psql(USERS).stdout.strip()
+        self.assertEqual(out, "600")
+        log = [e for e in gcfdw.emu_log() if e["path"] == "/api/v2/users"]
+        self.assertEqual([e["status"] for e in log[:2]], [429, 200])
+        self.assertGreaterEqual(log[1]["time"] - log[0]["end_time"], 2.0)
+
+    def test_retry_after_http_date_is_honoured(self):
+        when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 3))
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
+                         "retry_after": when})
+        self.assertEqual(gcfdw.psql(USERS).stdout.strip(), "600")
+        log = [e for e in gcfdw.emu_log() if e["path"] == "/api/v2/users"]
+        self.assertEqual(log[0]["status"], 429)
+        # the date has one-second resolution: at least ~2 s were waited
+        self.assertGreaterEqual(log[1]["time"] - log[0]["end_time"], 1.5)
+
+    def test_statement_timeout_interrupts_retry_after(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
+                         "retry_after": "60"})
+        start = time.monotonic()
+        proc = gcfdw.psql("SET statement_timeout = '1s';\n" + USERS, check=False)
+        elapsed = time.monotonic() - start
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("canceling statement due to statement timeout", proc.stderr)
+        self.assertLess(elapsed, 3.0, "cancel took %.2f s" % elapsed)
+        print("\n    statement_timeout 1s during a 60 s Retry-After returned after %.2f s" % elapsed)
+
+    def test_cancel_interrupts_retry_after(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
+                         "retry_after": "60"})
+        proc = gcfdw.psql_background(USERS, "gc_cancel_sleep")
+        gcfdw.wait_for_log(lambda log: any(e["status"] == 429 for e in log))
+        pid = gcfdw.backend_pid("gc_cancel_sleep")
+        time.sleep(0.3)  # let the backend enter its sleep
+        start = time.monotonic()
+        gcfdw.psql("SELECT pg_cancel_backend(%d);" % pid)
+        proc.wait(timeout=30)
+        latency = time.monotonic() - start
+        self.assertIn("canceling statement due to user request", proc.stderr.read())
+        self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
+        print("\n    pg_cancel_backend during a 429 sleep: returned after %.3f s" % latency)
+
+    def test_cancel_interrupts_slow_transfer(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "delay", "seconds": 60,
+                         "stream": True})
+        proc = gcfdw.psql_background(USERS, "gc_cancel_transfer")
+        gcfdw.wait_for_log(lambda log: any(e["path"] == "/api/v2/users" for e in log))
+        pid = gcfdw.backend_pid("gc_cancel_transfer")
+        time.sleep(0.5)
+        start = time.monotonic()
+        gcfdw.psql("SELECT pg_cancel_backend(%d);" % pid)
+        proc.wait(timeout=30)
+        latency = time.monotonic() - start
+        self.assertIn("canceling statement due to user request", proc.stderr.read())
+        self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
+        print("\n    pg_cancel_backend during a slow transfer: returned after %.3f s" % latency)
+
+    def test_statement_timeout_interrupts_slow_transfer(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "delay", "seconds": 60,
+                         "stream": True})
+        start = time.monotonic()
+        proc = gcfdw.psql("SET statement_timeout = '1s';\n" + USERS, check=False)
+        elapsed = time.monotonic() - start
+        self.assertIn("canceling statement due to statement timeout", proc.stderr)
+        self.assertLess(elapsed, 3.0)
+
+    def test_terminate_interrupts_retry_after(self):
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
+                         "retry_after": "60"})
+        proc = gcfdw.psql_background(USERS, "gc_terminate_sleep")
+        gcfdw.wait_for_log(lambda log: any(e["status"] == 429 for e in log))
+        pid = gcfdw.backend_pid("gc_terminate_sleep")
+        time.sleep(0.3)
+        start = time.monotonic()
+        gcfdw.psql("SELECT pg_terminate_backend(%d);" % pid)
+        proc.wait(timeout=30)
+        latency = time.monotonic() - start
+        self.assertIn("terminating connection due to administrator command", proc.stderr.read())
+        self.assertLess(latency, 1.5)
+        # the server is fine afterwards
+        self.assertEqual(gcfdw.psql("SELECT 1;").stdout.strip(), "1")
+
+
+if __name__ == "__main__":
+    unittest.main()
