@@ -36,4 +36,4 @@ else
 fi
 export EXPORT_FROM EXPORT_TO
 
-pg_virtualenv -v 15 bash -c 'psql -X -v ON_ERROR_STOP=1 -q -f scripts/demo-export.sql' 
+pg_virtualenv -t -v 15 bash -c 'psql -X -v ON_ERROR_STOP=1 -q -f scripts/demo-export.sql' 

@@ -27,7 +27,7 @@ python3 tests/count_unittest.py emulator tests/emulator/test_emulator.py
 
 # everything that needs PostgreSQL runs inside one throwaway cluster
 log "PostgreSQL suites in a throwaway cluster"
-pg_virtualenv -v 15 -o log_min_messages=debug5 -o "cron.database_name=contrib_regression" \
+pg_virtualenv -t -v 15 -o log_min_messages=debug5 -o "cron.database_name=contrib_regression" \
 	tests/in-cluster.sh
 
 passed=$(awk '{p += $2} END {print p + 0}' "$GC_TEST_WORK/counts")

@@ -157,8 +157,9 @@ def phone(rng):
 class Dataset:
     """The deterministic users and conversations served by the emulator."""
 
-    def __init__(self, seed=42):
+    def __init__(self, seed=42, scale=1):
         self.seed = seed
+        self.scale = scale
         rng = random.Random(seed)
         self.divisions = [{"id": det_uuid(rng), "name": n} for n in DIVISION_NAMES]
         self.queues = [{"id": det_uuid(rng), "name": n} for n in QUEUE_NAMES]
@@ -291,7 +292,7 @@ class Dataset:
         lastms_days = {0, 5, 13, 20}
         for d in range(DATASET_DAYS):
             day0 = base + d * DAY_MS
-            n = rng.randint(20, 60)
+            n = rng.randint(20, 60) * self.scale
             starts = sorted(day0 + rng.randint(60000, DAY_MS - 3 * 3600 * 1000) for _ in range(n))
             if d in midnight_days:
                 starts[0] = day0
@@ -1569,6 +1570,8 @@ def main(argv=None):
     ap.add_argument("--port-file")
     ap.add_argument("--client", action="append", metavar="ID:SECRET")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--scale", type=int, default=1,
+                    help="multiply conversations per day (benchmarks); 1 = the test dataset")
     args = ap.parse_args(argv)
     clients = {}
     for c in args.client or DEFAULT_CLIENTS:
@@ -1576,7 +1579,7 @@ def main(argv=None):
         if not sep or not cid:
             ap.error("--client must be ID:SECRET")
         clients[cid] = sec
-    ds = Dataset(args.seed)
+    ds = Dataset(args.seed, scale=args.scale)
     httpd = Server(("127.0.0.1", args.port), Handler)
     httpd.state = State(clients, ds)
     port = httpd.server_address[1]
