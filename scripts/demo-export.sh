@@ -22,14 +22,14 @@ trap 'stop_emulator; rm -rf "$work"' EXIT
 if [ -n "${GENESYS_CLIENT_ID:-}" ] && [ -n "${GENESYS_CLIENT_SECRET:-}" ]; then
 	: "${GENESYS_ENVIRONMENT:=mypurecloud.com}"
 	log "exporting from the Genesys Cloud organization at $GENESYS_ENVIRONMENT"
-	export GC_SERVER_OPTIONS="environment '$GENESYS_ENVIRONMENT'"
+	export GENESYS_ENVIRONMENT
+	unset GC_EMU_URL
 	export GC_CLIENT_ID=$GENESYS_CLIENT_ID GC_CLIENT_SECRET=$GENESYS_CLIENT_SECRET
 	: "${EXPORT_FROM:=$(date -u -d 'yesterday' +%Y-%m-%dT00:00:00Z)}"
 	: "${EXPORT_TO:=$(date -u +%Y-%m-%dT00:00:00Z)}"
 else
 	start_emulator "$work"
 	log "exporting from the bundled emulator (set GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_ENVIRONMENT for a real org)"
-	export GC_SERVER_OPTIONS="api_url '$GC_EMU_URL', login_url '$GC_EMU_URL'"
 	export GC_CLIENT_ID=demo-client GC_CLIENT_SECRET=demo-secret-PLUGH
 	: "${EXPORT_FROM:=2024-03-01T00:00:00Z}"
 	: "${EXPORT_TO:=2024-03-22T00:00:00Z}"

@@ -1,14 +1,20 @@
 -- The demo warehousing export: what a user writes to load Genesys Cloud
 -- users and conversations into local tables.  Credentials and the range come
 -- from the environment (see scripts/demo-export.sh).
-\getenv server_options GC_SERVER_OPTIONS
+\getenv emulator_url GC_EMU_URL
+\getenv environment GENESYS_ENVIRONMENT
 \getenv client_id GC_CLIENT_ID
 \getenv client_secret GC_CLIENT_SECRET
 \getenv export_from EXPORT_FROM
 \getenv export_to EXPORT_TO
 
 CREATE EXTENSION gc_fdw;
-CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (:server_options);
+\if :{?emulator_url}
+CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (api_url :'emulator_url', login_url :'emulator_url');
+\else
+CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environment');
+\endif
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
 

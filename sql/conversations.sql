@@ -95,6 +95,14 @@ SELECT count(*) FROM conversations WHERE conversation_start < '2024-03-01';
 SELECT count(*) FROM conversations WHERE conversation_start >= '-infinity' AND conversation_start < '2024-03-01';
 -- a bound the API cannot use (not a constant) is rejected with the same hint
 SELECT count(*) FROM conversations WHERE conversation_start::date = '2024-03-05';
+-- the bound column may have any name; the table needs one
+CREATE FOREIGN TABLE conversations_renamed (id uuid OPTIONS (key 'conversationId'),
+  started timestamptz OPTIONS (key 'conversationStart')) SERVER emu OPTIONS (resource 'conversations');
+SELECT count(*) FROM conversations_renamed WHERE started >= '2024-03-05' AND started < '2024-03-06';
+SELECT count(*) FROM conversations_renamed WHERE started >= '2024-03-05';
+CREATE FOREIGN TABLE conversations_nostart (conversation_id uuid, conversation_start text)
+  SERVER emu OPTIONS (resource 'conversations');
+SELECT count(*) FROM conversations_nostart WHERE conversation_start >= '2024-03-05';
 
 -- Types: in-progress conversations, arrays, floats and the raw object
 SELECT count(*) FILTER (WHERE conversation_end IS NULL) AS in_progress,

@@ -23,6 +23,8 @@ CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url 'http://api.examp
 CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (login_url 'http://10.0.0.1:8080');
 CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url 'ftp://api.example.com');
 CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url 'http://127.0.0.1.example.com/');
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (login_url 'http://127.0.0.1:80@evil.example.com/');
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url 'https://user:pw@api.mypurecloud.com');
 CREATE SERVER gc_proxy FOREIGN DATA WRAPPER gc_fdw
   OPTIONS (api_url 'https://genesys-proxy.internal/api', login_url 'https://genesys-proxy.internal/login');
 CREATE SERVER gc_loop FOREIGN DATA WRAPPER gc_fdw

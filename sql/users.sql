@@ -60,10 +60,11 @@ SELECT count(*) FROM users WHERE state = 'ACTIVE';
 \! python3 tests/emuctl.py log-summary
 EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM users WHERE state = 'active';
 
--- dateLastLogin is expanded only when a column needs it
+-- dateLastLogin is expanded only when a column needs it (count(*) needs none)
 \! python3 tests/emuctl.py reset
 SELECT count(*) FROM users WHERE date_last_login IS NOT NULL;
 SELECT count(name) FROM users;
+SELECT count(*) FROM users;
 \! python3 tests/emuctl.py log-summary
 
 -- Unicode, quotes and backslashes come through unchanged

@@ -308,6 +308,8 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 				if (token != NULL)
 					memcpy(token, value, token_len + 1);
 			}
+			/* json-c's copy is freed below: wipe it first */
+			explicit_bzero((char *) value, token_len);
 		}
 		if (json_object_object_get_ex(root, "token_type", &field))
 			type_ok = (json_object_is_type(field, json_type_string) &&
@@ -365,15 +367,30 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 const char *
 gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
 {
-	GcTokenEntry *entry = gc_auth_lookup(conn);
+	GcTokenEntry *entry;
+	GcTokenEntry *other;
+	HASH_SEQ_STATUS scan;
 	GcHttpResponse resp;
 	TimestampTz now;
 
-	if (entry->invalidated)
+	/*
+	 * No token pointer is in use between requests: wipe every invalidated
+	 * token now, including those of mappings that were dropped and will
+	 * never be looked up again.
+	 */
+	if (gc_token_cache != NULL)
 	{
-		gc_auth_discard(entry);
-		entry->invalidated = false;
+		hash_seq_init(&scan, gc_token_cache);
+		while ((other = (GcTokenEntry *) hash_seq_search(&scan)) != NULL)
+		{
+			if (other->invalidated)
+			{
+				gc_auth_discard(other);
+				other->invalidated = false;
+			}
+		}
 	}
+	entry = gc_auth_lookup(conn);
 	now = GetCurrentTimestamp();
 	if (entry->token != NULL && now < entry->renew_at)
 		return entry->token;

@@ -73,7 +73,8 @@ enum GcFdwScanPrivateIndex
 	GcPrivBoundKinds,			/* Integer list: GcBoundKind per bound */
 	GcPrivStateCount,			/* Integer: number of state values */
 	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
-	GcPrivExplain				/* String list: pushed clauses as SQL */
+	GcPrivExplain,				/* String list: pushed clauses as SQL */
+	GcPrivStartColumn			/* String: column reading conversationStart */
 };
 
 /* Execution state of one foreign scan */
@@ -85,6 +86,7 @@ typedef struct GcScanState
 	GcColumnMap *map;
 	const char *array_key;		/* "entities" or "conversations" */
 
+	char	   *start_column;	/* column bounding the interval, "" if none */
 	List	   *bound_kinds;	/* GcBoundKind per bound expr */
 	List	   *bound_states;	/* ExprState per bound */
 	List	   *state_states;	/* ExprState per state value */
@@ -106,6 +108,7 @@ typedef struct GcScanState
 	TimestampTz win_start;
 	TimestampTz win_end;
 	int			windows;
+	int64		window_rows;	/* rows received in this window */
 	HTAB	   *seen_ids;		/* conversation ids seen in this window */
 
 	/* current page */
@@ -125,17 +128,22 @@ typedef struct GcSeenId
 
 /*
  * find_key_attno
- *		The first non-dropped column of rel that reads top-level key.
+ *		The first non-dropped column of rel that reads top-level key (and has
+ *		the required type, when one is given).
  */
 static AttrNumber
-find_key_attno(Relation rel, const GcResourceDef *res, const char *key)
+find_key_attno(Relation rel, const GcResourceDef *res, const char *key,
+			   Oid required_type)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	int			i;
 
 	for (i = 0; i < tupdesc->natts; i++)
 	{
-		if (TupleDescAttr(tupdesc, i)->attisdropped)
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		if (attr->attisdropped ||
+			(OidIsValid(required_type) && attr->atttypid != required_type))
 			continue;
 		if (strcmp(gc_get_column_key(RelationGetRelid(rel), i + 1, res), key) == 0)
 			return i + 1;
@@ -182,9 +190,10 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
 	res = info->table_opts.resource;
 	if (res->kind == GC_RESOURCE_CONVERSATIONS)
-		info->start_attno = find_key_attno(rel, res, "conversationStart");
+		info->start_attno = find_key_attno(rel, res, "conversationStart",
+										   TIMESTAMPTZOID);
 	if (res->kind == GC_RESOURCE_USERS)
-		info->state_attno = find_key_attno(rel, res, "state");
+		info->state_attno = find_key_attno(rel, res, "state", InvalidOid);
 	table_close(rel, NoLock);
 
 	gc_classify_conditions(root, baserel, info->start_attno, info->state_attno,
@@ -314,9 +323,12 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make4(kinds,
+							list_make5(kinds,
 									   makeInteger(list_length(info->state_conds)),
-									   attrs, explain),
+									   attrs, explain,
+									   makeString(info->start_attno != InvalidAttrNumber ?
+												  get_attname(foreigntableid, info->start_attno, false) :
+												  pstrdup(""))),
 							NIL, NIL, outer_plan);
 }
 
@@ -367,6 +379,7 @@ gcBeginForeignScan(ForeignScanState *node, int eflags)
 	st->want_last_login = gc_column_map_uses_key(st->map, "dateLastLogin");
 
 	st->bound_kinds = kinds;
+	st->start_column = strVal(list_nth(private, GcPrivStartColumn));
 	i = 0;
 	foreach(lc, fsplan->fdw_exprs)
 	{
@@ -478,15 +491,26 @@ start_conversations_scan(ForeignScanState *node, GcScanState *st)
 	if (st->finished)
 		return;
 
+	if (st->start_column[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("foreign table \"%s\" has no timestamptz column reading the JSON key \"conversationStart\"",
+						RelationGetRelationName(st->rel)),
+				 errdetail("Genesys Cloud conversation details are read by interval, taken from bounds on that column."),
+				 errhint("ALTER FOREIGN TABLE %s ADD COLUMN conversation_start timestamptz;",
+						 quote_identifier(RelationGetRelationName(st->rel)))));
 	if (!have_lo || !have_hi)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("a scan of foreign table \"%s\" needs %s bound on conversation_start",
+				 errmsg("a scan of foreign table \"%s\" needs %s bound on %s",
 						RelationGetRelationName(st->rel),
 						!have_lo && !have_hi ? "a lower and an upper" :
-						!have_lo ? "a lower" : "an upper"),
+						!have_lo ? "a lower" : "an upper",
+						quote_identifier(st->start_column)),
 				 errdetail("Genesys Cloud conversation details are read by interval; an unbounded scan would read the organization's whole history."),
-				 errhint("Add a condition such as WHERE conversation_start >= now() - interval '1 day' AND conversation_start < now().")));
+				 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now().",
+						 quote_identifier(st->start_column),
+						 quote_identifier(st->start_column))));
 
 	if (lo >= hi)
 	{
@@ -517,6 +541,7 @@ next_window(GcScanState *st)
 								 (st->win_start % USECS_PER_DAY < 0 ? USECS_PER_DAY : 0));
 	st->win_end = Min(st->scan_end, day_start + GC_MAX_WINDOW_DAYS * USECS_PER_DAY);
 	st->windows++;
+	st->window_rows = 0;
 	st->page_number = 0;
 	st->last_page = false;
 
@@ -527,6 +552,45 @@ next_window(GcScanState *st)
 	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
 							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	return true;
+}
+
+/*
+ * is_last_page
+ *		Whether the page just parsed ends the listing (users) or the window
+ *		(conversations), without trusting the requested page size: the API
+ *		may return fewer rows per page than asked for.
+ *
+ *		users: the listing says so itself, by having no nextUri; an empty
+ *		page also ends it.  A 200 without an entities array is not a
+ *		listing at all, and is an error rather than a silent end.
+ *
+ *		conversations: a page past the end has no conversations; a short
+ *		page ends the window only once the window has returned totalHits
+ *		rows (totalHits is approximate: when in doubt, ask once more).
+ */
+static bool
+is_last_page(GcScanState *st)
+{
+	char	   *total;
+
+	if (st->table_opts.resource->kind == GC_RESOURCE_USERS)
+	{
+		if (!gc_page_has_key(st->page, "entities"))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("Genesys Cloud answered GET /api/v2/users (page %d) without a user listing",
+							st->page_number),
+					 errdetail("The response has no \"entities\" array."),
+					 errhint("A proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
+		return st->page_rows == 0 || !gc_page_has_key(st->page, "nextUri");
+	}
+
+	if (st->page_rows == 0)
+		return true;
+	if (st->page_rows >= st->table_opts.page_size)
+		return false;
+	total = gc_page_string(st->page, "totalHits");
+	return total != NULL && st->window_rows >= strtoll(total, NULL, 10);
 }
 
 /*
@@ -580,11 +644,8 @@ fetch_next_page(GcScanState *st)
 		st->next_row = 0;
 		st->stats.pages++;
 		st->stats.rows_received += st->page_rows;
-
-		/* a short page is the last one; users also say so with nextUri */
-		if (st->page_rows < st->table_opts.page_size ||
-			(res->kind == GC_RESOURCE_USERS && !gc_page_has_key(st->page, "nextUri")))
-			st->last_page = true;
+		st->window_rows += st->page_rows;
+		st->last_page = is_last_page(st);
 		if (st->page_rows > 0)
 			return true;
 	}
@@ -786,6 +847,9 @@ gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		if (res->kind == GC_RESOURCE_CONVERSATIONS)
 			ExplainPropertyInteger("Interval Windows", NULL, st->windows, es);
+		else
+			ExplainPropertyText("Genesys State Sent",
+								st->state_filter ? st->state_filter : "any", es);
 		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);
@@ -793,6 +857,7 @@ gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Rate Limit Waits", NULL, st->stats.waits_429, es);
 		ExplainPropertyFloat("Rate Limit Wait Time", "s", st->stats.wait_429_secs, 1, es);
+		ExplainPropertyFloat("Retry Backoff Time", "s", st->stats.backoff_secs, 1, es);
 		ExplainPropertyInteger("Token Requests", NULL, st->stats.token_requests, es);
 		ExplainPropertyInteger("Re-authentications", NULL, st->stats.reauths, es);
 	}

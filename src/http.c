@@ -654,7 +654,7 @@ gc_report_transport_error(const GcRequest *req, CURLcode rc, int attempts)
 			 errmsg("could not reach %s: %s %s",
 					req->service, req->method, req->path),
 			 attempts > 1 ?
-			 errdetail("Gave up after %d attempts: %s (URL %s).",
+			 errdetail("Gave up after %d attempt(s): %s (URL %s).",
 					   attempts, gc_xfer.curl_error, req->url) :
 			 errdetail("%s (URL %s).", gc_xfer.curl_error, req->url),
 			 timed_out ?
@@ -811,7 +811,7 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("%s request was rate limited: %s %s",
 								req->service, req->method, req->path),
-						 errdetail("Gave up after %d attempts and %.0f seconds of waiting; last answer: %s.",
+						 errdetail("Gave up after %d attempt(s) and %.0f seconds of waiting; last answer: %s.",
 								   retries + 1, waited, gc_describe_response(resp)),
 						 errhint("Raise the max_retries option of server \"%s\", run fewer concurrent queries as OAuth client \"%s\", or ask Genesys to raise its rate limit.",
 								 conn->server_name, conn->client_id)));
@@ -828,7 +828,7 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("%s request failed: %s %s",
 								req->service, req->method, req->path),
-						 errdetail("Gave up after %d attempts; last answer: %s.",
+						 errdetail("Gave up after %d attempt(s); last answer: %s.",
 								   retries + 1, gc_describe_response(resp)),
 						 errhint("Genesys Cloud or a gateway in front of it is failing; retry later or raise the max_retries option of server \"%s\".",
 								 conn->server_name)));

@@ -94,8 +94,7 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 
 		if (attr->attisdropped)
 			continue;
-		col->used = attrs_used == NULL ||
-			bms_is_member(i + 1 - FirstLowInvalidHeapAttributeNumber, attrs_used) ||
+		col->used = bms_is_member(i + 1 - FirstLowInvalidHeapAttributeNumber, attrs_used) ||
 			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used);
 		col->colname = pstrdup(NameStr(attr->attname));
 		col->key = gc_get_column_key(RelationGetRelid(rel), i + 1, res);

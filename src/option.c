@@ -214,6 +214,24 @@ url_host_is_loopback(const char *after_scheme)
 static void
 validate_url(const char *name, const char *value)
 {
+	const char *authority = strstr(value, "://");
+
+	/*
+	 * "user@host" would make libcurl connect to host whatever precedes the
+	 * '@', defeating the loopback check; credentials never belong in these
+	 * URLs anyway.
+	 */
+	if (authority)
+	{
+		authority += 3;
+		if (memchr(authority, '@', strcspn(authority, "/?#")) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+					 errdetail("URLs with user information (user@host) are not accepted."),
+					 errhint("Put credentials in the user mapping's client_id and client_secret options.")));
+	}
+
 	if (strncmp(value, "https://", 8) == 0 && value[8] != '\0' && value[8] != '/')
 		return;
 	if (strncmp(value, "http://", 7) == 0)
