@@ -156,6 +156,32 @@ gc_auth_lookup(GcConnection *conn)
 }
 
 /*
+ * gc_auth_parse_wiped
+ *		json_tokener_parse() that wipes the tokener's string buffer, which
+ *		holds the last string parsed (the token text among them), before
+ *		json-c frees it.
+ */
+static json_object *
+gc_auth_parse_wiped(const char *body)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root;
+
+	if (tok == NULL)
+		return NULL;
+	root = json_tokener_parse_ex(tok, body, -1);
+	if (json_tokener_get_error(tok) != json_tokener_success && root != NULL)
+	{
+		json_object_put(root);
+		root = NULL;
+	}
+	if (tok->pb != NULL && tok->pb->buf != NULL)
+		explicit_bzero(tok->pb->buf, tok->pb->size);
+	json_tokener_free(tok);
+	return root;
+}
+
+/*
  * gc_auth_one_line
  *		palloc'd copy of at most max_len bytes of text on one line, control
  *		characters as spaces and non-ASCII bytes as '?' (the login host's
@@ -222,7 +248,7 @@ gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 	struct json_object *root = NULL;
 
 	if (resp->body_len > 0)
-		root = json_tokener_parse(resp->body);
+		root = gc_auth_parse_wiped(resp->body);
 	if (root != NULL && json_object_is_type(root, json_type_object))
 	{
 		gc_auth_json_string(root, "error", oauth_error, sizeof(oauth_error));
@@ -287,7 +313,7 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 	int64		lifetime = 0;
 	int64		margin;
 
-	root = json_tokener_parse(resp->body);
+	root = gc_auth_parse_wiped(resp->body);
 	is_object = (root != NULL && json_object_is_type(root, json_type_object));
 	if (is_object)
 	{

@@ -227,8 +227,8 @@ validate_url(const char *name, const char *value)
 		if (memchr(authority, '@', strcspn(authority, "/?#")) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-					 errdetail("URLs with user information (user@host) are not accepted."),
+					 errmsg("invalid value for option \"%s\"", name),
+					 errdetail("URLs with user information (user@host) are not accepted; the value is not shown because it may hold a password."),
 					 errhint("Put credentials in the user mapping's client_id and client_secret options.")));
 	}
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Developer check, not part of CI (it takes minutes): gc_fdw's scan, retry,
+# re-authentication and error paths run in a single-user backend under
+# valgrind memcheck.  Fails when valgrind reports an error in a stack that
+# involves gc_fdw, libcurl or json-c.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+install_packages valgrind || exit 1
+build_and_install || exit 1
+export GC_TEST_WORK="$GC_ROOT/tests/work-valgrind"
+rm -rf "$GC_TEST_WORK" && mkdir -p "$GC_TEST_WORK" && chmod 777 "$GC_TEST_WORK"
+start_emulator "$GC_TEST_WORK" || exit 1
+trap stop_emulator EXIT
+
+pg_virtualenv -t -v 15 bash -s <<'INNER'
+set -u
+psql -X -q -v ON_ERROR_STOP=1 -v emu_url="$GC_EMU_URL" -v emu_client="$GC_EMU_CLIENT_ID" <<'SQL'
+\getenv emu_secret GC_EMU_SECRET
+CREATE EXTENSION gc_fdw;
+CREATE SERVER emu FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url :'emu_url', login_url :'emu_url', max_retries '3');
+CREATE USER MAPPING FOR CURRENT_USER SERVER emu OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
+CREATE FOREIGN TABLE users (id uuid, name text, state text, division_id uuid, version int,
+  acd_auto_answer bool, date_last_login timestamptz, raw jsonb) SERVER emu OPTIONS (resource 'users');
+CREATE FOREIGN TABLE conversations (conversation_id uuid, conversation_start timestamptz,
+  conversation_end timestamptz, division_ids uuid[], media_stats_min_conversation_mos float8, raw jsonb)
+  SERVER emu OPTIONS (resource 'conversations');
+CREATE FOREIGN TABLE conversations_bad (conversation_start timestamptz,
+  direction int OPTIONS (key 'originatingDirection')) SERVER emu OPTIONS (resource 'conversations');
+SQL
+# faults fire in order as the script below reaches them
+python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "status", "status": 500},
+  {"endpoint": "users", "kind": "revoke", "after": 2},
+  {"endpoint": "details", "kind": "malformed", "after": 9},
+  {"endpoint": "details", "kind": "status", "status": 429, "retry_after": "1", "after": 10},
+  {"endpoint": "details", "kind": "truncate", "after": 12}]' >/dev/null
+conf="$PG_CLUSTER_CONF_ROOT/15/regress/postgresql.conf"
+data=$(awk -F"'" '/^data_directory/ {print $2}' "$conf")
+pg_ctlcluster 15 regress stop
+cat >"$GC_TEST_WORK/script.sql" <<'SQL'
+SELECT count(*), count(DISTINCT id), sum(length(raw::text)) > 0 FROM users;
+SELECT count(*), sum(cardinality(division_ids)), sum(length(raw::text)) > 0 FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SELECT count(*), max(raw->>'conversationId') IS NOT NULL FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-09';
+SELECT * FROM conversations_bad WHERE conversation_start >= '2024-03-03' AND conversation_start < '2024-03-04';
+SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SQL
+chown postgres "$GC_TEST_WORK/script.sql"
+runuser -u postgres -- env GC_EMU_URL="$GC_EMU_URL" valgrind --error-exitcode=0 \
+	--num-callers=30 --log-file="$GC_TEST_WORK/valgrind.log" --trace-children=no \
+	/usr/lib/postgresql/15/bin/postgres --single -D "$data" -c config_file="$conf" postgres \
+	<"$GC_TEST_WORK/script.sql" >"$GC_TEST_WORK/single.out" 2>&1
+INNER
+
+cat "$GC_TEST_WORK/single.out"
+grep "ERROR SUMMARY" "$GC_TEST_WORK/valgrind.log"
+# errors whose stack touches gc_fdw or the libraries it drives
+python3 - "$GC_TEST_WORK/valgrind.log" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+blocks = re.split(r"\n==\d+== \n", text)
+ours = [b for b in blocks if re.search(r"gc_fdw|libcurl|libjson-c", b)
+        and re.search(r"Invalid (read|write|free)|uninitialised|Mismatched|overlap", b)]
+for b in ours:
+    print(b)
+print("valgrind: %d error reports involving gc_fdw, libcurl or json-c" % len(ours))
+sys.exit(1 if ours else 0)
+PY
