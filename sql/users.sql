@@ -80,10 +80,16 @@ CREATE FOREIGN TABLE users_custom (
   division text OPTIONS (key 'division.name'),
   missing text OPTIONS (key 'no.such.field'),
   chat_id text OPTIONS (key 'chat.jabberId'),
-  contact jsonb OPTIONS (key 'primaryContactInfo')
+  contact jsonb OPTIONS (key 'primaryContactInfo'),
+  version_big bigint OPTIONS (key 'version'),
+  version_num numeric(10,2) OPTIONS (key 'version'),
+  auto_answer_text text OPTIONS (key 'acdAutoAnswer')
 ) SERVER emu OPTIONS (resource 'users', page_size '100');
 SELECT count(*), count(DISTINCT user_key), count(missing), count(division),
-       bool_and(jsonb_typeof(contact) = 'array') FILTER (WHERE contact IS NOT NULL)
+       bool_and(jsonb_typeof(contact) = 'array') FILTER (WHERE contact IS NOT NULL),
+       sum(version_big) = (SELECT sum(version) FROM users_truth) AS bigint_ok,
+       bool_and(version_num = version_big AND scale(version_num) = 2) AS numeric_ok,
+       string_agg(DISTINCT auto_answer_text, ',' ORDER BY auto_answer_text) AS bool_as_text
   FROM users_custom;
 
 -- Timestamps are exact to the millisecond whatever TimeZone and DateStyle say

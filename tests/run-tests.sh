@@ -28,7 +28,13 @@ python3 tests/count_unittest.py emulator tests/emulator/test_emulator.py
 # everything that needs PostgreSQL runs inside one throwaway cluster
 log "PostgreSQL suites in a throwaway cluster"
 pg_virtualenv -t -v 15 -o log_min_messages=debug5 -o "cron.database_name=contrib_regression" \
-	tests/in-cluster.sh
+	tests/in-cluster.sh 2>&1 | tee "$GC_TEST_WORK/console.log"
+
+# secrets: nothing the tests printed (console.log), the emulator logged or
+# the server logged at debug5 (server.log) may hold the client secret, its
+# Basic credential, a bearer token or a token response
+log "secret scan"
+python3 tests/scan_secrets.py "$GC_EMU_SECRET" "$GC_TEST_WORK" tests/results
 
 passed=$(awk '{p += $2} END {print p + 0}' "$GC_TEST_WORK/counts")
 failed=$(awk '{f += $3} END {print f + 0}' "$GC_TEST_WORK/counts")

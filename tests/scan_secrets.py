@@ -51,6 +51,10 @@ def main():
     with open(os.path.join(os.environ["GC_TEST_WORK"], "counts"), "a") as counts:
         counts.write("secrets %d %d\n" % (1 if scanned and not leaks else 0,
                                           1 if leaks or not scanned else 0))
+    server_log = os.path.join(os.environ["GC_TEST_WORK"], "server.log")
+    if not os.path.isfile(server_log) or "DEBUG" not in open(server_log, errors="replace").read():
+        print("the server log at debug5 is missing: the scan proves nothing")
+        leaks.append("no server log")
     sys.exit(1 if leaks or not scanned else 0)
 
 
