@@ -46,35 +46,44 @@ class WaitsAndCancel(unittest.TestCase):
         self.assertLess(elapsed, 3.0, "cancel took %.2f s" % elapsed)
         print("\n    statement_timeout 1s during a 60 s Retry-After returned after %.2f s" % elapsed)
 
-    def test_cancel_interrupts_retry_after(self):
-        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
-                         "retry_after": "60"})
-        proc = gcfdw.psql_background(USERS, "gc_cancel_sleep")
-        gcfdw.wait_for_log(lambda log: any(e["status"] == 429 for e in log))
-        pid = gcfdw.backend_pid("gc_cancel_sleep")
-        time.sleep(0.3)  # let the backend enter its sleep
+    def interrupt_during(self, fault, app_name, signal_sql, settle):
+        """Start USERS under fault, send signal_sql at the backend once it
+        waits, and return (seconds until psql returned, psql's stderr)."""
+        gcfdw.emu_fault(fault)
+        proc = gcfdw.psql_background(USERS, app_name)
+        gcfdw.wait_for_log(lambda log: any(e["path"] == "/api/v2/users" for e in log))
+        pid = gcfdw.backend_pid(app_name)
+        time.sleep(settle)  # let the backend enter its sleep or transfer
         start = time.monotonic()
-        gcfdw.psql("SELECT pg_cancel_backend(%d);" % pid)
+        gcfdw.psql(signal_sql % pid)
         proc.wait(timeout=30)
-        latency = time.monotonic() - start
-        self.assertIn("canceling statement due to user request", proc.stderr.read())
+        return time.monotonic() - start, proc.stderr.read()
+
+    def test_cancel_interrupts_retry_after(self):
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "status", "status": 429, "retry_after": "60"},
+            "gc_cancel_sleep", "SELECT pg_cancel_backend(%d);", 0.3)
+        self.assertIn("canceling statement due to user request", stderr)
         self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
         print("\n    pg_cancel_backend during a 429 sleep: returned after %.3f s" % latency)
 
     def test_cancel_interrupts_slow_transfer(self):
-        gcfdw.emu_fault({"endpoint": "users", "kind": "delay", "seconds": 60,
-                         "stream": True})
-        proc = gcfdw.psql_background(USERS, "gc_cancel_transfer")
-        gcfdw.wait_for_log(lambda log: any(e["path"] == "/api/v2/users" for e in log))
-        pid = gcfdw.backend_pid("gc_cancel_transfer")
-        time.sleep(0.5)
-        start = time.monotonic()
-        gcfdw.psql("SELECT pg_cancel_backend(%d);" % pid)
-        proc.wait(timeout=30)
-        latency = time.monotonic() - start
-        self.assertIn("canceling statement due to user request", proc.stderr.read())
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "delay", "seconds": 60, "stream": True},
+            "gc_cancel_transfer", "SELECT pg_cancel_backend(%d);", 0.5)
+        self.assertIn("canceling statement due to user request", stderr)
         self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
         print("\n    pg_cancel_backend during a slow transfer: returned after %.3f s" % latency)
+
+    def test_terminate_interrupts_retry_after(self):
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "status", "status": 429, "retry_after": "60"},
+            "gc_terminate_sleep", "SELECT pg_terminate_backend(%d);", 0.3)
+        self.assertIn("terminating connection due to administrator command", stderr)
+        self.assertLess(latency, 1.5, "terminate took %.2f s" % latency)
+        print("\n    pg_terminate_backend during a 429 sleep: returned after %.3f s" % latency)
+        # the server is fine afterwards
+        self.assertEqual(gcfdw.psql("SELECT 1;").stdout.strip(), "1")
 
     def test_statement_timeout_interrupts_slow_transfer(self):
         gcfdw.emu_fault({"endpoint": "users", "kind": "delay", "seconds": 60,
@@ -84,22 +93,6 @@ class WaitsAndCancel(unittest.TestCase):
         elapsed = time.monotonic() - start
         self.assertIn("canceling statement due to statement timeout", proc.stderr)
         self.assertLess(elapsed, 3.0)
-
-    def test_terminate_interrupts_retry_after(self):
-        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 429,
-                         "retry_after": "60"})
-        proc = gcfdw.psql_background(USERS, "gc_terminate_sleep")
-        gcfdw.wait_for_log(lambda log: any(e["status"] == 429 for e in log))
-        pid = gcfdw.backend_pid("gc_terminate_sleep")
-        time.sleep(0.3)
-        start = time.monotonic()
-        gcfdw.psql("SELECT pg_terminate_backend(%d);" % pid)
-        proc.wait(timeout=30)
-        latency = time.monotonic() - start
-        self.assertIn("terminating connection due to administrator command", proc.stderr.read())
-        self.assertLess(latency, 1.5)
-        # the server is fine afterwards
-        self.assertEqual(gcfdw.psql("SELECT 1;").stdout.strip(), "1")
 
 
 if __name__ == "__main__":
