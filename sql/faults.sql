@@ -25,6 +25,16 @@ CREATE FUNCTION users_exact() RETURNS text AS $$
               THEN 'exact' ELSE 'DIFFERENT' END
 $$ LANGUAGE sql;
 
+-- Results that shift while the scan pages (live traffic): after page 1 is
+-- read, 3 rows move earlier in the order, so page 2 starts with the last 3
+-- rows of page 1 again; each row is still returned exactly once
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py settings '{"page_shift": 3}'
+SELECT * FROM diff_with_truth('2024-03-06', '2024-03-13');
+SELECT explain_analyze($$SELECT * FROM conversations
+  WHERE conversation_start >= '2024-03-06' AND conversation_start < '2024-03-13'$$);
+\! python3 tests/emuctl.py reset
+
 -- A 500 with a JSON body, then success
 \! python3 tests/emuctl.py reset
 \! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 500, "after": 1}'

@@ -47,6 +47,8 @@ DEFAULT_CLIENTS = ["gc-test-client:gc-test-secret-XYZZY",
 DEFAULT_SETTINGS = {
     "token_lifetime": 86399,          # expires_in of new tokens, seconds
     "max_results": 100000,            # sync query pageNumber*pageSize cap
+    "page_shift": 0,                  # details pages after the first start N rows early,
+                                      # as when live traffic shifts results while paging
     "rate_limit": 0,                  # requests per window per client; 0 = off
     "rate_window": 60,                # rate limit window, seconds
     "availability_date": "2024-03-20T00:00:00.000Z",
@@ -1336,7 +1338,10 @@ class Handler(BaseHTTPRequestHandler):
                 if first_day <= c["meta"]["start"] // DAY_MS <= last_day
                 and conversation_matches(c["plain"], cf, sf)]
         hits = sort_conversations(hits, order, order_by)
-        page = hits[(page_number - 1) * page_size: page_number * page_size]
+        offset = (page_number - 1) * page_size
+        if page_number > 1:
+            offset = max(0, offset - int(self.state.settings.get("page_shift") or 0))
+        page = hits[offset: offset + page_size]
         out = {}
         if page:
             out["conversations"] = [c["plain"] for c in page]
