@@ -18,6 +18,13 @@
 #include "gc_fdw.h"
 #include "lib/stringinfo.h"
 
+/*
+ * Column keys are JSON keys or dotted paths relative to the row's own object.
+ * A "level:" prefix reads an ancestor instead ("conversation:conversationId"
+ * on a segment row), so every child row carries its ancestors' ids and
+ * conversation_start: joins are natural and intervals push from any table.
+ */
+
 /* GET /api/v2/users: one row per user, all states unless WHERE narrows it */
 static const GcColumnDef users_columns[] = {
 	{"id", "uuid", "id"},
@@ -37,7 +44,12 @@ static const GcColumnDef users_columns[] = {
 	{NULL, NULL, NULL}
 };
 
-/* POST /api/v2/analytics/conversations/details/query: one row per conversation */
+/* Ancestor columns every conversation-derived table starts with */
+#define GC_CONVERSATION_KEYS \
+	{"conversation_id", "uuid", "conversation:conversationId"}, \
+	{"conversation_start", "timestamptz", "conversation:conversationStart"}
+
+/* One row per conversation */
 static const GcColumnDef conversations_columns[] = {
 	{"conversation_id", "uuid", "conversationId"},
 	{"conversation_start", "timestamptz", "conversationStart"},
@@ -49,22 +61,122 @@ static const GcColumnDef conversations_columns[] = {
 	{"conversation_initiator", "text", "conversationInitiator"},
 	{"customer_participation", "boolean", "customerParticipation"},
 	{"external_tag", "text", "externalTag"},
+	{"self_served", "boolean", "selfServed"},
 	{"raw", "jsonb", "."},
 	{NULL, NULL, NULL}
 };
 
+/* One row per participant: key (conversation_id, participant_id) */
+static const GcColumnDef participants_columns[] = {
+	GC_CONVERSATION_KEYS,
+	{"participant_id", "uuid", "participantId"},
+	{"participant_name", "text", "participantName"},
+	{"purpose", "text", "purpose"},
+	{"user_id", "uuid", "userId"},
+	{"external_contact_id", "uuid", "externalContactId"},
+	{"external_organization_id", "uuid", "externalOrganizationId"},
+	{"team_id", "uuid", "teamId"},
+	{"flagged_reason", "text", "flaggedReason"},
+	{"screen_recording", "boolean", "screenRecording"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+/* One row per session: key (conversation_id, session_id) */
+static const GcColumnDef sessions_columns[] = {
+	GC_CONVERSATION_KEYS,
+	{"participant_id", "uuid", "participant:participantId"},
+	{"session_id", "uuid", "sessionId"},
+	{"media_type", "text", "mediaType"},
+	{"direction", "text", "direction"},
+	{"ani", "text", "ani"},
+	{"dnis", "text", "dnis"},
+	{"session_dnis", "text", "sessionDnis"},
+	{"address_from", "text", "addressFrom"},
+	{"address_to", "text", "addressTo"},
+	{"address_self", "text", "addressSelf"},
+	{"address_other", "text", "addressOther"},
+	{"provider", "text", "provider"},
+	{"remote", "text", "remote"},
+	{"edge_id", "uuid", "edgeId"},
+	{"protocol_call_id", "text", "protocolCallId"},
+	{"recording", "boolean", "recording"},
+	{"requested_routings", "text[]", "requestedRoutings"},
+	{"used_routing", "text", "usedRouting"},
+	{"flow_id", "uuid", "flow.flowId"},
+	{"flow_name", "text", "flow.flowName"},
+	{"flow_type", "text", "flow.flowType"},
+	{"flow_version", "text", "flow.flowVersion"},
+	{"outbound_campaign_id", "uuid", "outboundCampaignId"},
+	{"callback_numbers", "text[]", "callbackNumbers"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+/* One row per segment: key (conversation_id, session_id, segment_start, segment_type) */
+static const GcColumnDef segments_columns[] = {
+	GC_CONVERSATION_KEYS,
+	{"participant_id", "uuid", "participant:participantId"},
+	{"session_id", "uuid", "session:sessionId"},
+	{"segment_start", "timestamptz", "segmentStart"},
+	{"segment_end", "timestamptz", "segmentEnd"},
+	{"segment_type", "text", "segmentType"},
+	{"queue_id", "uuid", "queueId"},
+	{"wrap_up_code", "text", "wrapUpCode"},
+	{"wrap_up_note", "text", "wrapUpNote"},
+	{"disconnect_type", "text", "disconnectType"},
+	{"conference", "boolean", "conference"},
+	{"sip_response_codes", "integer[]", "sipResponseCodes"},
+	{"q850_response_codes", "integer[]", "q850ResponseCodes"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+/* One row per metric: key (conversation_id, session_id, name, emit_date) */
+static const GcColumnDef session_metrics_columns[] = {
+	GC_CONVERSATION_KEYS,
+	{"participant_id", "uuid", "participant:participantId"},
+	{"session_id", "uuid", "session:sessionId"},
+	{"name", "text", "name"},
+	{"value", "bigint", "value"},
+	{"emit_date", "timestamptz", "emitDate"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+/* One row per participant attribute (async job results carry them) */
+static const GcColumnDef participant_attributes_columns[] = {
+	GC_CONVERSATION_KEYS,
+	{"participant_id", "uuid", "participant:participantId"},
+	{"name", "text", "name"},
+	{"value", "text", "value"},
+	{NULL, NULL, NULL}
+};
+
+#define GC_DETAILS_QUERY "/api/v2/analytics/conversations/details/query"
+
 static const GcResourceDef resources[] = {
-	{
-		"users", GC_RESOURCE_USERS,
-		"GET", "/api/v2/users",
-		500, 500, "id", users_columns
-	},
-	{
-		"conversations", GC_RESOURCE_CONVERSATIONS,
-		"POST", "/api/v2/analytics/conversations/details/query",
-		100, 100, "conversationId", conversations_columns
-	},
+	{"users", GC_RESOURCE_USERS, GC_LEVEL_USER, "GET", "/api/v2/users",
+	500, 500, "id", users_columns, 1},
+	{"conversations", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_CONVERSATION, "POST",
+	GC_DETAILS_QUERY, 100, 100, "conversationId", conversations_columns, 1},
+	{"participants", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_PARTICIPANT, "POST",
+	GC_DETAILS_QUERY, 100, 100, "participantId", participants_columns, 3.5},
+	{"sessions", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SESSION, "POST",
+	GC_DETAILS_QUERY, 100, 100, "sessionId", sessions_columns, 3.5},
+	{"segments", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SEGMENT, "POST",
+	GC_DETAILS_QUERY, 100, 100, "segmentStart", segments_columns, 6},
+	{"session_metrics", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_METRIC, "POST",
+	GC_DETAILS_QUERY, 100, 100, "name", session_metrics_columns, 11},
+	{"participant_attributes", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_ATTRIBUTE, "POST",
+	GC_DETAILS_QUERY, 100, 100, "name", participant_attributes_columns, 2},
 	{NULL}
+};
+
+/* Level names usable as "level:" key prefixes, indexed by GcLevel */
+static const char *const level_names[] = {
+	"user", "conversation", "participant", "session", "segment", "metric",
+	"attribute"
 };
 
 /*
@@ -111,6 +223,32 @@ gc_resource_column(const GcResourceDef *res, const char *colname)
 		if (strcmp(col->name, colname) == 0)
 			return col;
 	return NULL;
+}
+
+/*
+ * gc_resource_at
+ *		The i-th resource (0-based), or NULL past the end; for IMPORT
+ *		FOREIGN SCHEMA.
+ */
+const GcResourceDef *
+gc_resource_at(int i)
+{
+	return (i >= 0 && i < (int) lengthof(resources) - 1) ? &resources[i] : NULL;
+}
+
+/*
+ * gc_level_lookup
+ *		The level named by a "level:" key prefix of len bytes, or -1.
+ */
+int
+gc_level_lookup(const char *name, size_t len)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(level_names); i++)
+		if (strlen(level_names[i]) == len && strncmp(level_names[i], name, len) == 0)
+			return i;
+	return -1;
 }
 
 /*

@@ -114,8 +114,9 @@ typedef struct GcScanState
 	/* current page */
 	int			page_number;
 	GcPage	   *page;
-	int			page_rows;
-	int			next_row;
+	int			page_rows;		/* top-level objects in the page */
+	GcRowCursor *cursor;		/* rows of the page, in batch_cxt */
+	bool		in_top;			/* cursor is inside an accepted top object */
 	bool		last_page;		/* no page follows in this window/listing */
 
 	GcScanStats stats;
@@ -127,12 +128,29 @@ typedef struct GcSeenId
 } GcSeenId;
 
 /*
+ * key_reads
+ *		Whether a column key reads field of the top-level object (user or
+ *		conversation), written either relative to a top-level row ("state")
+ *		or scoped from a nested row ("conversation:conversationStart").
+ */
+static bool
+key_reads(const char *key, const GcResourceDef *res, const char *field)
+{
+	const char *top = res->kind == GC_RESOURCE_USERS ? "user:" : "conversation:";
+
+	if (strncmp(key, top, strlen(top)) == 0)
+		return strcmp(key + strlen(top), field) == 0;
+	return (res->level == GC_LEVEL_USER || res->level == GC_LEVEL_CONVERSATION) &&
+		strcmp(key, field) == 0;
+}
+
+/*
  * find_key_attno
- *		The first non-dropped column of rel that reads top-level key (and has
- *		the required type, when one is given).
+ *		The first non-dropped column of rel that reads the top-level field
+ *		(and has the required type, when one is given).
  */
 static AttrNumber
-find_key_attno(Relation rel, const GcResourceDef *res, const char *key,
+find_key_attno(Relation rel, const GcResourceDef *res, const char *field,
 			   Oid required_type)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -145,7 +163,7 @@ find_key_attno(Relation rel, const GcResourceDef *res, const char *key,
 		if (attr->attisdropped ||
 			(OidIsValid(required_type) && attr->atttypid != required_type))
 			continue;
-		if (strcmp(gc_get_column_key(RelationGetRelid(rel), i + 1, res), key) == 0)
+		if (key_reads(gc_get_column_key(RelationGetRelid(rel), i + 1, res), res, field))
 			return i + 1;
 	}
 	return InvalidAttrNumber;
@@ -232,11 +250,36 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		}
 		if (have_lo && have_hi)
 			days = Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24);
-		baserel->rows = Max(days * GC_DEFAULT_CONVERSATIONS_PER_DAY, 1.0);
+		baserel->rows = Max(days * (info->table_opts.rows_per_day > 0 ?
+									info->table_opts.rows_per_day :
+									GC_DEFAULT_CONVERSATIONS_PER_DAY * res->rows_per_top),
+							1.0);
 	}
-	baserel->rows = clamp_row_est(baserel->rows *
-								  clauselist_selectivity(root, baserel->baserestrictinfo,
-														 0, JOIN_INNER, NULL));
+
+	/*
+	 * The interval already accounts for the bounds: only the other quals
+	 * narrow the estimate further.
+	 */
+	{
+		List	   *other_quals = NIL;
+		ListCell   *lc;
+		ListCell   *lb;
+
+		foreach(lc, baserel->baserestrictinfo)
+		{
+			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			bool		is_bound = false;
+
+			foreach(lb, info->bounds)
+				if (((GcPushedCond *) lfirst(lb))->clause == ri->clause)
+					is_bound = true;
+			if (!is_bound)
+				other_quals = lappend(other_quals, ri);
+		}
+		baserel->rows = clamp_row_est(baserel->rows *
+									  clauselist_selectivity(root, other_quals, 0,
+															 JOIN_INNER, NULL));
+	}
 }
 
 /*
@@ -619,6 +662,7 @@ fetch_next_page(GcScanState *st)
 
 		MemoryContextReset(st->batch_cxt);
 		st->page = NULL;
+		st->cursor = NULL;
 		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
 		st->page_number++;
 		initStringInfo(&req);
@@ -641,7 +685,10 @@ fetch_next_page(GcScanState *st)
 		MemoryContextSwitchTo(oldcxt);
 
 		st->page_rows = gc_page_row_count(st->page, st->array_key);
-		st->next_row = 0;
+		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+		st->cursor = gc_cursor_create(st->page, st->array_key,
+									  st->table_opts.resource->level);
+		MemoryContextSwitchTo(oldcxt);
 		st->stats.pages++;
 		st->stats.rows_received += st->page_rows;
 		st->window_rows += st->page_rows;
@@ -653,18 +700,18 @@ fetch_next_page(GcScanState *st)
 
 /*
  * accept_conversation
- *		Whether row belongs to the current window (the API returns whole UTC
- *		days) and was not already returned by it (pages shift under live
- *		traffic).  Rows outside the window are another window's or outside
- *		the scan interval altogether.
+ *		Whether the cursor's current conversation belongs to the current
+ *		window (the API returns whole UTC days) and was not already returned
+ *		by it (pages shift under live traffic).  Conversations outside the
+ *		window are another window's or outside the scan interval altogether.
+ *		A rejected conversation's participants, sessions, segments and
+ *		metrics are skipped with it.
  */
 static bool
-accept_conversation(GcScanState *st, int row)
+accept_conversation(GcScanState *st)
 {
-	char	   *start = gc_page_row_string(st->page, st->array_key, row,
-										   "conversationStart");
-	char	   *id = gc_page_row_string(st->page, st->array_key, row,
-										"conversationId");
+	char	   *start = gc_cursor_top_string(st->cursor, "conversationStart");
+	char	   *id = gc_cursor_top_string(st->cursor, "conversationId");
 	bool		found;
 
 	if (start)
@@ -706,7 +753,9 @@ start_scan(ForeignScanState *node, GcScanState *st)
 	st->page_number = 0;
 	st->last_page = false;
 	st->page = NULL;
-	st->page_rows = st->next_row = 0;
+	st->page_rows = 0;
+	st->cursor = NULL;
+	st->in_top = false;
 	st->state_filter = NULL;
 
 	oldcxt = MemoryContextSwitchTo(st->window_cxt);
@@ -753,29 +802,42 @@ gcIterateForeignScan(ForeignScanState *node)
 
 	for (;;)
 	{
-		if (st->next_row >= st->page_rows)
-		{
-			if (!fetch_next_page(st))
-			{
-				st->finished = true;
-				MemoryContextReset(st->batch_cxt);
-				return slot;
-			}
-		}
-
 		MemoryContextReset(st->temp_cxt);
 		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-		if (st->table_opts.resource->kind == GC_RESOURCE_CONVERSATIONS &&
-			!accept_conversation(st, st->next_row))
+
+		if (!st->in_top)
 		{
+			/* next top-level object (user or conversation), or next page */
+			if (st->cursor == NULL || !gc_cursor_next_top(st->cursor))
+			{
+				MemoryContextSwitchTo(oldcxt);
+				st->cursor = NULL;
+				if (!fetch_next_page(st))
+				{
+					st->finished = true;
+					MemoryContextReset(st->batch_cxt);
+					return slot;
+				}
+				continue;
+			}
+			if (st->table_opts.resource->kind == GC_RESOURCE_CONVERSATIONS &&
+				!accept_conversation(st))
+			{
+				MemoryContextSwitchTo(oldcxt);
+				continue;
+			}
+			st->in_top = true;
+		}
+
+		/* next row under it: itself, or its nested participants, ... */
+		if (!gc_cursor_next_row(st->cursor))
+		{
+			st->in_top = false;
 			MemoryContextSwitchTo(oldcxt);
-			st->next_row++;
 			continue;
 		}
-		gc_page_row_values(st->page, st->array_key, st->next_row, st->map,
-						   slot->tts_values, slot->tts_isnull);
+		gc_cursor_values(st->cursor, st->map, slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
-		st->next_row++;
 		return ExecStoreVirtualTuple(slot);
 	}
 }
@@ -795,6 +857,8 @@ gcReScanForeignScan(ForeignScanState *node)
 	MemoryContextReset(st->window_cxt);
 	st->seen_ids = NULL;
 	st->page = NULL;
+	st->cursor = NULL;
+	st->in_top = false;
 }
 
 /*
@@ -864,6 +928,85 @@ gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 }
 
 /*
+ * table_listed
+ *		Whether a resource is named in IMPORT FOREIGN SCHEMA's table list.
+ */
+static bool
+table_listed(List *table_list, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, table_list)
+		if (strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * gcImportForeignSchema
+ *		CREATE FOREIGN TABLE statements for the catalogue's tables: remote
+ *		schema "genesys" holds them all.  LIMIT TO and EXCEPT must name
+ *		tables that exist, so a typo is an error rather than a silent skip.
+ */
+static List *
+gcImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	List	   *commands = NIL;
+	StringInfoData names;
+	const GcResourceDef *res;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; (res = gc_resource_at(i)) != NULL; i++)
+		appendStringInfo(&names, "%s%s", i ? ", " : "", res->name);
+
+	if (strcmp(stmt->remote_schema, "genesys") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("Genesys Cloud has no remote schema \"%s\"", stmt->remote_schema),
+				 errdetail("The only remote schema is \"genesys\"; it holds %s.", names.data),
+				 errhint("IMPORT FOREIGN SCHEMA genesys FROM SERVER %s INTO %s;",
+						 quote_identifier(server->servername),
+						 quote_identifier(stmt->local_schema))));
+
+	foreach(lc, stmt->table_list)
+	{
+		const char *name = ((RangeVar *) lfirst(lc))->relname;
+
+		if (gc_resource_lookup(name) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("remote schema \"genesys\" has no table \"%s\"", name),
+					 errdetail("Its tables are: %s.", names.data)));
+	}
+
+	for (i = 0; (res = gc_resource_at(i)) != NULL; i++)
+	{
+		StringInfoData cmd;
+		const GcColumnDef *col;
+
+		if ((stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO &&
+			 !table_listed(stmt->table_list, res->name)) ||
+			(stmt->list_type == FDW_IMPORT_SCHEMA_EXCEPT &&
+			 table_listed(stmt->table_list, res->name)))
+			continue;
+
+		initStringInfo(&cmd);
+		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n", quote_identifier(res->name));
+		for (col = res->columns; col->name; col++)
+			appendStringInfo(&cmd, "  %s %s%s\n", quote_identifier(col->name),
+							 col->type, col[1].name ? "," : "");
+		appendStringInfo(&cmd, ") SERVER %s OPTIONS (resource %s)",
+						 quote_identifier(server->servername),
+						 quote_literal_cstr(res->name));
+		commands = lappend(commands, cmd.data);
+	}
+	return commands;
+}
+
+/*
  * gc_fdw_handler
  *		The FdwRoutine of gc_fdw.
  */
@@ -880,6 +1023,7 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = gcReScanForeignScan;
 	routine->EndForeignScan = gcEndForeignScan;
 	routine->ExplainForeignScan = gcExplainForeignScan;
+	routine->ImportForeignSchema = gcImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }

@@ -33,6 +33,23 @@ typedef enum GcResourceKind
 	GC_RESOURCE_CONVERSATIONS
 } GcResourceKind;
 
+/*
+ * Nesting level of a table's rows.  Conversation-derived levels nest in
+ * this order (conversation -> participant -> session -> segment / metric;
+ * participant -> attribute), so a level's ancestors are the lower values up
+ * to GC_LEVEL_CONVERSATION, bar the siblings segment/metric/attribute.
+ */
+typedef enum GcLevel
+{
+	GC_LEVEL_USER,
+	GC_LEVEL_CONVERSATION,
+	GC_LEVEL_PARTICIPANT,
+	GC_LEVEL_SESSION,
+	GC_LEVEL_SEGMENT,
+	GC_LEVEL_METRIC,
+	GC_LEVEL_ATTRIBUTE
+} GcLevel;
+
 typedef struct GcColumnDef
 {
 	const char *name;			/* column name in the generated DDL */
@@ -43,16 +60,20 @@ typedef struct GcColumnDef
 typedef struct GcResourceDef
 {
 	const char *name;			/* value of the table option "resource" */
-	GcResourceKind kind;
+	GcResourceKind kind;		/* which API listing the rows come from */
+	GcLevel		level;			/* which nested objects are the rows */
 	const char *method;			/* HTTP method of the listing request */
 	const char *path;			/* API path of the listing request */
 	int			default_page_size;
 	int			max_page_size;
 	const char *id_key;			/* JSON key identifying a row (errors, dedup) */
 	const GcColumnDef *columns; /* terminated by a NULL name */
+	double		rows_per_top;	/* planner: rows per user/conversation */
 } GcResourceDef;
 
 extern const GcResourceDef *gc_resource_lookup(const char *name);
+extern const GcResourceDef *gc_resource_at(int i);
+extern int	gc_level_lookup(const char *name, size_t len);
 extern const char *gc_resource_names(void);
 extern const GcColumnDef *gc_resource_column(const GcResourceDef *res,
 											 const char *colname);
@@ -77,6 +98,7 @@ typedef struct GcTableOptions
 {
 	const GcResourceDef *resource;
 	int			page_size;
+	double		rows_per_day;	/* planner estimate; 0 = the default */
 } GcTableOptions;
 
 /*
@@ -232,10 +254,21 @@ typedef struct GcPage GcPage;
 extern GcPage *gc_page_parse(MemoryContext cxt, const char *body,
 							 size_t len, const char *what);
 extern int	gc_page_row_count(GcPage *page, const char *array_key);
-extern void gc_page_row_values(GcPage *page, const char *array_key, int index,
-							   GcColumnMap *map, Datum *values, bool *isnull);
-extern char *gc_page_row_string(GcPage *page, const char *array_key,
-								int index, const char *key);
+
+/*
+ * Rows of a page: a cursor walks each top-level object (user or
+ * conversation) and, depth first, the nested objects that are the table's
+ * rows.  Scoped keys ("conversation:conversationId") read the ancestors.
+ */
+typedef struct GcRowCursor GcRowCursor;
+
+extern GcRowCursor *gc_cursor_create(GcPage *page, const char *array_key,
+									 GcLevel level);
+extern bool gc_cursor_next_top(GcRowCursor *cur);
+extern char *gc_cursor_top_string(GcRowCursor *cur, const char *key);
+extern bool gc_cursor_next_row(GcRowCursor *cur);
+extern void gc_cursor_values(GcRowCursor *cur, GcColumnMap *map,
+							 Datum *values, bool *isnull);
 extern bool gc_page_has_key(GcPage *page, const char *key);
 extern char *gc_page_string(GcPage *page, const char *key);
 

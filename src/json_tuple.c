@@ -30,6 +30,8 @@ typedef struct GcColumnConv
 	bool		used;			/* column needed by the query */
 	char	   *colname;
 	char	   *key;			/* as configured, for messages */
+	int			depth;			/* cursor depth of the object it reads */
+	char	   *key_rel;		/* key without its "level:" prefix */
 	char	  **path;			/* key split on '.'; NULL = whole object */
 	int			path_len;
 	Oid			typid;
@@ -58,6 +60,80 @@ struct GcPage
 	json_object *root;
 };
 
+/*
+ * The chain of nested arrays from a page's top-level objects down to a
+ * table's rows: levels[0] is the top (user or conversation), levels[depth]
+ * are reached through the array (or, for attributes, the object) named
+ * keys[depth] of the object above.
+ */
+#define GC_MAX_DEPTH 4
+
+typedef struct GcLevelChain
+{
+	int			depth;			/* depth of the table's rows */
+	GcLevel		levels[GC_MAX_DEPTH];
+	const char *keys[GC_MAX_DEPTH];
+} GcLevelChain;
+
+/*
+ * Depth-first walk over one page's rows.  obj[d] is the current object at
+ * depth d; for attribute rows obj[depth] is the attribute's value and
+ * attr_name its name.
+ */
+struct GcRowCursor
+{
+	GcPage	   *page;
+	json_object *tops;			/* the page's array of top-level objects */
+	int			top_index;
+	GcLevelChain chain;
+	json_object *obj[GC_MAX_DEPTH];
+	int			idx[GC_MAX_DEPTH];
+	struct lh_entry *attr_entry;	/* current attribute (attribute rows) */
+	const char *attr_name;
+	int			started;		/* 0: no row yet under the current top */
+};
+
+/*
+ * level_chain
+ *		Fill chain for rows of level.
+ */
+static void
+level_chain(GcLevel level, GcLevelChain *chain)
+{
+	int			d = 0;
+
+	if (level == GC_LEVEL_USER)
+	{
+		chain->levels[0] = GC_LEVEL_USER;
+		chain->keys[0] = NULL;
+		chain->depth = 0;
+		return;
+	}
+	chain->levels[d] = GC_LEVEL_CONVERSATION;
+	chain->keys[d] = NULL;
+	if (level != GC_LEVEL_CONVERSATION)
+	{
+		chain->levels[++d] = GC_LEVEL_PARTICIPANT;
+		chain->keys[d] = "participants";
+	}
+	if (level == GC_LEVEL_ATTRIBUTE)
+	{
+		chain->levels[++d] = GC_LEVEL_ATTRIBUTE;
+		chain->keys[d] = "attributes";
+	}
+	else if (level >= GC_LEVEL_SESSION)
+	{
+		chain->levels[++d] = GC_LEVEL_SESSION;
+		chain->keys[d] = "sessions";
+		if (level == GC_LEVEL_SEGMENT || level == GC_LEVEL_METRIC)
+		{
+			chain->levels[++d] = level;
+			chain->keys[d] = level == GC_LEVEL_SEGMENT ? "segments" : "metrics";
+		}
+	}
+	chain->depth = d;
+}
+
 /* State for the conversion error context callback */
 typedef struct GcConvContext
 {
@@ -80,6 +156,9 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 	GcColumnMap *map = palloc0(sizeof(GcColumnMap));
 	int			i;
 
+	GcLevelChain chain;
+
+	level_chain(res->level, &chain);
 	map->relname = pstrdup(RelationGetRelationName(rel));
 	map->res = res;
 	map->natts = tupdesc->natts;
@@ -100,10 +179,36 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 		col->key = gc_get_column_key(RelationGetRelid(rel), i + 1, res);
 		col->typid = attr->atttypid;
 		col->typmod = attr->atttypmod;
+		col->depth = chain.depth;
 
-		if (strcmp(col->key, ".") != 0)
 		{
-			char	   *copy = pstrdup(col->key);
+			/* "level:" prefix: read an ancestor's object */
+			const char *colon = strchr(col->key, ':');
+			const char *rel_key = col->key;
+
+			if (colon)
+			{
+				int			level = gc_level_lookup(col->key, colon - col->key);
+				int			d;
+
+				col->depth = -1;
+				for (d = 0; d <= chain.depth && level >= 0; d++)
+					if ((int) chain.levels[d] == level)
+						col->depth = d;
+				if (col->depth < 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("key \"%s\" of column \"%s\" of foreign table \"%s\" names no level above %s rows",
+									col->key, col->colname, map->relname, res->name),
+							 errhint("Prefix a key with one of the levels its rows are nested in (conversation, participant, session), or give a key relative to the row.")));
+				rel_key = colon + 1;
+			}
+			col->key_rel = pstrdup(rel_key);
+		}
+
+		if (strcmp(col->key_rel, ".") != 0)
+		{
+			char	   *copy = pstrdup(col->key_rel);
 			char	   *part;
 			char	   *saveptr = NULL;
 
@@ -237,22 +342,10 @@ gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
 	return page;
 }
 
-static json_object *
-page_row(GcPage *page, const char *array_key, int index)
-{
-	json_object *arr;
-
-	if (!json_object_object_get_ex(page->root, array_key, &arr) ||
-		json_object_get_type(arr) != json_type_array ||
-		index >= (int) json_object_array_length(arr))
-		return NULL;
-	return json_object_array_get_idx(arr, index);
-}
-
 /*
  * gc_page_row_count
- *		Number of rows in the page's array_key array (0 when absent, as on
- *		pages past the end).
+ *		Number of top-level objects in the page's array_key array (0 when
+ *		absent, as on pages past the end).
  */
 int
 gc_page_row_count(GcPage *page, const char *array_key)
@@ -351,16 +444,146 @@ convert_array(GcColumnConv *col, json_object *val)
 }
 
 /*
- * gc_page_row_values
- *		Fill values/isnull for row index of the page's array_key array.
- *		Unused columns and missing keys are NULL.  Allocates in the current
- *		memory context (the scanner's per-row context).
+ * gc_cursor_create
+ *		A cursor over the rows of level in page, whose top-level objects are
+ *		the array array_key.  Allocated in the current memory context.
+ */
+GcRowCursor *
+gc_cursor_create(GcPage *page, const char *array_key, GcLevel level)
+{
+	GcRowCursor *cur = palloc0(sizeof(GcRowCursor));
+
+	cur->page = page;
+	if (!json_object_object_get_ex(page->root, array_key, &cur->tops) ||
+		json_object_get_type(cur->tops) != json_type_array)
+		cur->tops = NULL;
+	cur->top_index = -1;
+	level_chain(level, &cur->chain);
+	return cur;
+}
+
+/*
+ * gc_cursor_next_top
+ *		Move to the next top-level object; false past the last one.
+ */
+bool
+gc_cursor_next_top(GcRowCursor *cur)
+{
+	if (cur->tops == NULL ||
+		cur->top_index + 1 >= (int) json_object_array_length(cur->tops))
+		return false;
+	cur->top_index++;
+	cur->obj[0] = json_object_array_get_idx(cur->tops, cur->top_index);
+	cur->started = 0;
+	return true;
+}
+
+/*
+ * gc_cursor_top_string
+ *		A string field of the current top-level object, palloc'd, or NULL.
+ */
+char *
+gc_cursor_top_string(GcRowCursor *cur, const char *key)
+{
+	json_object *val;
+
+	if (cur->obj[0] == NULL ||
+		json_object_get_type(cur->obj[0]) != json_type_object ||
+		!json_object_object_get_ex(cur->obj[0], key, &val) ||
+		json_object_get_type(val) != json_type_string)
+		return NULL;
+	return pstrdup(json_object_get_string(val));
+}
+
+/* The child array (or attribute map) named key of obj, or NULL */
+static json_object *
+child_of(json_object *obj, const char *key, json_type type)
+{
+	json_object *child;
+
+	if (obj == NULL || json_object_get_type(obj) != json_type_object ||
+		!json_object_object_get_ex(obj, key, &child) ||
+		json_object_get_type(child) != type)
+		return NULL;
+	return child;
+}
+
+/*
+ * gc_cursor_next_row
+ *		Move to the next row under the current top-level object, depth
+ *		first; false when its rows are exhausted.  Missing or empty arrays
+ *		simply have no rows.
+ */
+bool
+gc_cursor_next_row(GcRowCursor *cur)
+{
+	GcLevelChain *chain = &cur->chain;
+	int			d;
+
+	if (chain->depth == 0)
+		return cur->started++ == 0;
+
+	if (!cur->started)
+	{
+		cur->started = 1;
+		d = 1;
+		cur->idx[1] = -1;
+		cur->attr_entry = NULL;
+	}
+	else
+		d = chain->depth;
+
+	for (;;)
+	{
+		if (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
+		{
+			json_object *attrs = child_of(cur->obj[d - 1], chain->keys[d], json_type_object);
+
+			cur->attr_entry = (cur->attr_entry == NULL)
+				? (attrs ? json_object_get_object(attrs)->head : NULL)
+				: cur->attr_entry->next;
+			if (cur->attr_entry != NULL)
+			{
+				cur->attr_name = (const char *) cur->attr_entry->k;
+				cur->obj[d] = (json_object *) cur->attr_entry->v;
+				return true;	/* attributes are always the deepest level */
+			}
+		}
+		else
+		{
+			json_object *arr = child_of(cur->obj[d - 1], chain->keys[d], json_type_array);
+
+			cur->idx[d]++;
+			if (arr != NULL && cur->idx[d] < (int) json_object_array_length(arr))
+			{
+				cur->obj[d] = json_object_array_get_idx(arr, cur->idx[d]);
+				if (d == chain->depth)
+					return true;
+				d++;
+				cur->idx[d] = -1;
+				cur->attr_entry = NULL;
+				continue;
+			}
+		}
+		/* this level is exhausted: advance its parent */
+		d--;
+		if (d == 0)
+			return false;
+	}
+}
+
+/*
+ * gc_cursor_values
+ *		Fill values/isnull for the cursor's current row.  Unused columns and
+ *		missing keys are NULL.  Allocates in the current memory context (the
+ *		scanner's per-row context).
  */
 void
-gc_page_row_values(GcPage *page, const char *array_key, int index,
-				   GcColumnMap *map, Datum *values, bool *isnull)
+gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull)
 {
-	json_object *row = page_row(page, array_key, index);
+	int			depth = cur->chain.depth;
+	json_object *row = cur->obj[depth];
+	bool		attribute_row = cur->chain.levels[depth] == GC_LEVEL_ATTRIBUTE;
 	json_object *id_val = NULL;
 	GcConvContext ctx;
 	ErrorContextCallback errcb;
@@ -368,10 +591,13 @@ gc_page_row_values(GcPage *page, const char *array_key, int index,
 
 	ctx.map = map;
 	ctx.attidx = -1;
-	ctx.row_index = index;
+	ctx.row_index = cur->top_index;
 	ctx.row_id = NULL;
-	if (row && json_object_object_get_ex(row, map->res->id_key, &id_val) &&
-		json_object_get_type(id_val) == json_type_string)
+	if (attribute_row)
+		ctx.row_id = cur->attr_name;
+	else if (row && json_object_get_type(row) == json_type_object &&
+			 json_object_object_get_ex(row, map->res->id_key, &id_val) &&
+			 json_object_get_type(id_val) == json_type_string)
 		ctx.row_id = json_object_get_string(id_val);
 
 	errcb.callback = conversion_error_callback;
@@ -386,9 +612,34 @@ gc_page_row_values(GcPage *page, const char *array_key, int index,
 
 		values[i] = (Datum) 0;
 		isnull[i] = true;
-		if (!col->used || row == NULL)
+		if (!col->used || col->colname == NULL)
 			continue;
-		val = col->path ? follow_path(row, col->path, col->path_len) : row;
+
+		if (attribute_row && col->depth == depth)
+		{
+			/* an attribute row is a name and a value, not an object */
+			if (col->path_len == 1 && strcmp(col->path[0], "name") == 0)
+			{
+				ctx.attidx = i;
+				values[i] = InputFunctionCall(&col->input,
+											  pg_any_to_server(cur->attr_name,
+															   strlen(cur->attr_name),
+															   PG_UTF8),
+											  col->ioparam, col->typmod);
+				isnull[i] = false;
+				ctx.attidx = -1;
+				continue;
+			}
+			else if (col->path_len == 1 && strcmp(col->path[0], "value") == 0)
+				val = row;
+			else
+				val = NULL;
+			if (val && json_object_get_type(val) == json_type_null)
+				val = NULL;
+		}
+		else
+			val = col->path ? follow_path(cur->obj[col->depth], col->path, col->path_len)
+				: cur->obj[col->depth];
 		if (val == NULL)
 			continue;
 
@@ -411,23 +662,6 @@ gc_page_row_values(GcPage *page, const char *array_key, int index,
 	}
 
 	error_context_stack = errcb.previous;
-}
-
-/*
- * gc_page_row_string
- *		A top-level string of row index (e.g. its id), palloc'd, or NULL.
- */
-char *
-gc_page_row_string(GcPage *page, const char *array_key, int index,
-				   const char *key)
-{
-	json_object *row = page_row(page, array_key, index);
-	json_object *val;
-
-	if (row == NULL || !json_object_object_get_ex(row, key, &val) ||
-		json_object_get_type(val) != json_type_string)
-		return NULL;
-	return pstrdup(json_object_get_string(val));
 }
 
 /*

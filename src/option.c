@@ -71,6 +71,7 @@ static const GcOption gc_options[] = {
 	{"client_secret", UserMappingRelationId, GC_OPT_SECRET, {0}},
 	{"resource", ForeignTableRelationId, GC_OPT_RESOURCE, {0}},
 	{"page_size", ForeignTableRelationId, GC_OPT_PAGE_SIZE, {0}},
+	{"rows_per_day", ForeignTableRelationId, GC_OPT_INT, {1, 100000000, 0, "rows"}},
 	{"key", AttributeRelationId, GC_OPT_STRING, {0}},
 	{NULL, InvalidOid, GC_OPT_STRING, {0}}
 };
@@ -430,6 +431,7 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 	const char *page_size = NULL;
 
 	opts->resource = NULL;
+	opts->rows_per_day = 0;
 	foreach(cell, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -438,6 +440,9 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 			opts->resource = gc_resource_lookup(defGetString(def));
 		else if (strcmp(def->defname, "page_size") == 0)
 			page_size = defGetString(def);
+		else if (strcmp(def->defname, "rows_per_day") == 0)
+			opts->rows_per_day = parse_int_option(def->defname, defGetString(def),
+												  &find_option("rows_per_day")->range);
 	}
 
 	if (opts->resource == NULL)
