@@ -1,22 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * gc_fdw.c
- *		  Foreign data wrapper handler and callbacks for Genesys Cloud CX:
- *		  planning (size, paths, plan), scanning (begin, iterate, rescan,
- *		  end) and EXPLAIN.
+ *		  Foreign data wrapper handler and planning for Genesys Cloud CX:
+ *		  row estimates, paths (plain, ordered by conversation_start, and
+ *		  parameterised users lookups), the plan's private data, and IMPORT
+ *		  FOREIGN SCHEMA.
  *
- * The scanner pages through the API one page at a time: each page is
- * fetched and parsed into batch_cxt, which is reset before the next page,
- * and each row is converted in temp_cxt, reset per row, so memory stays
- * flat however many rows a scan returns.  HTTP, authentication, option
- * parsing, request building and JSON conversion live in their own files.
+ * Which conditions narrow a request is decided in deparse.c; executing the
+ * scan and EXPLAIN's view of it live in scan.c.  Every restriction also
+ * stays a local qual: the API is only ever asked for a superset.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
+#include <math.h>
+
 #include "access/table.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -25,18 +26,19 @@
 #include "gc_fdw.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
-#include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
-#include "utils/lsyscache.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/hsearch.h"
-#include "utils/memutils.h"
+#include "utils/typcache.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
@@ -45,11 +47,12 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(gc_fdw_handler);
 
-/* The API's longest interval for a details query without filters */
-#define GC_MAX_WINDOW_DAYS 7
-
-/* Planner estimates until statistics options exist */
-#define GC_DEFAULT_USERS_ROWS 1000.0
+/*
+ * Planner estimates: rows_per_day overrides the conversations default.  The
+ * users directory is assumed mid-sized (ten pages): listing it then costs
+ * more than looking up a handful of joined ids one request each.
+ */
+#define GC_DEFAULT_USERS_ROWS 5000.0
 #define GC_DEFAULT_CONVERSATIONS_PER_DAY 1000.0
 #define GC_STARTUP_COST 100.0
 #define GC_COST_PER_PAGE 50.0
@@ -58,100 +61,19 @@ PG_FUNCTION_INFO_V1(gc_fdw_handler);
 typedef struct GcRelInfo
 {
 	GcTableOptions table_opts;
-	AttrNumber	start_attno;	/* column reading conversationStart */
-	AttrNumber	state_attno;	/* column reading state (users) */
-	List	   *bounds;			/* GcPushedCond of conversation_start */
-	List	   *state_conds;	/* GcPushedCond of state = value */
+	AttrNumber	start_attno;	/* timestamptz column reading conversationStart */
+	AttrNumber	id_attno;		/* users: uuid column reading id */
+	List	   *conds;			/* GcPushedCond from the restriction clauses */
 } GcRelInfo;
 
 /*
- * Indexes of ForeignScan.fdw_private.  fdw_exprs holds the bound values
- * followed by the state values, in the same order as the kinds list.
- */
-enum GcFdwScanPrivateIndex
-{
-	GcPrivBoundKinds,			/* Integer list: GcBoundKind per bound */
-	GcPrivStateCount,			/* Integer: number of state values */
-	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
-	GcPrivExplain,				/* String list: pushed clauses as SQL */
-	GcPrivStartColumn			/* String: column reading conversationStart */
-};
-
-/* Execution state of one foreign scan */
-typedef struct GcScanState
-{
-	Relation	rel;
-	GcConnection *conn;
-	GcTableOptions table_opts;
-	GcColumnMap *map;
-	const char *array_key;		/* "entities" or "conversations" */
-
-	char	   *start_column;	/* column bounding the interval, "" if none */
-	List	   *bound_kinds;	/* GcBoundKind per bound expr */
-	List	   *bound_states;	/* ExprState per bound */
-	List	   *state_states;	/* ExprState per state value */
-
-	MemoryContext window_cxt;	/* per interval window: dedup table */
-	MemoryContext batch_cxt;	/* per page: body and parsed JSON */
-	MemoryContext temp_cxt;		/* per row */
-
-	bool		started;
-	bool		finished;
-
-	/* users */
-	char	   *state_filter;	/* NULL = all states */
-	bool		want_last_login;
-
-	/* conversations: the interval [scan_start, scan_end) split in windows */
-	TimestampTz scan_start;
-	TimestampTz scan_end;
-	TimestampTz win_start;
-	TimestampTz win_end;
-	int			windows;
-	int64		window_rows;	/* rows received in this window */
-	HTAB	   *seen_ids;		/* conversation ids seen in this window */
-
-	/* current page */
-	int			page_number;
-	GcPage	   *page;
-	int			page_rows;		/* top-level objects in the page */
-	GcRowCursor *cursor;		/* rows of the page, in batch_cxt */
-	bool		in_top;			/* cursor is inside an accepted top object */
-	bool		last_page;		/* no page follows in this window/listing */
-
-	GcScanStats stats;
-} GcScanState;
-
-typedef struct GcSeenId
-{
-	char		id[64];
-} GcSeenId;
-
-/*
- * key_reads
- *		Whether a column key reads field of the top-level object (user or
- *		conversation), written either relative to a top-level row ("state")
- *		or scoped from a nested row ("conversation:conversationStart").
- */
-static bool
-key_reads(const char *key, const GcResourceDef *res, const char *field)
-{
-	const char *top = res->kind == GC_RESOURCE_USERS ? "user:" : "conversation:";
-
-	if (strncmp(key, top, strlen(top)) == 0)
-		return strcmp(key + strlen(top), field) == 0;
-	return (res->level == GC_LEVEL_USER || res->level == GC_LEVEL_CONVERSATION) &&
-		strcmp(key, field) == 0;
-}
-
-/*
- * find_key_attno
- *		The first non-dropped column of rel that reads the top-level field
- *		(and has the required type, when one is given).
+ * find_field_attno
+ *		The first non-dropped column of rel reading field of level (with the
+ *		required type when one is given).
  */
 static AttrNumber
-find_key_attno(Relation rel, const GcResourceDef *res, const char *field,
-			   Oid required_type)
+find_field_attno(Relation rel, const GcResourceDef *res, GcLevel level,
+				 const char *field, Oid required_type)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	int			i;
@@ -163,10 +85,32 @@ find_key_attno(Relation rel, const GcResourceDef *res, const char *field,
 		if (attr->attisdropped ||
 			(OidIsValid(required_type) && attr->atttypid != required_type))
 			continue;
-		if (key_reads(gc_get_column_key(RelationGetRelid(rel), i + 1, res), res, field))
+		if (gc_key_reads(gc_get_column_key(RelationGetRelid(rel), i + 1, res),
+						 res, level, field))
 			return i + 1;
 	}
 	return InvalidAttrNumber;
+}
+
+/*
+ * const_value_count
+ *		How many values a constant condition value holds (1 for a scalar,
+ *		the element count of a constant array), or -1 when not constant.
+ */
+static int
+const_value_count(GcPushedCond *cond)
+{
+	Const	   *c;
+
+	if (cond->expr == NULL || !IsA(cond->expr, Const))
+		return -1;
+	c = (Const *) cond->expr;
+	if (c->constisnull)
+		return 0;
+	if (cond->shape == GC_VALUE_ANY)
+		return ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(c->constvalue)),
+							  ARR_DIMS(DatumGetArrayTypeP(c->constvalue)));
+	return 1;
 }
 
 /*
@@ -195,6 +139,60 @@ const_timestamptz(Expr *expr, TimestampTz *value)
 }
 
 /*
+ * estimate_rows
+ *		Rows a scan returns before the local quals that the request does not
+ *		account for: ids looked up, or the interval's days times rows per day
+ *		(the level's fan-out from conversations), or the users directory.
+ */
+static double
+estimate_rows(GcRelInfo *info)
+{
+	const GcResourceDef *res = info->table_opts.resource;
+	TimestampTz lo = 0;
+	TimestampTz hi = 0;
+	bool		have_lo = false;
+	bool		have_hi = false;
+	double		ids = -1;
+	double		per_day;
+	ListCell   *lc;
+
+	foreach(lc, info->conds)
+	{
+		GcPushedCond *cond = lfirst(lc);
+		TimestampTz v;
+
+		if (cond->kind == GC_PUSH_USER_ID || cond->kind == GC_PUSH_CONVERSATION_ID)
+		{
+			int			n = const_value_count(cond);
+
+			ids = n >= 0 ? n : 10;
+		}
+		if (cond->kind != GC_PUSH_BOUND || !const_timestamptz(cond->expr, &v))
+			continue;
+		if (cond->bound != GC_BOUND_UPPER && cond->bound != GC_BOUND_UPPER_STRICT)
+		{
+			lo = have_lo ? Max(lo, v) : v;
+			have_lo = true;
+		}
+		if (cond->bound != GC_BOUND_LOWER && cond->bound != GC_BOUND_LOWER_STRICT)
+		{
+			hi = have_hi ? Min(hi, v) : v;
+			have_hi = true;
+		}
+	}
+
+	if (res->kind == GC_RESOURCE_USERS)
+		return ids >= 0 ? ids : GC_DEFAULT_USERS_ROWS;
+	if (ids >= 0)
+		return ids * res->rows_per_top;
+	per_day = info->table_opts.rows_per_day > 0 ? info->table_opts.rows_per_day
+		: GC_DEFAULT_CONVERSATIONS_PER_DAY * res->rows_per_top;
+	if (have_lo && have_hi)
+		return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24) * per_day;
+	return per_day;
+}
+
+/*
  * gcGetForeignRelSize
  *		Find the conditions the API can narrow by and estimate the row count.
  */
@@ -204,125 +202,215 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	GcRelInfo  *info = palloc0(sizeof(GcRelInfo));
 	Relation	rel = table_open(foreigntableid, NoLock);
 	const GcResourceDef *res;
+	List	   *other_quals = NIL;
+	ListCell   *lc;
 
 	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
 	res = info->table_opts.resource;
 	if (res->kind == GC_RESOURCE_CONVERSATIONS)
-		info->start_attno = find_key_attno(rel, res, "conversationStart",
-										   TIMESTAMPTZOID);
-	if (res->kind == GC_RESOURCE_USERS)
-		info->state_attno = find_key_attno(rel, res, "state", InvalidOid);
+		info->start_attno = find_field_attno(rel, res, GC_LEVEL_CONVERSATION,
+											 "conversationStart", TIMESTAMPTZOID);
+	else
+		info->id_attno = find_field_attno(rel, res, GC_LEVEL_USER, "id", UUIDOID);
 	table_close(rel, NoLock);
 
-	gc_classify_conditions(root, baserel, info->start_attno, info->state_attno,
-						   &info->bounds, &info->state_conds);
+	info->conds = gc_classify_conditions(root, baserel, foreigntableid, res,
+										 baserel->baserestrictinfo,
+										 info->table_opts.pushdown, NULL);
 	baserel->fdw_private = info;
 
-	if (res->kind == GC_RESOURCE_USERS)
-		baserel->rows = info->state_conds ? GC_DEFAULT_USERS_ROWS / 2 : GC_DEFAULT_USERS_ROWS;
-	else
-	{
-		/* estimate from the interval when both ends are constants */
-		TimestampTz lo = 0;
-		TimestampTz hi = 0;
-		bool		have_lo = false;
-		bool		have_hi = false;
-		double		days = 1.0;
-		ListCell   *lc;
-
-		foreach(lc, info->bounds)
-		{
-			GcPushedCond *cond = lfirst(lc);
-			TimestampTz v;
-
-			if (!const_timestamptz(cond->expr, &v))
-				continue;
-			if (cond->kind != GC_BOUND_UPPER && cond->kind != GC_BOUND_UPPER_STRICT)
-			{
-				lo = have_lo ? Max(lo, v) : v;
-				have_lo = true;
-			}
-			if (cond->kind != GC_BOUND_LOWER && cond->kind != GC_BOUND_LOWER_STRICT)
-			{
-				hi = have_hi ? Min(hi, v) : v;
-				have_hi = true;
-			}
-		}
-		if (have_lo && have_hi)
-			days = Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24);
-		baserel->rows = Max(days * (info->table_opts.rows_per_day > 0 ?
-									info->table_opts.rows_per_day :
-									GC_DEFAULT_CONVERSATIONS_PER_DAY * res->rows_per_top),
-							1.0);
-	}
-
 	/*
-	 * The interval already accounts for the bounds: only the other quals
-	 * narrow the estimate further.
+	 * The request already accounts for the conditions it carries as
+	 * interval or ids: only the others narrow the estimate further.
 	 */
+	foreach(lc, baserel->baserestrictinfo)
 	{
-		List	   *other_quals = NIL;
-		ListCell   *lc;
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		bool		in_request = false;
 		ListCell   *lb;
 
-		foreach(lc, baserel->baserestrictinfo)
+		foreach(lb, info->conds)
 		{
-			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-			bool		is_bound = false;
+			GcPushedCond *cond = lfirst(lb);
 
-			foreach(lb, info->bounds)
-				if (((GcPushedCond *) lfirst(lb))->clause == ri->clause)
-					is_bound = true;
-			if (!is_bound)
-				other_quals = lappend(other_quals, ri);
+			if (cond->clause == ri->clause &&
+				(cond->kind == GC_PUSH_BOUND || cond->kind == GC_PUSH_USER_ID ||
+				 cond->kind == GC_PUSH_CONVERSATION_ID))
+				in_request = true;
 		}
-		baserel->rows = clamp_row_est(baserel->rows *
-									  clauselist_selectivity(root, other_quals, 0,
-															 JOIN_INNER, NULL));
+		if (!in_request)
+			other_quals = lappend(other_quals, ri);
+	}
+	baserel->rows = clamp_row_est(estimate_rows(info) *
+								  clauselist_selectivity(root, other_quals, 0,
+														 JOIN_INNER, NULL));
+}
+
+/* Cost of fetching rows in pages of page_size, plus a first request */
+static Cost
+scan_cost(double rows, int page_size)
+{
+	return GC_STARTUP_COST + ceil(Max(rows, 1.0) / page_size) * GC_COST_PER_PAGE +
+		Max(rows, 1.0) * cpu_tuple_cost * 10;
+}
+
+/*
+ * users_id_member
+ *		generate_implied_equalities_for_column callback: the equivalence
+ *		member that is the users table's id column.
+ */
+static bool
+users_id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) em->em_expr;
+
+	return IsA(var, Var) && (Index) var->varno == rel->relid &&
+		var->varattno == *(AttrNumber *) arg;
+}
+
+/*
+ * add_users_lookup_paths
+ *		Parameterised paths for users joined on id (JOIN users u ON u.id =
+ *		p.user_id): each outer row's id is looked up with the id parameter
+ *		instead of listing the directory.
+ */
+static void
+add_users_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
+{
+	List	   *clauses;
+	ListCell   *lc;
+	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE;
+
+	clauses = generate_implied_equalities_for_column(root, baserel, users_id_member,
+													 &info->id_attno,
+													 baserel->lateral_referencers);
+	foreach(lc, baserel->joininfo)
+		clauses = lappend(clauses, lfirst(lc));
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+		List	   *conds;
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		required_outer = bms_difference(ri->clause_relids, baserel->relids);
+		if (bms_is_empty(required_outer))
+			continue;
+		conds = gc_classify_conditions(root, baserel,
+									   planner_rt_fetch(baserel->relid, root)->relid,
+									   info->table_opts.resource, list_make1(ri),
+									   true, required_outer);
+		if (conds == NIL || ((GcPushedCond *) linitial(conds))->kind != GC_PUSH_USER_ID)
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, Max(ppi->ppi_rows, 1.0),
+										 GC_STARTUP_COST, lookup_cost, NIL,
+										 required_outer, NULL, NIL));
 	}
 }
 
 /*
  * gcGetForeignPaths
- *		One path: a paged scan of the whole (narrowed) listing.
+ *		A paged scan; the same ordered by conversation_start (the API sorts
+ *		and windows are read in order) when the query wants that order; and
+ *		id lookups for users joins.
  */
 static void
 gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	GcRelInfo  *info = baserel->fdw_private;
-	double		fetched = Max(baserel->rows, 1.0);
-	double		pages = ceil(fetched / info->table_opts.page_size);
-	Cost		total;
+	Cost		total = scan_cost(baserel->rows, info->table_opts.page_size);
+	bool		lookup = false;
+	ListCell   *lc;
 
-	total = GC_STARTUP_COST + pages * GC_COST_PER_PAGE +
-		fetched * (cpu_tuple_cost * 10);
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 GC_STARTUP_COST, total,
-									 NIL, NULL, NULL, NIL));
+									 GC_STARTUP_COST, total, NIL, NULL, NULL, NIL));
+
+	foreach(lc, info->conds)
+		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_CONVERSATION_ID)
+			lookup = true;
+
+	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup)
+	{
+		Expr	   *start = (Expr *) makeVar(baserel->relid, info->start_attno,
+											 TIMESTAMPTZOID, -1, InvalidOid, 0);
+		int			desc;
+
+		TypeCacheEntry *tce = lookup_type_cache(TIMESTAMPTZOID,
+												TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+
+		for (desc = 0; desc <= 1; desc++)
+		{
+			List	   *pathkeys = build_expression_pathkey(root, start, NULL,
+															desc ? tce->gt_opr : tce->lt_opr,
+															baserel->relids, false);
+
+			if (pathkeys != NIL && pathkeys_contained_in(pathkeys, root->query_pathkeys))
+				add_path(baserel, (Path *)
+						 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+												 GC_STARTUP_COST, total, pathkeys,
+												 NULL, NULL,
+												 list_make1(makeInteger(desc))));
+		}
+	}
+
+	if (info->table_opts.pushdown && info->id_attno != InvalidAttrNumber)
+		add_users_lookup_paths(root, baserel, info);
 }
 
 /*
- * deparse_clause
- *		SQL text of a pushed clause for EXPLAIN.
+ * explain_text
+ *		SQL text of a pushed condition for EXPLAIN; a parameterised join
+ *		clause is shown as the lookup it drives.
  */
 static char *
-deparse_clause(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
+explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	List	   *context = deparse_context_for(get_rel_name(rte->relid), rte->relid);
-	Node	   *copy = copyObject((Node *) clause);
+	Node	   *copy = copyObject((Node *) cond->clause);
+	const char *what;
+
+	switch (cond->kind)
+	{
+		case GC_PUSH_BOUND:
+			what = "interval";
+			break;
+		case GC_PUSH_STATE:
+			what = "state";
+			break;
+		case GC_PUSH_USER_ID:
+			what = "id list";
+			break;
+		case GC_PUSH_CONVERSATION_ID:
+			what = "lookup by id";
+			break;
+		case GC_PUSH_CONVERSATION_FILTER:
+			what = psprintf("conversationFilters %s %s", cond->dimension, cond->op);
+			break;
+		default:
+			what = psprintf("segmentFilters %s %s", cond->dimension, cond->op);
+			break;
+	}
+	if (!bms_is_subset(pull_varnos(root, copy), baserel->relids))
+		return psprintf("%s: each outer row's value (parameterised)", what);
 
 	/* the deparse context holds one relation: renumber the copy's Vars */
 	ChangeVarNodes(copy, baserel->relid, 1, 0);
-	return deparse_expression(copy, context, false, false);
+	return psprintf("%s: %s", what, deparse_expression(copy, context, false, false));
 }
 
 /*
  * gcGetForeignPlan
- *		Every restriction stays a local qual (the API is only asked for a
- *		superset); the bound and state values travel in fdw_exprs so the
- *		executor can evaluate them once.
+ *		Every restriction stays a local qual; the conditions that narrow the
+ *		request travel in fdw_private, their values in fdw_exprs (so outer
+ *		columns of a parameterised path become executor parameters).
  */
 static ForeignScan *
 gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
@@ -330,600 +418,63 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 Plan *outer_plan)
 {
 	GcRelInfo  *info = baserel->fdw_private;
+	Relids		outer_relids = PATH_REQ_OUTER(&best_path->path);
+	List	   *conds;
 	List	   *fdw_exprs = NIL;
-	List	   *kinds = NIL;
 	List	   *explain = NIL;
 	List	   *attrs = NIL;
 	Bitmapset  *attrs_used = NULL;
 	ListCell   *lc;
 	int			i;
 
-	foreach(lc, info->bounds)
-	{
-		GcPushedCond *cond = lfirst(lc);
-
-		fdw_exprs = lappend(fdw_exprs, cond->expr);
-		kinds = lappend_int(kinds, cond->kind);
-		explain = lappend(explain, makeString(deparse_clause(root, baserel, cond->clause)));
-	}
-	foreach(lc, info->state_conds)
-	{
-		GcPushedCond *cond = lfirst(lc);
-
-		fdw_exprs = lappend(fdw_exprs, cond->expr);
-		explain = lappend(explain, makeString(deparse_clause(root, baserel, cond->clause)));
-	}
+	conds = gc_classify_conditions(root, baserel, foreigntableid,
+								   info->table_opts.resource, scan_clauses,
+								   info->table_opts.pushdown, outer_relids);
+	foreach(lc, conds)
+		explain = lappend(explain, makeString(explain_text(root, baserel, lfirst(lc))));
 
 	/* columns the query reads, so unused ones are not converted */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs_used);
-	foreach(lc, baserel->baserestrictinfo)
+	foreach(lc, scan_clauses)
 		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause,
 					   baserel->relid, &attrs_used);
 	i = -1;
 	while ((i = bms_next_member(attrs_used, i)) >= 0)
 		attrs = lappend_int(attrs, i + FirstLowInvalidHeapAttributeNumber);
 
-	scan_clauses = extract_actual_clauses(scan_clauses, false);
-
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make5(kinds,
-									   makeInteger(list_length(info->state_conds)),
+	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
+							baserel->relid, fdw_exprs,
+							list_make5(gc_serialize_conds(conds, &fdw_exprs),
 									   attrs, explain,
 									   makeString(info->start_attno != InvalidAttrNumber ?
 												  get_attname(foreigntableid, info->start_attno, false) :
-												  pstrdup(""))),
+												  pstrdup("")),
+									   makeInteger(best_path->fdw_private ?
+												   intVal(linitial(best_path->fdw_private)) : 0)),
 							NIL, NIL, outer_plan);
 }
 
 /*
- * gcBeginForeignScan
- *		Set up the scan's memory contexts and column conversions.  Nothing
- *		is sent to the API until the first row is asked for, and nothing at
- *		all under plain EXPLAIN.
- */
-static void
-gcBeginForeignScan(ForeignScanState *node, int eflags)
-{
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	EState	   *estate = node->ss.ps.state;
-	GcScanState *st = palloc0(sizeof(GcScanState));
-	List	   *private = fsplan->fdw_private;
-	List	   *kinds = list_nth(private, GcPrivBoundKinds);
-	int			nstates = intVal(list_nth(private, GcPrivStateCount));
-	List	   *attrs = list_nth(private, GcPrivAttrsUsed);
-	Bitmapset  *attrs_used = NULL;
-	ForeignTable *table;
-	RangeTblEntry *rte;
-	ListCell   *lc;
-	int			i;
-
-	node->fdw_state = st;
-	st->rel = node->ss.ss_currentRelation;
-	table = GetForeignTable(RelationGetRelid(st->rel));
-	gc_get_table_options(table, &st->table_opts);
-	st->array_key = st->table_opts.resource->kind == GC_RESOURCE_USERS
-		? "entities" : "conversations";
-
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
-	/* the user whose mapping is used: the view owner's under a view */
-	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
-	st->conn = gc_get_connection(table, OidIsValid(rte->checkAsUser) ?
-								 rte->checkAsUser : GetUserId());
-
-	foreach(lc, attrs)
-	{
-		int			attno = lfirst_int(lc);
-
-		attrs_used = bms_add_member(attrs_used, attno - FirstLowInvalidHeapAttributeNumber);
-	}
-	st->map = gc_column_map_create(st->rel, st->table_opts.resource, attrs_used);
-	st->want_last_login = gc_column_map_uses_key(st->map, "dateLastLogin");
-
-	st->bound_kinds = kinds;
-	st->start_column = strVal(list_nth(private, GcPrivStartColumn));
-	i = 0;
-	foreach(lc, fsplan->fdw_exprs)
-	{
-		ExprState  *es = ExecInitExpr((Expr *) lfirst(lc), (PlanState *) node);
-
-		if (i < list_length(kinds))
-			st->bound_states = lappend(st->bound_states, es);
-		else if (i < list_length(kinds) + nstates)
-			st->state_states = lappend(st->state_states, es);
-		i++;
-	}
-
-	st->window_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										   "gc_fdw window", ALLOCSET_DEFAULT_SIZES);
-	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										  "gc_fdw page", ALLOCSET_DEFAULT_SIZES);
-	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "gc_fdw row", ALLOCSET_SMALL_SIZES);
-}
-
-/*
- * eval_timestamptz
- *		Evaluate a bound value as timestamptz; false when it is NULL.
- *		date and timestamp values convert as the cross-type comparison
- *		operators do (in the session time zone).
- */
-static bool
-eval_timestamptz(ExprState *es, ExprContext *econtext, TimestampTz *value)
-{
-	bool		isnull;
-	Datum		d = ExecEvalExpr(es, econtext, &isnull);
-	Oid			type = exprType((Node *) es->expr);
-
-	if (isnull)
-		return false;
-	if (type == TIMESTAMPOID)
-		d = DirectFunctionCall1(timestamp_timestamptz, d);
-	else if (type == DATEOID)
-		d = DirectFunctionCall1(date_timestamptz, d);
-	*value = DatumGetTimestampTz(d);
-	return true;
-}
-
-/*
- * start_conversations_scan
- *		Evaluate the conversation_start bounds into [scan_start, scan_end).
- *		Refuses to run without both bounds: that would read the whole history.
- */
-static void
-start_conversations_scan(ForeignScanState *node, GcScanState *st)
-{
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	bool		have_lo = false;
-	bool		have_hi = false;
-	TimestampTz lo = 0;
-	TimestampTz hi = 0;
-	ListCell   *lk;
-	ListCell   *le;
-
-	forboth(lk, st->bound_kinds, le, st->bound_states)
-	{
-		GcBoundKind kind = lfirst_int(lk);
-		TimestampTz v;
-		TimestampTz v_end;
-
-		if (!eval_timestamptz(lfirst(le), econtext, &v))
-		{
-			/* comparison with NULL: no row can qualify */
-			st->finished = true;
-			return;
-		}
-		if (TIMESTAMP_NOT_FINITE(v))
-		{
-			/*
-			 * "> -infinity" or "< infinity" bounds nothing (the bound stays
-			 * missing); any other infinite bound excludes every row.
-			 */
-			bool		is_lower = (kind == GC_BOUND_LOWER || kind == GC_BOUND_LOWER_STRICT);
-			bool		is_upper = (kind == GC_BOUND_UPPER || kind == GC_BOUND_UPPER_STRICT);
-
-			if (!((TIMESTAMP_IS_NOBEGIN(v) && is_lower) ||
-				  (TIMESTAMP_IS_NOEND(v) && is_upper)))
-				st->finished = true;
-			continue;
-		}
-		v_end = v + 1;			/* exclusive end covering v itself */
-		switch (kind)
-		{
-			case GC_BOUND_LOWER:
-			case GC_BOUND_LOWER_STRICT:
-				lo = have_lo ? Max(lo, v) : v;
-				have_lo = true;
-				break;
-			case GC_BOUND_UPPER:
-				hi = have_hi ? Min(hi, v_end) : v_end;
-				have_hi = true;
-				break;
-			case GC_BOUND_UPPER_STRICT:
-				hi = have_hi ? Min(hi, v) : v;
-				have_hi = true;
-				break;
-			case GC_BOUND_EQUAL:
-				lo = have_lo ? Max(lo, v) : v;
-				hi = have_hi ? Min(hi, v_end) : v_end;
-				have_lo = have_hi = true;
-				break;
-		}
-	}
-	if (st->finished)
-		return;
-
-	if (st->start_column[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-				 errmsg("foreign table \"%s\" has no timestamptz column reading the JSON key \"conversationStart\"",
-						RelationGetRelationName(st->rel)),
-				 errdetail("Genesys Cloud conversation details are read by interval, taken from bounds on that column."),
-				 errhint("ALTER FOREIGN TABLE %s ADD COLUMN conversation_start timestamptz;",
-						 quote_identifier(RelationGetRelationName(st->rel)))));
-	if (!have_lo || !have_hi)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("a scan of foreign table \"%s\" needs %s bound on %s",
-						RelationGetRelationName(st->rel),
-						!have_lo && !have_hi ? "a lower and an upper" :
-						!have_lo ? "a lower" : "an upper",
-						quote_identifier(st->start_column)),
-				 errdetail("Genesys Cloud conversation details are read by interval; an unbounded scan would read the organization's whole history."),
-				 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now().",
-						 quote_identifier(st->start_column),
-						 quote_identifier(st->start_column))));
-
-	if (lo >= hi)
-	{
-		st->finished = true;
-		return;
-	}
-	st->scan_start = lo;
-	st->scan_end = hi;
-	st->win_end = lo;			/* the first window starts here */
-}
-
-/*
- * next_window
- *		Advance to the next interval window: at most GC_MAX_WINDOW_DAYS long
- *		and, past the first, starting at UTC midnight, so windows partition
- *		the scan interval and each conversation belongs to exactly one of them.
- */
-static bool
-next_window(GcScanState *st)
-{
-	TimestampTz day_start;
-	HASHCTL		ctl;
-
-	if (st->win_end >= st->scan_end)
-		return false;
-	st->win_start = st->win_end;
-	day_start = st->win_start - (st->win_start % USECS_PER_DAY +
-								 (st->win_start % USECS_PER_DAY < 0 ? USECS_PER_DAY : 0));
-	st->win_end = Min(st->scan_end, day_start + GC_MAX_WINDOW_DAYS * USECS_PER_DAY);
-	st->windows++;
-	st->window_rows = 0;
-	st->page_number = 0;
-	st->last_page = false;
-
-	MemoryContextReset(st->window_cxt);
-	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
-	ctl.entrysize = sizeof(GcSeenId);
-	ctl.hcxt = st->window_cxt;
-	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	return true;
-}
-
-/*
- * is_last_page
- *		Whether the page just parsed ends the listing (users) or the window
- *		(conversations), without trusting the requested page size: the API
- *		may return fewer rows per page than asked for.
- *
- *		users: the listing says so itself, by having no nextUri; an empty
- *		page also ends it.  A 200 without an entities array is not a
- *		listing at all, and is an error rather than a silent end.
- *
- *		conversations: a page past the end has no conversations; a short
- *		page ends the window only once the window has returned totalHits
- *		rows (totalHits is approximate: when in doubt, ask once more).
- */
-static bool
-is_last_page(GcScanState *st)
-{
-	char	   *total;
-
-	if (st->table_opts.resource->kind == GC_RESOURCE_USERS)
-	{
-		if (!gc_page_has_key(st->page, "entities"))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("Genesys Cloud answered GET /api/v2/users (page %d) without a user listing",
-							st->page_number),
-					 errdetail("The response has no \"entities\" array."),
-					 errhint("A proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
-		return st->page_rows == 0 || !gc_page_has_key(st->page, "nextUri");
-	}
-
-	if (st->page_rows == 0)
-		return true;
-	if (st->page_rows >= st->table_opts.page_size)
-		return false;
-	total = gc_page_string(st->page, "totalHits");
-	return total != NULL && st->window_rows >= strtoll(total, NULL, 10);
-}
-
-/*
- * fetch_next_page
- *		Fetch and parse the next page into batch_cxt, moving to the next
- *		window when the current one is done.  False when the scan is over.
- */
-static bool
-fetch_next_page(GcScanState *st)
-{
-	const GcResourceDef *res = st->table_opts.resource;
-	MemoryContext oldcxt;
-	StringInfoData req;
-	GcHttpResponse resp;
-
-	for (;;)
-	{
-		if (res->kind == GC_RESOURCE_CONVERSATIONS &&
-			(st->windows == 0 || st->last_page))
-		{
-			if (!next_window(st))
-				return false;
-		}
-		else if (st->last_page)
-			return false;
-
-		MemoryContextReset(st->batch_cxt);
-		st->page = NULL;
-		st->cursor = NULL;
-		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
-		st->page_number++;
-		initStringInfo(&req);
-		if (res->kind == GC_RESOURCE_USERS)
-		{
-			gc_build_users_query(&req, st->state_filter, st->table_opts.page_size,
-								 st->page_number, st->want_last_login);
-			gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
-		}
-		else
-		{
-			gc_build_details_query(&req, st->win_start, st->win_end,
-								   st->table_opts.page_size, st->page_number);
-			gc_api_call(st->conn, res->method, res->path, req.data,
-						&st->stats, &resp);
-		}
-		st->page = gc_page_parse(st->batch_cxt, resp.body, resp.body_len,
-								 psprintf("%s %s (page %d)", res->method,
-										  res->path, st->page_number));
-		MemoryContextSwitchTo(oldcxt);
-
-		st->page_rows = gc_page_row_count(st->page, st->array_key);
-		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
-		st->cursor = gc_cursor_create(st->page, st->array_key,
-									  st->table_opts.resource->level);
-		MemoryContextSwitchTo(oldcxt);
-		st->stats.pages++;
-		st->stats.rows_received += st->page_rows;
-		st->window_rows += st->page_rows;
-		st->last_page = is_last_page(st);
-		if (st->page_rows > 0)
-			return true;
-	}
-}
-
-/*
- * accept_conversation
- *		Whether the cursor's current conversation belongs to the current
- *		window (the API returns whole UTC days) and was not already returned
- *		by it (pages shift under live traffic).  Conversations outside the
- *		window are another window's or outside the scan interval altogether.
- *		A rejected conversation's participants, sessions, segments and
- *		metrics are skipped with it.
- */
-static bool
-accept_conversation(GcScanState *st)
-{
-	char	   *start = gc_cursor_top_string(st->cursor, "conversationStart");
-	char	   *id = gc_cursor_top_string(st->cursor, "conversationId");
-	bool		found;
-
-	if (start)
-	{
-		TimestampTz ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-																 CStringGetDatum(start),
-																 ObjectIdGetDatum(InvalidOid),
-																 Int32GetDatum(-1)));
-
-		if (ts < st->win_start || ts >= st->win_end)
-			return false;
-	}
-	if (id && strlen(id) < sizeof(((GcSeenId *) NULL)->id))
-	{
-		hash_search(st->seen_ids, id, HASH_ENTER, &found);
-		if (found)
-		{
-			st->stats.duplicates++;
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
- * start_scan
- *		Evaluate the pushed values (once per scan or rescan).
- */
-static void
-start_scan(ForeignScanState *node, GcScanState *st)
-{
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	MemoryContext oldcxt;
-	ListCell   *lc;
-
-	st->started = true;
-	st->finished = false;
-	st->windows = 0;
-	st->page_number = 0;
-	st->last_page = false;
-	st->page = NULL;
-	st->page_rows = 0;
-	st->cursor = NULL;
-	st->in_top = false;
-	st->state_filter = NULL;
-
-	oldcxt = MemoryContextSwitchTo(st->window_cxt);
-	if (st->table_opts.resource->kind == GC_RESOURCE_CONVERSATIONS)
-		start_conversations_scan(node, st);
-	MemoryContextSwitchTo(oldcxt);
-
-	foreach(lc, st->state_states)
-	{
-		bool		isnull;
-		Datum		d = ExecEvalExpr(lfirst(lc), econtext, &isnull);
-		char	   *state;
-
-		if (isnull)
-		{
-			st->finished = true;
-			break;
-		}
-		state = TextDatumGetCString(d);
-		/* only the states the API knows narrow the request */
-		if (strcmp(state, "active") == 0 || strcmp(state, "inactive") == 0 ||
-			strcmp(state, "deleted") == 0)
-			st->state_filter = MemoryContextStrdup(node->ss.ps.state->es_query_cxt, state);
-	}
-}
-
-/*
- * gcIterateForeignScan
- *		Return the next row, fetching the next page when the current one is
- *		used up.
- */
-static TupleTableSlot *
-gcIterateForeignScan(ForeignScanState *node)
-{
-	GcScanState *st = node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	MemoryContext oldcxt;
-
-	ExecClearTuple(slot);
-	if (!st->started)
-		start_scan(node, st);
-	if (st->finished)
-		return slot;
-
-	for (;;)
-	{
-		MemoryContextReset(st->temp_cxt);
-		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-
-		if (!st->in_top)
-		{
-			/* next top-level object (user or conversation), or next page */
-			if (st->cursor == NULL || !gc_cursor_next_top(st->cursor))
-			{
-				MemoryContextSwitchTo(oldcxt);
-				st->cursor = NULL;
-				if (!fetch_next_page(st))
-				{
-					st->finished = true;
-					MemoryContextReset(st->batch_cxt);
-					return slot;
-				}
-				continue;
-			}
-			if (st->table_opts.resource->kind == GC_RESOURCE_CONVERSATIONS &&
-				!accept_conversation(st))
-			{
-				MemoryContextSwitchTo(oldcxt);
-				continue;
-			}
-			st->in_top = true;
-		}
-
-		/* next row under it: itself, or its nested participants, ... */
-		if (!gc_cursor_next_row(st->cursor))
-		{
-			st->in_top = false;
-			MemoryContextSwitchTo(oldcxt);
-			continue;
-		}
-		gc_cursor_values(st->cursor, st->map, slot->tts_values, slot->tts_isnull);
-		MemoryContextSwitchTo(oldcxt);
-		return ExecStoreVirtualTuple(slot);
-	}
-}
-
-/*
- * gcReScanForeignScan
- *		Start over: the pushed values may have changed (parameters).
- */
-static void
-gcReScanForeignScan(ForeignScanState *node)
-{
-	GcScanState *st = node->fdw_state;
-
-	st->started = false;
-	MemoryContextReset(st->batch_cxt);
-	MemoryContextReset(st->temp_cxt);
-	MemoryContextReset(st->window_cxt);
-	st->seen_ids = NULL;
-	st->page = NULL;
-	st->cursor = NULL;
-	st->in_top = false;
-}
-
-/*
- * gcEndForeignScan
- *		Free the page (json-c memory) now rather than at query end.
- */
-static void
-gcEndForeignScan(ForeignScanState *node)
-{
-	GcScanState *st = node->fdw_state;
-
-	if (st == NULL || st->batch_cxt == NULL)
-		return;
-	MemoryContextDelete(st->batch_cxt);
-	MemoryContextDelete(st->temp_cxt);
-	MemoryContextDelete(st->window_cxt);
-	st->batch_cxt = st->temp_cxt = st->window_cxt = NULL;
-}
-
-/*
  * gcExplainForeignScan
- *		The request the scan sends and, under ANALYZE, what it cost.
+ *		The request the scan sends (scan.c) and, under VERBOSE, the
+ *		conditions that shape it.
  */
 static void
 gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
-	GcScanState *st = node->fdw_state;
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	List	   *explain = list_nth(fsplan->fdw_private, GcPrivExplain);
-	const GcResourceDef *res = st->table_opts.resource;
-	ListCell   *lc;
 
-	ExplainPropertyText("Genesys Request",
-						psprintf("%s %s", res->method, res->path), es);
-	ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
-	if (es->verbose)
+	gc_scan_explain(node, es);
+	if (es->verbose && explain != NIL)
 	{
+		ListCell   *lc;
 		StringInfoData buf;
 
 		initStringInfo(&buf);
 		foreach(lc, explain)
-			appendStringInfo(&buf, "%s%s", buf.len ? " AND " : "", strVal(lfirst(lc)));
-		if (res->kind == GC_RESOURCE_CONVERSATIONS)
-			ExplainPropertyText("Genesys Interval From", buf.len ? buf.data : "(none)", es);
-		else
-			ExplainPropertyText("Genesys State From", buf.len ? buf.data : "(none: state=any)", es);
-	}
-
-	if (es->analyze && st->conn)
-	{
-		if (res->kind == GC_RESOURCE_CONVERSATIONS)
-			ExplainPropertyInteger("Interval Windows", NULL, st->windows, es);
-		else
-			ExplainPropertyText("Genesys State Sent",
-								st->state_filter ? st->state_filter : "any", es);
-		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
-		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
-		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);
-		ExplainPropertyInteger("Duplicates Dropped", NULL, st->stats.duplicates, es);
-		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
-		ExplainPropertyInteger("Rate Limit Waits", NULL, st->stats.waits_429, es);
-		ExplainPropertyFloat("Rate Limit Wait Time", "s", st->stats.wait_429_secs, 1, es);
-		ExplainPropertyFloat("Retry Backoff Time", "s", st->stats.backoff_secs, 1, es);
-		ExplainPropertyInteger("Token Requests", NULL, st->stats.token_requests, es);
-		ExplainPropertyInteger("Re-authentications", NULL, st->stats.reauths, es);
+			appendStringInfo(&buf, "%s%s", buf.len ? "; " : "", strVal(lfirst(lc)));
+		ExplainPropertyText("Genesys Pushed", buf.data, es);
 	}
 }
 
@@ -1018,10 +569,10 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = gcGetForeignRelSize;
 	routine->GetForeignPaths = gcGetForeignPaths;
 	routine->GetForeignPlan = gcGetForeignPlan;
-	routine->BeginForeignScan = gcBeginForeignScan;
-	routine->IterateForeignScan = gcIterateForeignScan;
-	routine->ReScanForeignScan = gcReScanForeignScan;
-	routine->EndForeignScan = gcEndForeignScan;
+	routine->BeginForeignScan = gc_scan_begin;
+	routine->IterateForeignScan = gc_scan_iterate;
+	routine->ReScanForeignScan = gc_scan_rescan;
+	routine->EndForeignScan = gc_scan_end;
 	routine->ExplainForeignScan = gcExplainForeignScan;
 	routine->ImportForeignSchema = gcImportForeignSchema;
 

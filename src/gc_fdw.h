@@ -16,6 +16,7 @@
 
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
@@ -99,6 +100,7 @@ typedef struct GcTableOptions
 	const GcResourceDef *resource;
 	int			page_size;
 	double		rows_per_day;	/* planner estimate; 0 = the default */
+	bool		pushdown;		/* send filters, ids, order (table > server) */
 } GcTableOptions;
 
 /*
@@ -212,25 +214,66 @@ typedef enum GcBoundKind
 	GC_BOUND_EQUAL				/* = */
 } GcBoundKind;
 
-/* A pushable condition found in the WHERE clause */
+/* What a pushed condition becomes in the request */
+typedef enum GcPushKind
+{
+	GC_PUSH_BOUND,				/* conversation_start bound: the interval */
+	GC_PUSH_STATE,				/* users state = value: the state parameter */
+	GC_PUSH_USER_ID,			/* users id = / IN: the id list parameter */
+	GC_PUSH_CONVERSATION_ID,	/* conversation_id = / IN: lookup by id */
+	GC_PUSH_CONVERSATION_FILTER,	/* a conversationFilters clause */
+	GC_PUSH_SEGMENT_FILTER		/* a segmentFilters clause */
+} GcPushKind;
+
+/* How a condition's value reads */
+typedef enum GcValueShape
+{
+	GC_VALUE_NONE,				/* IS [NOT] NULL: exists / notExists */
+	GC_VALUE_SCALAR,			/* column = value */
+	GC_VALUE_ANY,				/* column = ANY (array): one of the values */
+	GC_VALUE_ALL				/* array column @> array: all of the values */
+} GcValueShape;
+
+/*
+ * A condition found in the WHERE clause (or a parameterised join clause)
+ * that narrows the request.  Every such condition also stays a local qual.
+ */
 typedef struct GcPushedCond
 {
-	GcBoundKind kind;			/* for conversation_start bounds */
-	Expr	   *expr;			/* the non-Var side, evaluated at scan start */
+	GcPushKind	kind;
+	GcBoundKind bound;			/* GC_PUSH_BOUND only */
+	const char *dimension;		/* API dimension (filters), else "" */
+	const char *op;				/* "matches", "exists" or "notExists" */
+	GcValueShape shape;
+	Expr	   *expr;			/* value, evaluated at scan start; or NULL */
 	Expr	   *clause;			/* the whole clause, for EXPLAIN */
 } GcPushedCond;
 
-extern void gc_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
-								   AttrNumber start_attno,
-								   AttrNumber state_attno,
-								   List **bounds, List **state_conds);
+/* One clause of a request filter: its predicates are ORed */
+typedef struct GcFilterClause
+{
+	const char *dimension;
+	const char *op;
+	List	   *values;			/* char * per predicate; NIL for exists */
+} GcFilterClause;
+
+extern List *gc_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+									Oid relid, const GcResourceDef *res,
+									List *clauses, bool pushdown,
+									Relids outer_relids);
+extern List *gc_serialize_conds(List *conds, List **fdw_exprs);
+extern List *gc_deserialize_conds(List *private, List *fdw_exprs);
+extern bool gc_key_reads(const char *key, const GcResourceDef *res,
+						 GcLevel level, const char *field);
 extern char *gc_format_timestamp(TimestampTz ts, bool round_up);
 extern void gc_build_details_query(StringInfo buf, TimestampTz win_start,
 								   TimestampTz win_end, int page_size,
-								   int page_number);
+								   int page_number, List *conversation_filters,
+								   List *segment_filters, bool descending);
 extern void gc_build_users_query(StringInfo buf, const char *state,
 								 int page_size, int page_number,
-								 bool want_last_login);
+								 bool want_last_login, List *ids);
+extern void gc_build_lookup_path(StringInfo buf, List *ids);
 extern void gc_append_url_encoded(StringInfo buf, const char *value);
 
 /* ----------------------------------------------------------------
@@ -273,7 +316,29 @@ extern bool gc_page_has_key(GcPage *page, const char *key);
 extern char *gc_page_string(GcPage *page, const char *key);
 
 /* ----------------------------------------------------------------
- * gc_fdw.c: handler and callbacks
+ * scan.c: executing a foreign scan
+ * ----------------------------------------------------------------
+ */
+
+/* Indexes of ForeignScan.fdw_private (written by gc_fdw.c) */
+enum GcFdwScanPrivateIndex
+{
+	GcPrivConds,				/* serialized GcPushedCond list */
+	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
+	GcPrivExplain,				/* String list: pushed conditions, for EXPLAIN */
+	GcPrivStartColumn,			/* String: column reading conversationStart */
+	GcPrivDescending			/* Integer: ORDER BY conversation_start DESC */
+};
+
+struct ExplainState;
+extern void gc_scan_begin(ForeignScanState *node, int eflags);
+extern TupleTableSlot *gc_scan_iterate(ForeignScanState *node);
+extern void gc_scan_rescan(ForeignScanState *node);
+extern void gc_scan_end(ForeignScanState *node);
+extern void gc_scan_explain(ForeignScanState *node, struct ExplainState *es);
+
+/* ----------------------------------------------------------------
+ * gc_fdw.c: handler and planning callbacks
  * ----------------------------------------------------------------
  */
 extern void _PG_init(void);

@@ -48,7 +48,8 @@ typedef enum GcOptionKind
 	GC_OPT_STRING,
 	GC_OPT_SECRET,
 	GC_OPT_RESOURCE,
-	GC_OPT_PAGE_SIZE
+	GC_OPT_PAGE_SIZE,
+	GC_OPT_BOOL
 } GcOptionKind;
 
 typedef struct GcOption
@@ -67,11 +68,13 @@ static const GcOption gc_options[] = {
 	{"connect_timeout", ForeignServerRelationId, GC_OPT_INT, {1, 300, 10, "seconds"}},
 	{"max_retries", ForeignServerRelationId, GC_OPT_INT, {0, 20, 5, "retries"}},
 	{"max_retry_after", ForeignServerRelationId, GC_OPT_INT, {0, 86400, 180, "seconds"}},
+	{"pushdown", ForeignServerRelationId, GC_OPT_BOOL, {0}},
 	{"client_id", UserMappingRelationId, GC_OPT_STRING, {0}},
 	{"client_secret", UserMappingRelationId, GC_OPT_SECRET, {0}},
 	{"resource", ForeignTableRelationId, GC_OPT_RESOURCE, {0}},
 	{"page_size", ForeignTableRelationId, GC_OPT_PAGE_SIZE, {0}},
 	{"rows_per_day", ForeignTableRelationId, GC_OPT_INT, {1, 100000000, 0, "rows"}},
+	{"pushdown", ForeignTableRelationId, GC_OPT_BOOL, {0}},
 	{"key", AttributeRelationId, GC_OPT_STRING, {0}},
 	{NULL, InvalidOid, GC_OPT_STRING, {0}}
 };
@@ -98,6 +101,18 @@ find_option(const char *name)
 		if (strcmp(opt->name, name) == 0)
 			return opt;
 	return NULL;
+}
+
+/* The option of that name accepted by context, else any of that name */
+static const GcOption *
+find_option_in(const char *name, Oid context)
+{
+	const GcOption *opt;
+
+	for (opt = gc_options; opt->name; opt++)
+		if (strcmp(opt->name, name) == 0 && opt->context == context)
+			return opt;
+	return find_option(name);
 }
 
 static const char *
@@ -283,7 +298,7 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(cell, options_list)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
-		const GcOption *opt = find_option(def->defname);
+		const GcOption *opt = find_option_in(def->defname, catalog);
 		char	   *value;
 
 		if (opt == NULL || opt->context != catalog)
@@ -338,6 +353,17 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 				break;
 			case GC_OPT_PAGE_SIZE:
 				page_size = def;
+				break;
+			case GC_OPT_BOOL:
+				{
+					bool		b;
+
+					if (!parse_bool(value, &b))
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+								 errdetail("\"%s\" must be a boolean: true or false.", def->defname)));
+				}
 				break;
 		}
 	}
@@ -432,6 +458,14 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 
 	opts->resource = NULL;
 	opts->rows_per_day = 0;
+	opts->pushdown = true;
+	foreach(cell, GetForeignServer(table->serverid)->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "pushdown") == 0)
+			opts->pushdown = defGetBoolean(def);
+	}
 	foreach(cell, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -440,6 +474,8 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 			opts->resource = gc_resource_lookup(defGetString(def));
 		else if (strcmp(def->defname, "page_size") == 0)
 			page_size = defGetString(def);
+		else if (strcmp(def->defname, "pushdown") == 0)
+			opts->pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "rows_per_day") == 0)
 			opts->rows_per_day = parse_int_option(def->defname, defGetString(def),
 												  &find_option("rows_per_day")->range);

@@ -15,6 +15,7 @@ Subcommands:
   log-json                    the raw request log
   log-summary                 one line per request: METHOD PATH?QUERY STATUS FAULT
   log-intervals               one line per details query: INTERVAL page N size N -> STATUS
+  log-bodies                  one line per details query: its JSON body, keys sorted
   waits                       per 429 answer: whole seconds until the next request
   csv users|conversations     the dataset as CSV with a header
 """
@@ -170,6 +171,7 @@ def main(argv=None):
     sub.add_parser("log-json")
     sub.add_parser("log-summary")
     sub.add_parser("log-intervals")
+    sub.add_parser("log-bodies")
     sub.add_parser("waits")
     p = sub.add_parser("csv")
     p.add_argument("kind", choices=["users", "conversations"])
@@ -195,6 +197,11 @@ def main(argv=None):
         for e in call(url, "GET", "/__emu/log"):
             print("%s %s%s %s %s" % (e["method"], e["path"], query_text(e), e.get("status"),
                                      e.get("fault") or "-"))
+    elif a.cmd == "log-bodies":
+        for e in call(url, "GET", "/__emu/log"):
+            if endpoint_of(e["path"]) == "details" and e.get("body"):
+                body = dict(e["body"])
+                print(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     elif a.cmd == "log-intervals":
         for e in call(url, "GET", "/__emu/log"):
             body = e.get("body") or {}

@@ -1,0 +1,898 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Executing a gc_fdw foreign scan: evaluating the pushed conditions
+ *		  once per scan, walking the request series (interval windows,
+ *		  conversation id lookups, users pages), paging, and turning each
+ *		  page's objects into rows; plus the EXPLAIN output that needs the
+ *		  scan's state.
+ *
+ * Each page is fetched and parsed into batch_cxt, reset before the next
+ * page; each row is converted in temp_cxt, reset per row; the de-dup table
+ * lives in window_cxt, reset per window; what the conditions evaluate to
+ * lives in scan_cxt, reset per (re)scan.  Nothing that grows with the
+ * result outlives a page, bar the de-dup table bounded by the window.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "gc_fdw.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+/* The API's longest interval for a details query without / with filters */
+#define GC_MAX_WINDOW_DAYS 7
+#define GC_MAX_FILTERED_WINDOW_DAYS 31
+
+/* Ids per lookup request (conversations by id, users by id) */
+#define GC_IDS_PER_REQUEST 100
+
+/* What the scan sends */
+typedef enum GcScanMode
+{
+	GC_MODE_USERS,				/* GET /api/v2/users pages (per id chunk) */
+	GC_MODE_INTERVAL,			/* details query, per interval window */
+	GC_MODE_LOOKUP				/* conversations by id, per id chunk */
+} GcScanMode;
+
+/* Execution state of one foreign scan */
+typedef struct GcScanState
+{
+	Relation	rel;
+	GcConnection *conn;			/* NULL under plain EXPLAIN */
+	GcTableOptions table_opts;
+	GcColumnMap *map;
+	const char *array_key;		/* "entities" or "conversations" */
+	char	   *start_column;	/* column bounding the interval, "" if none */
+	bool		descending;		/* ORDER BY conversation_start DESC */
+
+	List	   *conds;			/* GcPushedCond */
+	List	   *cond_states;	/* ExprState per cond, NULL without value */
+
+	MemoryContext scan_cxt;		/* per (re)scan: evaluated conditions */
+	MemoryContext window_cxt;	/* per window: de-dup table */
+	MemoryContext batch_cxt;	/* per page: body and parsed JSON */
+	MemoryContext temp_cxt;		/* per row */
+
+	bool		started;
+	bool		finished;
+	bool		empty;			/* the conditions exclude every row */
+	GcScanMode	mode;
+
+	/* evaluated conditions */
+	char	   *state_filter;	/* users: NULL = all states */
+	bool		want_last_login;
+	List	   *ids;			/* users or conversation ids to look up */
+	List	   *conversation_filters;	/* GcFilterClause */
+	List	   *segment_filters;	/* GcFilterClause */
+	int			max_window_days;
+
+	/* the interval [scan_start, scan_end) and the current window */
+	TimestampTz scan_start;
+	TimestampTz scan_end;
+	TimestampTz win_start;
+	TimestampTz win_end;
+	int			windows;		/* windows (or id chunks) started */
+	List	   *chunk_ids;		/* ids of the current chunk */
+	int64		window_rows;	/* rows received in this window */
+	HTAB	   *seen_ids;		/* conversation ids seen in this window */
+
+	/* current page */
+	int			page_number;
+	GcPage	   *page;
+	int			page_rows;		/* top-level objects in the page */
+	GcRowCursor *cursor;		/* rows of the page, in batch_cxt */
+	bool		in_top;			/* cursor is inside an accepted top object */
+	bool		last_page;		/* no page follows in this window */
+
+	GcScanStats stats;
+} GcScanState;
+
+typedef struct GcSeenId
+{
+	char		id[64];
+} GcSeenId;
+
+/*
+ * gc_scan_begin
+ *		Set up the scan's memory contexts, conditions and column
+ *		conversions.  Nothing is sent to the API until the first row is
+ *		asked for, and nothing at all under plain EXPLAIN.
+ */
+void
+gc_scan_begin(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	GcScanState *st = palloc0(sizeof(GcScanState));
+	List	   *private = fsplan->fdw_private;
+	Bitmapset  *attrs_used = NULL;
+	ForeignTable *table;
+	RangeTblEntry *rte;
+	ListCell   *lc;
+
+	node->fdw_state = st;
+	st->rel = node->ss.ss_currentRelation;
+	table = GetForeignTable(RelationGetRelid(st->rel));
+	gc_get_table_options(table, &st->table_opts);
+	st->array_key = st->table_opts.resource->kind == GC_RESOURCE_USERS
+		? "entities" : "conversations";
+	st->start_column = strVal(list_nth(private, GcPrivStartColumn));
+	st->descending = intVal(list_nth(private, GcPrivDescending)) != 0;
+	st->conds = gc_deserialize_conds(list_nth(private, GcPrivConds), fsplan->fdw_exprs);
+	foreach(lc, st->conds)
+	{
+		GcPushedCond *cond = lfirst(lc);
+
+		st->cond_states = lappend(st->cond_states,
+								  cond->expr ? ExecInitExpr(cond->expr, (PlanState *) node) : NULL);
+	}
+	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "gc_fdw scan", ALLOCSET_SMALL_SIZES);
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	/* the user whose mapping is used: the view owner's under a view */
+	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+	st->conn = gc_get_connection(table, OidIsValid(rte->checkAsUser) ?
+								 rte->checkAsUser : GetUserId());
+
+	foreach(lc, (List *) list_nth(private, GcPrivAttrsUsed))
+		attrs_used = bms_add_member(attrs_used,
+									lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	st->map = gc_column_map_create(st->rel, st->table_opts.resource, attrs_used);
+	st->want_last_login = gc_column_map_uses_key(st->map, "dateLastLogin");
+
+	st->window_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										   "gc_fdw window", ALLOCSET_DEFAULT_SIZES);
+	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "gc_fdw page", ALLOCSET_DEFAULT_SIZES);
+	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "gc_fdw row", ALLOCSET_SMALL_SIZES);
+}
+
+/*
+ * value_strings
+ *		The text of a condition's value: one string, or one per non-null
+ *		array element.  *isnull is set for a NULL scalar (no row can match).
+ */
+static List *
+value_strings(ExprState *es, ExprContext *econtext, GcValueShape shape,
+			  bool *isnull)
+{
+	Datum		d = ExecEvalExpr(es, econtext, isnull);
+	Oid			type = exprType((Node *) es->expr);
+	Oid			outfunc;
+	bool		varlena;
+	List	   *out = NIL;
+
+	if (*isnull)
+		return NIL;
+	if (shape == GC_VALUE_SCALAR)
+	{
+		getTypeOutputInfo(type, &outfunc, &varlena);
+		return list_make1(OidOutputFunctionCall(outfunc, d));
+	}
+	else
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Oid			elemtype = ARR_ELEMTYPE(arr);
+		int16		elemlen;
+		bool		elembyval;
+		char		elemalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		get_typlenbyvalalign(elemtype, &elemlen, &elembyval, &elemalign);
+		getTypeOutputInfo(elemtype, &outfunc, &varlena);
+		deconstruct_array(arr, elemtype, elemlen, elembyval, elemalign,
+						  &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+			if (!nulls[i])
+				out = lappend(out, OidOutputFunctionCall(outfunc, elems[i]));
+	}
+	return out;
+}
+
+/* Strings of a that are also in b (for two id conditions) */
+static List *
+intersect_strings(List *a, List *b)
+{
+	List	   *out = NIL;
+	ListCell   *la;
+	ListCell   *lb;
+
+	foreach(la, a)
+		foreach(lb, b)
+			if (strcmp(lfirst(la), lfirst(lb)) == 0)
+			{
+				out = lappend(out, lfirst(la));
+				break;
+			}
+	return out;
+}
+
+/* The list without repeated strings, order kept */
+static List *
+distinct_strings(List *a)
+{
+	List	   *out = NIL;
+	ListCell   *la;
+	ListCell   *lo;
+
+	foreach(la, a)
+	{
+		bool		seen = false;
+
+		foreach(lo, out)
+			if (strcmp(lfirst(la), lfirst(lo)) == 0)
+				seen = true;
+		if (!seen)
+			out = lappend(out, lfirst(la));
+	}
+	return out;
+}
+
+/*
+ * bound_timestamptz
+ *		A bound's value as timestamptz: date and timestamp values convert as
+ *		the cross-type comparison operators do (in the session time zone).
+ */
+static TimestampTz
+bound_timestamptz(Datum d, Oid type)
+{
+	if (type == TIMESTAMPOID)
+		d = DirectFunctionCall1(timestamp_timestamptz, d);
+	else if (type == DATEOID)
+		d = DirectFunctionCall1(date_timestamptz, d);
+	return DatumGetTimestampTz(d);
+}
+
+/*
+ * evaluate_conditions
+ *		Evaluate every pushed condition (once per scan or rescan) into the
+ *		request: interval, filters, ids, state.  Returns false when no row
+ *		can match (a NULL value, an empty id list, an empty interval).
+ *		*have_lo / *have_hi tell which interval ends were found.
+ */
+static bool
+evaluate_conditions(ExprContext *econtext, GcScanState *st, bool *have_lo,
+					bool *have_hi)
+{
+	bool		have_ids = false;
+	bool		empty = false;
+	ListCell   *lc;
+	ListCell   *ls;
+
+	*have_lo = *have_hi = false;
+	st->ids = st->conversation_filters = st->segment_filters = NIL;
+	st->state_filter = NULL;
+
+	forboth(lc, st->conds, ls, st->cond_states)
+	{
+		GcPushedCond *cond = lfirst(lc);
+		ExprState  *es = lfirst(ls);
+		bool		isnull = false;
+		List	   *values = NIL;
+
+		if (cond->kind == GC_PUSH_BOUND)
+		{
+			Datum		d = ExecEvalExpr(es, econtext, &isnull);
+			TimestampTz v;
+			bool		is_lower = cond->bound == GC_BOUND_LOWER ||
+				cond->bound == GC_BOUND_LOWER_STRICT;
+			bool		is_upper = cond->bound == GC_BOUND_UPPER ||
+				cond->bound == GC_BOUND_UPPER_STRICT;
+
+			if (isnull)
+			{
+				empty = true;	/* comparison with NULL: no row qualifies */
+				continue;
+			}
+			v = bound_timestamptz(d, exprType((Node *) es->expr));
+			if (TIMESTAMP_NOT_FINITE(v))
+			{
+				/*
+				 * "> -infinity" or "< infinity" bounds nothing (the bound
+				 * stays missing); any other infinite bound excludes every
+				 * row.
+				 */
+				if (!((TIMESTAMP_IS_NOBEGIN(v) && is_lower) ||
+					  (TIMESTAMP_IS_NOEND(v) && is_upper)))
+					empty = true;
+				continue;
+			}
+			if (!is_upper)
+			{
+				st->scan_start = *have_lo ? Max(st->scan_start, v) : v;
+				*have_lo = true;
+			}
+			if (!is_lower)
+			{
+				/* exclusive end: "<" is v itself, "<=" and "=" include v */
+				TimestampTz end = cond->bound == GC_BOUND_UPPER_STRICT ? v : v + 1;
+
+				st->scan_end = *have_hi ? Min(st->scan_end, end) : end;
+				*have_hi = true;
+			}
+			continue;
+		}
+
+		if (cond->shape != GC_VALUE_NONE)
+		{
+			values = value_strings(es, econtext, cond->shape, &isnull);
+			if (isnull || (values == NIL && cond->shape == GC_VALUE_ANY))
+			{
+				empty = true;	/* = NULL, or IN () of nulls: nothing */
+				continue;
+			}
+		}
+
+		switch (cond->kind)
+		{
+			case GC_PUSH_STATE:
+				/* only the states the API knows narrow the request */
+				if (strcmp(linitial(values), "active") == 0 ||
+					strcmp(linitial(values), "inactive") == 0 ||
+					strcmp(linitial(values), "deleted") == 0)
+					st->state_filter = linitial(values);
+				break;
+			case GC_PUSH_USER_ID:
+			case GC_PUSH_CONVERSATION_ID:
+				st->ids = have_ids ? intersect_strings(st->ids, values) : values;
+				have_ids = true;
+				if (st->ids == NIL)
+					empty = true;
+				break;
+			case GC_PUSH_CONVERSATION_FILTER:
+			case GC_PUSH_SEGMENT_FILTER:
+				{
+					List	  **target = cond->kind == GC_PUSH_SEGMENT_FILTER
+						? &st->segment_filters : &st->conversation_filters;
+					ListCell   *lv;
+
+					if (cond->shape == GC_VALUE_ALL)
+					{
+						/* @> ARRAY[...]: each value is its own clause */
+						foreach(lv, values)
+						{
+							GcFilterClause *fc = palloc0(sizeof(GcFilterClause));
+
+							fc->dimension = cond->dimension;
+							fc->op = cond->op;
+							fc->values = list_make1(lfirst(lv));
+							*target = lappend(*target, fc);
+						}
+					}
+					else
+					{
+						GcFilterClause *fc = palloc0(sizeof(GcFilterClause));
+
+						fc->dimension = cond->dimension;
+						fc->op = cond->op;
+						fc->values = values;
+						*target = lappend(*target, fc);
+					}
+				}
+				break;
+			case GC_PUSH_BOUND:
+				break;
+		}
+	}
+	st->ids = distinct_strings(st->ids);
+
+	if (st->table_opts.resource->kind == GC_RESOURCE_USERS)
+		st->mode = GC_MODE_USERS;
+	else
+		st->mode = have_ids ? GC_MODE_LOOKUP : GC_MODE_INTERVAL;
+	st->max_window_days = (st->conversation_filters || st->segment_filters)
+		? GC_MAX_FILTERED_WINDOW_DAYS : GC_MAX_WINDOW_DAYS;
+	return !empty;
+}
+
+/*
+ * check_interval
+ *		An interval scan needs both bounds: without them it would read the
+ *		organization's whole history.
+ */
+static void
+check_interval(GcScanState *st, bool have_lo, bool have_hi)
+{
+	if (st->start_column[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("foreign table \"%s\" has no timestamptz column reading the JSON key \"conversationStart\"",
+						RelationGetRelationName(st->rel)),
+				 errdetail("Genesys Cloud conversation details are read by interval, taken from bounds on that column."),
+				 errhint("ALTER FOREIGN TABLE %s ADD COLUMN conversation_start timestamptz;",
+						 quote_identifier(RelationGetRelationName(st->rel)))));
+	if (!have_lo || !have_hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("a scan of foreign table \"%s\" needs %s bound on %s",
+						RelationGetRelationName(st->rel),
+						!have_lo && !have_hi ? "a lower and an upper" :
+						!have_lo ? "a lower" : "an upper",
+						quote_identifier(st->start_column)),
+				 errdetail("Genesys Cloud conversation details are read by interval; an unbounded scan would read the organization's whole history."),
+				 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now(), or look conversations up with conversation_id = ... or IN (...).",
+						 quote_identifier(st->start_column),
+						 quote_identifier(st->start_column))));
+}
+
+/*
+ * start_scan
+ *		Evaluate the conditions and position before the first window.
+ */
+static void
+start_scan(ForeignScanState *node, GcScanState *st)
+{
+	MemoryContext oldcxt;
+	bool		have_lo;
+	bool		have_hi;
+
+	st->started = true;
+	st->finished = false;
+	st->windows = 0;
+	st->page_number = 0;
+	st->last_page = false;
+	st->page = NULL;
+	st->page_rows = 0;
+	st->cursor = NULL;
+	st->in_top = false;
+
+	MemoryContextReset(st->scan_cxt);
+	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	st->empty = !evaluate_conditions(node->ss.ps.ps_ExprContext, st, &have_lo, &have_hi);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (st->mode == GC_MODE_INTERVAL)
+	{
+		if (!st->empty)
+			check_interval(st, have_lo, have_hi);
+		if (st->scan_start >= st->scan_end)
+			st->empty = true;
+		/* windows are cut from this end towards the other */
+		st->win_start = st->win_end = st->descending ? st->scan_end : st->scan_start;
+	}
+	st->finished = st->empty;
+}
+
+/* UTC midnight at or before ts */
+static TimestampTz
+utc_day_floor(TimestampTz ts)
+{
+	TimestampTz rem = ts % USECS_PER_DAY;
+
+	return ts - (rem < 0 ? rem + USECS_PER_DAY : rem);
+}
+
+/*
+ * next_window
+ *		Move to the next request series: the next interval window (at most
+ *		max_window_days long, cut at UTC midnights so the windows partition
+ *		the interval and each conversation belongs to exactly one), the next
+ *		chunk of ids, or the users listing.  False when there is none.
+ */
+static bool
+next_window(GcScanState *st)
+{
+	HASHCTL		ctl;
+
+	if (st->mode == GC_MODE_INTERVAL)
+	{
+		TimestampTz span = (TimestampTz) st->max_window_days * USECS_PER_DAY;
+
+		if (!st->descending)
+		{
+			if (st->win_end >= st->scan_end)
+				return false;
+			st->win_start = st->win_end;
+			st->win_end = Min(st->scan_end, utc_day_floor(st->win_start) + span);
+		}
+		else
+		{
+			if (st->win_start <= st->scan_start)
+				return false;
+			st->win_end = st->win_start;
+			st->win_start = Max(st->scan_start,
+								utc_day_floor(st->win_end - 1) + USECS_PER_DAY - span);
+		}
+	}
+	else if (st->ids != NIL || st->mode == GC_MODE_LOOKUP)
+	{
+		/* the next chunk of ids */
+		int			first = st->windows * GC_IDS_PER_REQUEST;
+
+		if (first >= list_length(st->ids))
+			return false;
+		st->chunk_ids = list_truncate(list_copy_tail(st->ids, first), GC_IDS_PER_REQUEST);
+	}
+	else if (st->windows > 0)
+		return false;			/* the users listing is one series */
+
+	st->windows++;
+	st->window_rows = 0;
+	st->page_number = 0;
+	st->last_page = false;
+
+	MemoryContextReset(st->window_cxt);
+	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
+	ctl.entrysize = sizeof(GcSeenId);
+	ctl.hcxt = st->window_cxt;
+	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	return true;
+}
+
+/*
+ * is_last_page
+ *		Whether the page just parsed ends its window, without trusting the
+ *		requested page size: the API may return fewer rows than asked for.
+ *
+ *		users: the listing says so itself, by having no nextUri; an empty
+ *		page also ends it.  A 200 without an entities array is not a
+ *		listing at all, and is an error rather than a silent end.
+ *
+ *		lookups: one answer per chunk of ids.
+ *
+ *		interval windows: a page past the end has no conversations; a short
+ *		page ends the window only once the window has returned totalHits
+ *		rows (totalHits is approximate: when in doubt, ask once more).
+ */
+static bool
+is_last_page(GcScanState *st)
+{
+	char	   *total;
+
+	if (st->mode == GC_MODE_USERS)
+	{
+		if (!gc_page_has_key(st->page, "entities"))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("Genesys Cloud answered GET /api/v2/users (page %d) without a user listing",
+							st->page_number),
+					 errdetail("The response has no \"entities\" array."),
+					 errhint("A proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
+		return st->page_rows == 0 || !gc_page_has_key(st->page, "nextUri");
+	}
+	if (st->mode == GC_MODE_LOOKUP)
+		return true;
+
+	if (st->page_rows == 0)
+		return true;
+	if (st->page_rows >= st->table_opts.page_size)
+		return false;
+	total = gc_page_string(st->page, "totalHits");
+	return total != NULL && st->window_rows >= strtoll(total, NULL, 10);
+}
+
+/*
+ * fetch_next_page
+ *		Fetch and parse the next page into batch_cxt, moving to the next
+ *		window when the current one is done.  False when the scan is over.
+ */
+static bool
+fetch_next_page(GcScanState *st)
+{
+	const GcResourceDef *res = st->table_opts.resource;
+	MemoryContext oldcxt;
+	StringInfoData req;
+	GcHttpResponse resp;
+	const char *what;
+
+	for (;;)
+	{
+		if (st->windows == 0 || st->last_page)
+		{
+			if (!next_window(st))
+				return false;
+		}
+
+		MemoryContextReset(st->batch_cxt);
+		st->page = NULL;
+		st->cursor = NULL;
+		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+		st->page_number++;
+		initStringInfo(&req);
+		switch (st->mode)
+		{
+			case GC_MODE_USERS:
+				gc_build_users_query(&req, st->state_filter, st->table_opts.page_size,
+									 st->page_number, st->want_last_login,
+									 st->chunk_ids);
+				gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
+				what = psprintf("GET %s (page %d)", res->path, st->page_number);
+				break;
+			case GC_MODE_LOOKUP:
+				gc_build_lookup_path(&req, st->chunk_ids);
+				gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
+				what = "GET /api/v2/analytics/conversations/details";
+				break;
+			default:
+				gc_build_details_query(&req, st->win_start, st->win_end,
+									   st->table_opts.page_size, st->page_number,
+									   st->conversation_filters, st->segment_filters,
+									   st->descending);
+				gc_api_call(st->conn, res->method, res->path, req.data,
+							&st->stats, &resp);
+				what = psprintf("%s %s (page %d)", res->method, res->path,
+								st->page_number);
+				break;
+		}
+		st->page = gc_page_parse(st->batch_cxt, resp.body, resp.body_len, what);
+		st->cursor = gc_cursor_create(st->page, st->array_key, res->level);
+		MemoryContextSwitchTo(oldcxt);
+
+		st->page_rows = gc_page_row_count(st->page, st->array_key);
+		st->stats.pages++;
+		st->stats.rows_received += st->page_rows;
+		st->window_rows += st->page_rows;
+		st->last_page = is_last_page(st);
+		if (st->page_rows > 0)
+			return true;
+	}
+}
+
+/*
+ * accept_conversation
+ *		Whether the cursor's current conversation belongs to the current
+ *		window (the API returns whole UTC days) and was not already returned
+ *		by it (pages shift under live traffic).  A rejected conversation's
+ *		participants, sessions, segments and metrics are skipped with it.
+ */
+static bool
+accept_conversation(GcScanState *st)
+{
+	char	   *id = gc_cursor_top_string(st->cursor, "conversationId");
+	bool		found;
+
+	if (st->mode == GC_MODE_INTERVAL)
+	{
+		char	   *start = gc_cursor_top_string(st->cursor, "conversationStart");
+
+		if (start)
+		{
+			TimestampTz ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																	 CStringGetDatum(start),
+																	 ObjectIdGetDatum(InvalidOid),
+																	 Int32GetDatum(-1)));
+
+			if (ts < st->win_start || ts >= st->win_end)
+				return false;
+		}
+	}
+	if (id && strlen(id) < sizeof(((GcSeenId *) NULL)->id))
+	{
+		hash_search(st->seen_ids, id, HASH_ENTER, &found);
+		if (found)
+		{
+			st->stats.duplicates++;
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * gc_scan_iterate
+ *		Return the next row, fetching the next page when the current one is
+ *		used up.
+ */
+TupleTableSlot *
+gc_scan_iterate(ForeignScanState *node)
+{
+	GcScanState *st = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+
+	ExecClearTuple(slot);
+	if (!st->started)
+		start_scan(node, st);
+	if (st->finished)
+		return slot;
+
+	for (;;)
+	{
+		MemoryContextReset(st->temp_cxt);
+		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+
+		if (!st->in_top)
+		{
+			/* next top-level object (user or conversation), or next page */
+			if (st->cursor == NULL || !gc_cursor_next_top(st->cursor))
+			{
+				MemoryContextSwitchTo(oldcxt);
+				st->cursor = NULL;
+				if (!fetch_next_page(st))
+				{
+					st->finished = true;
+					MemoryContextReset(st->batch_cxt);
+					return slot;
+				}
+				continue;
+			}
+			if (st->table_opts.resource->kind == GC_RESOURCE_CONVERSATIONS &&
+				!accept_conversation(st))
+			{
+				MemoryContextSwitchTo(oldcxt);
+				continue;
+			}
+			st->in_top = true;
+		}
+
+		/* next row under it: itself, or its nested participants, ... */
+		if (!gc_cursor_next_row(st->cursor))
+		{
+			st->in_top = false;
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		gc_cursor_values(st->cursor, st->map, slot->tts_values, slot->tts_isnull);
+		MemoryContextSwitchTo(oldcxt);
+		return ExecStoreVirtualTuple(slot);
+	}
+}
+
+/*
+ * gc_scan_rescan
+ *		Start over: the pushed values may have changed (parameters).
+ */
+void
+gc_scan_rescan(ForeignScanState *node)
+{
+	GcScanState *st = node->fdw_state;
+
+	st->started = false;
+	MemoryContextReset(st->batch_cxt);
+	MemoryContextReset(st->temp_cxt);
+	MemoryContextReset(st->window_cxt);
+	st->seen_ids = NULL;
+	st->page = NULL;
+	st->cursor = NULL;
+	st->in_top = false;
+}
+
+/*
+ * gc_scan_end
+ *		Free the page (json-c memory) now rather than at query end.
+ */
+void
+gc_scan_end(ForeignScanState *node)
+{
+	GcScanState *st = node->fdw_state;
+
+	if (st == NULL || st->batch_cxt == NULL)
+		return;
+	MemoryContextDelete(st->batch_cxt);
+	MemoryContextDelete(st->temp_cxt);
+	MemoryContextDelete(st->window_cxt);
+	st->batch_cxt = st->temp_cxt = st->window_cxt = NULL;
+}
+
+/* Count of windows next_window() cuts [lo, hi) into */
+static int
+count_windows(TimestampTz lo, TimestampTz hi, int days, bool descending)
+{
+	TimestampTz span = (TimestampTz) days * USECS_PER_DAY;
+	int			n = 0;
+
+	while (lo < hi)
+	{
+		if (descending)
+			hi = Max(lo, utc_day_floor(hi - 1) + USECS_PER_DAY - span);
+		else
+			lo = Min(hi, utc_day_floor(lo) + span);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * gc_scan_explain
+ *		What the scan sends: under plain EXPLAIN, evaluated without calling
+ *		the API (when the values need no parameters); under ANALYZE, also
+ *		what it cost.
+ */
+void
+gc_scan_explain(ForeignScanState *node, ExplainState *es)
+{
+	GcScanState *st = node->fdw_state;
+	const GcResourceDef *res = st->table_opts.resource;
+	bool		evaluable = true;
+	ListCell   *lc;
+
+	/*
+	 * Plain EXPLAIN evaluates the conditions as the scan would when their
+	 * values are constants (a value from now() or a parameter would make
+	 * the output depend on when or how it runs); EXPLAIN ANALYZE shows
+	 * what the scan used.
+	 */
+	if (!st->started)
+	{
+		foreach(lc, st->conds)
+			if (((GcPushedCond *) lfirst(lc))->expr &&
+				!IsA(((GcPushedCond *) lfirst(lc))->expr, Const))
+				evaluable = false;
+		if (evaluable)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+			bool		have_lo;
+			bool		have_hi;
+
+			st->empty = !evaluate_conditions(node->ss.ps.ps_ExprContext, st,
+											 &have_lo, &have_hi);
+			if (st->mode == GC_MODE_INTERVAL && !st->empty &&
+				(!(have_lo && have_hi) || st->scan_start >= st->scan_end))
+				evaluable = false;
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+
+	if (st->mode == GC_MODE_LOOKUP && evaluable)
+		ExplainPropertyText("Genesys Request",
+							"GET /api/v2/analytics/conversations/details?id=...", es);
+	else
+		ExplainPropertyText("Genesys Request",
+							psprintf("%s %s", res->method, res->path), es);
+	ExplainPropertyText("Genesys Mode", "query", es);
+	if (st->mode != GC_MODE_LOOKUP)
+		ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
+
+	if (evaluable && st->empty)
+		ExplainPropertyText("Genesys Interval", "none: the conditions exclude every row, no request is sent", es);
+	else if (evaluable)
+	{
+		if (st->mode == GC_MODE_INTERVAL)
+		{
+			ExplainPropertyText("Genesys Interval",
+								psprintf("%s/%s", gc_format_timestamp(st->scan_start, false),
+										 gc_format_timestamp(st->scan_end, true)), es);
+			ExplainPropertyText("Interval Windows",
+								psprintf("%d of up to %d days%s",
+										 count_windows(st->scan_start, st->scan_end,
+													   st->max_window_days,
+													   st->descending),
+										 st->max_window_days,
+										 st->descending ? ", newest first" : ""), es);
+		}
+		else if (st->ids != NIL)
+			ExplainPropertyInteger(st->mode == GC_MODE_LOOKUP ? "Conversations Looked Up"
+								   : "Users Looked Up", NULL, list_length(st->ids), es);
+	}
+
+	if (es->analyze && st->conn)
+	{
+		if (res->kind == GC_RESOURCE_USERS)
+			ExplainPropertyText("Genesys State Sent",
+								st->state_filter ? st->state_filter : "any", es);
+		ExplainPropertyInteger(st->mode == GC_MODE_INTERVAL ? "Windows Read" : "Request Series",
+							   NULL, st->windows, es);
+		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
+		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
+		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);
+		ExplainPropertyInteger("Duplicates Dropped", NULL, st->stats.duplicates, es);
+		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
+		ExplainPropertyInteger("Rate Limit Waits", NULL, st->stats.waits_429, es);
+		ExplainPropertyFloat("Rate Limit Wait Time", "s", st->stats.wait_429_secs, 1, es);
+		ExplainPropertyFloat("Retry Backoff Time", "s", st->stats.backoff_secs, 1, es);
+		ExplainPropertyInteger("Token Requests", NULL, st->stats.token_requests, es);
+		ExplainPropertyInteger("Re-authentications", NULL, st->stats.reauths, es);
+	}
+}
