@@ -52,11 +52,19 @@ SELECT show_error('SELECT count(*) FROM users');
 SELECT show_error('SELECT count(*) FROM users');
 \! python3 tests/emuctl.py log-summary
 
--- The API's deep-paging cap surfaces as its own 400 message
+-- The API's deep-paging cap: windows are split at UTC midnights (see
+-- faults), but a single UTC day over the cap cannot be split: an error,
+-- never a truncated result
 \! python3 tests/emuctl.py reset
-\! python3 tests/emuctl.py settings '{"max_results": 150}'
+\! python3 tests/emuctl.py settings '{"max_results": 50}'
 SELECT show_error($$SELECT count(*) FROM conversations
   WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-08'$$);
+\! python3 tests/emuctl.py log-intervals
+\! python3 tests/emuctl.py reset
+-- other 400s are reported as the API words them
+\! python3 tests/emuctl.py fault '{"endpoint": "details", "kind": "status", "status": 400, "code": "invalid.date", "message": "Invalid interval: start must be before end"}'
+SELECT show_error($$SELECT count(*) FROM conversations
+  WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-02'$$);
 \! python3 tests/emuctl.py reset
 
 -- 5xx: retried max_retries (2) times, then the status and the start of the

@@ -35,6 +35,18 @@ SELECT explain_analyze($$SELECT * FROM conversations
   WHERE conversation_start >= '2024-03-06' AND conversation_start < '2024-03-13'$$);
 \! python3 tests/emuctl.py reset
 
+-- The deep-paging cap (150 here, 100000 in Genesys): windows that hold
+-- more are split at UTC midnights and read again; rows returned before a
+-- split are not returned twice
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py settings '{"max_results": 150}'
+SELECT * FROM diff_with_truth('2024-03-04', '2024-03-11');
+\! python3 tests/emuctl.py log-intervals
+SELECT explain_analyze($$SELECT * FROM conversations
+  WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11'
+  ORDER BY conversation_start DESC$$);
+\! python3 tests/emuctl.py reset
+
 -- A 500 with a JSON body, then success
 \! python3 tests/emuctl.py reset
 \! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 500, "after": 1}'

@@ -174,6 +174,14 @@ extern void gc_api_call(GcConnection *conn, const char *method,
 						const char *path_query, const char *json_body,
 						GcScanStats *stats, GcHttpResponse *resp);
 
+extern void gc_api_call_ex(GcConnection *conn, const char *method,
+						   const char *path_query, const char *json_body,
+						   GcScanStats *stats, GcHttpResponse *resp,
+						   bool return_bad_request);
+extern void gc_api_report_error(GcConnection *conn, const char *method,
+								const char *path_query,
+								const GcHttpResponse *resp) pg_attribute_noreturn();
+
 /*
  * Token endpoint exchange (used by auth.c): POST login_url/oauth/token with
  * Basic auth and grant_type=client_credentials, retrying 429/5xx/network

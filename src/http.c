@@ -91,6 +91,7 @@ typedef struct GcRequest
 	bool		is_token;		/* token endpoint: Basic auth, form body */
 	const char *service;		/* who we talk to, for messages */
 	const char *url_option;		/* server option naming the host */
+	bool		return_bad_request; /* hand 400 answers back to the caller */
 } GcRequest;
 
 static CURL *gc_curl = NULL;
@@ -837,6 +838,8 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		}
 		else if (req->is_token)
 			return;				/* auth.c reports the token endpoint's refusal */
+		else if (req->return_bad_request && resp->status == 400)
+			return;				/* the caller may be able to narrow the request */
 		else
 			gc_report_api_error(req, resp);
 
@@ -858,9 +861,44 @@ void
 gc_api_call(GcConnection *conn, const char *method, const char *path_query,
 			const char *json_body, GcScanStats *stats, GcHttpResponse *resp)
 {
+	gc_api_call_ex(conn, method, path_query, json_body, stats, resp, false);
+}
+
+/*
+ * gc_api_report_error
+ *		ereport an API answer the caller could not use, as gc_api_call would
+ *		have.
+ */
+void
+gc_api_report_error(GcConnection *conn, const char *method,
+					const char *path_query, const GcHttpResponse *resp)
+{
 	GcRequest	req;
 
 	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	req.path = path_query;
+	req.service = "Genesys Cloud API";
+	req.url_option = "api_url";
+	gc_report_api_error(&req, resp);
+}
+
+/*
+ * gc_api_call_ex
+ *		gc_api_call that, with return_bad_request, returns a 400 answer
+ *		instead of reporting it (the scan splits an interval the API finds
+ *		too large).
+ */
+void
+gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
+			   const char *json_body, GcScanStats *stats, GcHttpResponse *resp,
+			   bool return_bad_request)
+{
+	GcRequest	req;
+
+	memset(&req, 0, sizeof(req));
+	req.return_bad_request = return_bad_request;
 	req.conn = conn;
 	req.method = method;
 	req.path = path_query;

@@ -89,6 +89,9 @@ typedef struct GcScanState
 	List	   *chunk_ids;		/* ids of the current chunk */
 	int64		window_rows;	/* rows received in this window */
 	HTAB	   *seen_ids;		/* conversation ids seen in this window */
+	List	   *pending;		/* halves of split windows still to read */
+	HTAB	   *carried_ids;	/* ids a split window returned before it split */
+	int			splits;			/* windows split for the API's caps */
 
 	/* current page */
 	int			page_number;
@@ -456,6 +459,8 @@ start_scan(ForeignScanState *node, GcScanState *st)
 	st->page_rows = 0;
 	st->cursor = NULL;
 	st->in_top = false;
+	st->pending = NIL;
+	st->splits = 0;
 
 	MemoryContextReset(st->scan_cxt);
 	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
@@ -495,6 +500,23 @@ next_window(GcScanState *st)
 {
 	HASHCTL		ctl;
 
+	if (st->mode == GC_MODE_INTERVAL && st->pending != NIL)
+	{
+		/*
+		 * The other half of a split window.  Its parent's rows so far stay
+		 * in carried_ids, so nothing it returned is returned again.
+		 */
+		TimestampTz *half = linitial(st->pending);
+
+		st->pending = list_delete_first(st->pending);
+		st->win_start = half[0];
+		st->win_end = half[1];
+		st->windows++;
+		st->window_rows = 0;
+		st->page_number = 0;
+		st->last_page = false;
+		return true;
+	}
 	if (st->mode == GC_MODE_INTERVAL)
 	{
 		TimestampTz span = (TimestampTz) st->max_window_days * USECS_PER_DAY;
@@ -533,6 +555,7 @@ next_window(GcScanState *st)
 	st->last_page = false;
 
 	MemoryContextReset(st->window_cxt);
+	st->carried_ids = NULL;
 	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
 	ctl.entrysize = sizeof(GcSeenId);
 	ctl.hcxt = st->window_cxt;
@@ -584,6 +607,103 @@ is_last_page(GcScanState *st)
 }
 
 /*
+ * window_too_large
+ *		Whether a 400 answer says the window holds more than the API pages
+ *		through ("Pagination may not exceed 100000 results") or is longer
+ *		than it accepts.
+ */
+static bool
+window_too_large(const GcHttpResponse *resp)
+{
+	return resp->body != NULL &&
+		(strstr(resp->body, "Pagination may not exceed") != NULL ||
+		 strstr(resp->body, "may not exceed") != NULL ||
+		 (strstr(resp->body, "nterval") != NULL && strstr(resp->body, "exceed") != NULL));
+}
+
+/* Merge the current window's seen ids into carried_ids */
+static void
+carry_seen_ids(GcScanState *st)
+{
+	HASH_SEQ_STATUS scan;
+	GcSeenId   *entry;
+	HASHCTL		ctl;
+	bool		found;
+
+	if (st->carried_ids == NULL)
+	{
+		ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
+		ctl.entrysize = sizeof(GcSeenId);
+		ctl.hcxt = st->window_cxt;
+		st->carried_ids = hash_create("gc_fdw carried conversation ids", 1024, &ctl,
+									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	hash_seq_init(&scan, st->seen_ids);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+		hash_search(st->carried_ids, entry->id, HASH_ENTER, &found);
+	hash_destroy(st->seen_ids);
+	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
+	ctl.entrysize = sizeof(GcSeenId);
+	ctl.hcxt = st->window_cxt;
+	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/*
+ * split_window
+ *		Split the current window at a UTC midnight after the API refused it
+ *		as too large, and restart with the half read first (the other waits
+ *		in pending).  The API matches whole UTC days, so a window of one day
+ *		cannot shrink: that is an error, never a truncated result.
+ */
+static void
+split_window(GcScanState *st, const GcHttpResponse *resp)
+{
+	TimestampTz first_day = utc_day_floor(st->win_start);
+	TimestampTz last_day = utc_day_floor(st->win_end - 1);
+	TimestampTz mid;
+	TimestampTz *later;
+	TimestampTz *earlier;
+	MemoryContext oldcxt;
+
+	if (first_day == last_day)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Genesys Cloud cannot page through the conversations of %s (UTC) in one query",
+						gc_format_timestamp(first_day, false)),
+				 errdetail("The API answered: %s; the details query matches whole UTC days, so a day cannot be split further.",
+						   resp->body ? pnstrdup(resp->body, Min(resp->body_len, 300)) : "(no body)"),
+				 errhint("Narrow the query with conditions the API filters on (media_type, queue_id, purpose, ...), or read that day with the table option mode 'jobs'.")));
+
+	/* a midnight near the middle, strictly inside the window */
+	mid = utc_day_floor(st->win_start + (st->win_end - st->win_start) / 2);
+	if (mid <= st->win_start)
+		mid = first_day + USECS_PER_DAY;
+
+	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	earlier = palloc(2 * sizeof(TimestampTz));
+	later = palloc(2 * sizeof(TimestampTz));
+	earlier[0] = st->win_start;
+	earlier[1] = mid;
+	later[0] = mid;
+	later[1] = st->win_end;
+	st->pending = lcons(st->descending ? earlier : later, st->pending);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (st->descending)
+		st->win_start = mid;
+	else
+		st->win_end = mid;
+	carry_seen_ids(st);
+	st->splits++;
+	st->window_rows = 0;
+	st->page_number = 0;
+	st->last_page = false;
+	elog(DEBUG1, "gc_fdw: window too large for the API, split at %s",
+		 gc_format_timestamp(mid, false));
+}
+
+/*
  * fetch_next_page
  *		Fetch and parse the next page into batch_cxt, moving to the next
  *		window when the current one is done.  False when the scan is over.
@@ -630,8 +750,16 @@ fetch_next_page(GcScanState *st)
 									   st->table_opts.page_size, st->page_number,
 									   st->conversation_filters, st->segment_filters,
 									   st->descending);
-				gc_api_call(st->conn, res->method, res->path, req.data,
-							&st->stats, &resp);
+				gc_api_call_ex(st->conn, res->method, res->path, req.data,
+							   &st->stats, &resp, true);
+				if (resp.status == 400)
+				{
+					if (!window_too_large(&resp))
+						gc_api_report_error(st->conn, res->method, res->path, &resp);
+					MemoryContextSwitchTo(oldcxt);
+					split_window(st, &resp);
+					continue;
+				}
 				what = psprintf("%s %s (page %d)", res->method, res->path,
 								st->page_number);
 				break;
@@ -680,7 +808,10 @@ accept_conversation(GcScanState *st)
 	}
 	if (id && strlen(id) < sizeof(((GcSeenId *) NULL)->id))
 	{
-		hash_search(st->seen_ids, id, HASH_ENTER, &found);
+		found = st->carried_ids != NULL &&
+			hash_search(st->carried_ids, id, HASH_FIND, NULL) != NULL;
+		if (!found)
+			hash_search(st->seen_ids, id, HASH_ENTER, &found);
 		if (found)
 		{
 			st->stats.duplicates++;
@@ -884,6 +1015,8 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 								st->state_filter ? st->state_filter : "any", es);
 		ExplainPropertyInteger(st->mode == GC_MODE_INTERVAL ? "Windows Read" : "Request Series",
 							   NULL, st->windows, es);
+		if (st->mode == GC_MODE_INTERVAL)
+			ExplainPropertyInteger("Windows Split", NULL, st->splits, es);
 		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);
