@@ -9,6 +9,7 @@ OBJS = \
 	src/deparse.o \
 	src/json_tuple.o \
 	src/scan.o \
+	src/jobs.o \
 	src/http.o \
 	src/auth.o
 
@@ -17,7 +18,7 @@ DATA = gc_fdw--1.0.sql
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown errors faults
+REGRESS = options users conversations model pushdown jobs errors faults
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)

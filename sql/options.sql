@@ -39,6 +39,13 @@ CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (max_retry_after 'soon');
 ALTER SERVER gc_default OPTIONS (ADD request_timeout '120', ADD connect_timeout '5',
   ADD max_retries '0', ADD max_retry_after '30');
 ALTER SERVER gc_default OPTIONS (SET max_retries '-1');
+-- reading: pushdown, mode and the jobs options
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (pushdown 'maybe');
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (mode 'bulk');
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (unavailable_data 'ignore');
+CREATE SERVER bad FOREIGN DATA WRAPPER gc_fdw OPTIONS (jobs_poll_interval '0');
+CREATE SERVER gc_jobs FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (pushdown 'yes', mode 'jobs', jobs_min_days '14', jobs_poll_interval '5', unavailable_data 'error');
 SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname LIKE 'gc\_%' ORDER BY 1;
 
 -- User mapping: only client_id and client_secret, neither empty
@@ -93,4 +100,10 @@ DROP OWNED BY gc_half;
 DROP ROLE gc_half;
 
 DROP FOREIGN TABLE t_users, t_cols;
-DROP SERVER gc_de, gc_usw2, gc_default, gc_proxy, gc_loop, gc_loop6 CASCADE;
+-- table options override the server's; jobs_poll_interval is the server's alone
+CREATE FOREIGN TABLE t_jobs (conversation_start timestamptz) SERVER gc_jobs
+  OPTIONS (resource 'conversations', mode 'query', pushdown 'off', rows_per_day '250');
+CREATE FOREIGN TABLE t_bad (id text) SERVER gc_jobs OPTIONS (resource 'users', jobs_poll_interval '2');
+EXPLAIN (COSTS OFF) SELECT * FROM t_jobs WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-04-30';
+DROP FOREIGN TABLE t_jobs;
+DROP SERVER gc_de, gc_usw2, gc_default, gc_proxy, gc_loop, gc_loop6, gc_jobs CASCADE;

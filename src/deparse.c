@@ -555,6 +555,22 @@ gc_build_details_query(StringInfo buf, TimestampTz win_start,
 }
 
 /*
+ * gc_build_job_body
+ *		The AsyncConversationQuery body of a jobs API window.
+ */
+void
+gc_build_job_body(StringInfo buf, TimestampTz win_start, TimestampTz win_end,
+				  List *conversation_filters, List *segment_filters)
+{
+	appendStringInfo(buf, "{\"interval\":\"%s/%s\"",
+					 gc_format_timestamp(win_start, false),
+					 gc_format_timestamp(win_end, true));
+	append_filter(buf, "conversationFilters", conversation_filters);
+	append_filter(buf, "segmentFilters", segment_filters);
+	appendStringInfoChar(buf, '}');
+}
+
+/*
  * gc_append_url_encoded
  *		Append value percent-encoded for a query string (RFC 3986 unreserved
  *		characters pass through).

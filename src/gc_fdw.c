@@ -356,7 +356,7 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 												 GC_STARTUP_COST, total, pathkeys,
 												 NULL, NULL,
-												 list_make1(makeInteger(desc))));
+												 list_make1(makeInteger(desc + 1))));
 		}
 	}
 

@@ -95,12 +95,24 @@ typedef struct GcServerOptions
 	int			max_retry_after;	/* seconds; a longer Retry-After errors */
 } GcServerOptions;
 
+/* How conversation details are read (option "mode") */
+typedef enum GcReadMode
+{
+	GC_READ_AUTO,				/* jobs for ranges of jobs_min_days or more */
+	GC_READ_QUERY,				/* the synchronous details query */
+	GC_READ_JOBS				/* the async jobs API */
+} GcReadMode;
+
 typedef struct GcTableOptions
 {
 	const GcResourceDef *resource;
 	int			page_size;
 	double		rows_per_day;	/* planner estimate; 0 = the default */
 	bool		pushdown;		/* send filters, ids, order (table > server) */
+	GcReadMode	mode;			/* query API, jobs API, or by range length */
+	int			jobs_min_days;	/* auto: ranges at least this long use jobs */
+	int			jobs_poll_interval; /* seconds before the first job poll */
+	bool		unavailable_error;	/* range past dataAvailabilityDate: error */
 } GcTableOptions;
 
 /*
@@ -140,6 +152,10 @@ typedef struct GcScanStats
 	double		wait_429_secs;	/* seconds slept for 429 answers */
 	double		backoff_secs;	/* seconds slept for 5xx/network backoff */
 	int64		reauths;		/* tokens fetched after the first one */
+	int64		windows;		/* interval windows or id chunks read */
+	int64		splits;			/* windows split for the API's caps */
+	int64		job_polls;		/* async job status polls that waited */
+	double		job_wait_secs;	/* seconds slept waiting for jobs */
 	int64		token_requests; /* all token endpoint exchanges */
 } GcScanStats;
 
@@ -191,6 +207,9 @@ extern void gc_api_report_error(GcConnection *conn, const char *method,
  */
 extern void gc_http_token_request(GcConnection *conn, GcScanStats *stats,
 								  GcHttpResponse *resp);
+
+/* DELETE without raising (abort callbacks); true on a 2xx answer */
+extern bool gc_http_delete_quietly(const char *url, const char *token);
 
 /* Interruptible sleep: honours cancel, statement_timeout, terminate. */
 extern void gc_sleep_interruptible(double seconds);
@@ -282,6 +301,9 @@ extern void gc_build_users_query(StringInfo buf, const char *state,
 								 int page_size, int page_number,
 								 bool want_last_login, List *ids);
 extern void gc_build_lookup_path(StringInfo buf, List *ids);
+extern void gc_build_job_body(StringInfo buf, TimestampTz win_start,
+							  TimestampTz win_end, List *conversation_filters,
+							  List *segment_filters);
 extern void gc_append_url_encoded(StringInfo buf, const char *value);
 
 /* ----------------------------------------------------------------
@@ -324,6 +346,19 @@ extern bool gc_page_has_key(GcPage *page, const char *key);
 extern char *gc_page_string(GcPage *page, const char *key);
 
 /* ----------------------------------------------------------------
+ * jobs.c: the async details jobs API
+ * ----------------------------------------------------------------
+ */
+extern TimestampTz gc_jobs_availability(GcConnection *conn, GcScanStats *stats);
+extern char *gc_job_submit(GcConnection *conn, const char *body,
+						   GcScanStats *stats, GcHttpResponse *resp);
+extern char *gc_job_wait(GcConnection *conn, const char *job_id,
+						 double poll_secs, GcScanStats *stats);
+extern void gc_job_results_path(StringInfo buf, const char *job_id,
+								const char *cursor);
+extern void gc_job_finish(const char *job_id, bool delete_it);
+
+/* ----------------------------------------------------------------
  * scan.c: executing a foreign scan
  * ----------------------------------------------------------------
  */
@@ -335,7 +370,8 @@ enum GcFdwScanPrivateIndex
 	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
 	GcPrivExplain,				/* String list: pushed conditions, for EXPLAIN */
 	GcPrivStartColumn,			/* String: column reading conversationStart */
-	GcPrivDescending			/* Integer: ORDER BY conversation_start DESC */
+	GcPrivDescending			/* Integer: ORDER BY conversation_start: 0 none,
+								 * 1 ASC, 2 DESC */
 };
 
 struct ExplainState;

@@ -938,3 +938,55 @@ gc_http_token_request(GcConnection *conn, GcScanStats *stats,
 	gc_http_request(&req, stats, resp);
 	pfree(req.url);
 }
+
+/* Discard a response body */
+static size_t
+gc_discard_callback(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	return size * nmemb;
+}
+
+/*
+ * gc_http_delete_quietly
+ *		DELETE url with a bearer token, without retries, with short
+ *		timeouts, and without raising: it runs from transaction abort
+ *		callbacks, where an error must not be thrown.  Not interruptible
+ *		either (an abort has already consumed the cancel), so it is bounded
+ *		by a 5 second timeout.  Returns whether the API answered 2xx.
+ */
+bool
+gc_http_delete_quietly(const char *url, const char *token)
+{
+	struct curl_slist *headers = NULL;
+	char		auth[GC_HEADER_VALUE_LEN * 4];
+	long		status = 0;
+	CURLcode	rc;
+
+	if (gc_curl == NULL && (gc_curl = curl_easy_init()) == NULL)
+		return false;
+	if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= (int) sizeof(auth))
+		return false;
+	headers = curl_slist_append(NULL, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (headers == NULL)
+		return false;
+
+	curl_easy_reset(gc_curl);
+	curl_easy_setopt(gc_curl, CURLOPT_URL, url);
+	curl_easy_setopt(gc_curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(gc_curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(gc_curl, CURLOPT_USERAGENT, GC_FDW_USER_AGENT);
+	curl_easy_setopt(gc_curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(gc_curl, CURLOPT_CONNECTTIMEOUT, 2L);
+	curl_easy_setopt(gc_curl, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(gc_curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(gc_curl, CURLOPT_WRITEFUNCTION, gc_discard_callback);
+	rc = curl_easy_perform(gc_curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(gc_curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_reset(gc_curl);
+	gc_free_headers(headers);
+	elog(DEBUG1, "gc_fdw: DELETE of an unfinished analytics job -> %s, HTTP %ld",
+		 rc == CURLE_OK ? "sent" : curl_easy_strerror(rc), status);
+	return rc == CURLE_OK && status >= 200 && status < 300;
+}

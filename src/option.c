@@ -49,7 +49,9 @@ typedef enum GcOptionKind
 	GC_OPT_SECRET,
 	GC_OPT_RESOURCE,
 	GC_OPT_PAGE_SIZE,
-	GC_OPT_BOOL
+	GC_OPT_BOOL,
+	GC_OPT_MODE,
+	GC_OPT_UNAVAILABLE
 } GcOptionKind;
 
 typedef struct GcOption
@@ -69,12 +71,19 @@ static const GcOption gc_options[] = {
 	{"max_retries", ForeignServerRelationId, GC_OPT_INT, {0, 20, 5, "retries"}},
 	{"max_retry_after", ForeignServerRelationId, GC_OPT_INT, {0, 86400, 180, "seconds"}},
 	{"pushdown", ForeignServerRelationId, GC_OPT_BOOL, {0}},
+	{"mode", ForeignServerRelationId, GC_OPT_MODE, {0}},
+	{"jobs_min_days", ForeignServerRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
+	{"jobs_poll_interval", ForeignServerRelationId, GC_OPT_INT, {1, 60, 3, "seconds"}},
+	{"unavailable_data", ForeignServerRelationId, GC_OPT_UNAVAILABLE, {0}},
 	{"client_id", UserMappingRelationId, GC_OPT_STRING, {0}},
 	{"client_secret", UserMappingRelationId, GC_OPT_SECRET, {0}},
 	{"resource", ForeignTableRelationId, GC_OPT_RESOURCE, {0}},
 	{"page_size", ForeignTableRelationId, GC_OPT_PAGE_SIZE, {0}},
 	{"rows_per_day", ForeignTableRelationId, GC_OPT_INT, {1, 100000000, 0, "rows"}},
 	{"pushdown", ForeignTableRelationId, GC_OPT_BOOL, {0}},
+	{"mode", ForeignTableRelationId, GC_OPT_MODE, {0}},
+	{"jobs_min_days", ForeignTableRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
+	{"unavailable_data", ForeignTableRelationId, GC_OPT_UNAVAILABLE, {0}},
 	{"key", AttributeRelationId, GC_OPT_STRING, {0}},
 	{NULL, InvalidOid, GC_OPT_STRING, {0}}
 };
@@ -354,6 +363,21 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 			case GC_OPT_PAGE_SIZE:
 				page_size = def;
 				break;
+			case GC_OPT_MODE:
+				if (strcmp(value, "auto") != 0 && strcmp(value, "query") != 0 &&
+					strcmp(value, "jobs") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"mode\": \"%s\"", value),
+							 errdetail("\"mode\" is auto (the jobs API for ranges of jobs_min_days or more), query (the details query) or jobs (the async jobs API).")));
+				break;
+			case GC_OPT_UNAVAILABLE:
+				if (strcmp(value, "warning") != 0 && strcmp(value, "error") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"unavailable_data\": \"%s\"", value),
+							 errdetail("\"unavailable_data\" is warning or error: what a jobs read does when the range reaches past the data the jobs API has complete.")));
+				break;
 			case GC_OPT_BOOL:
 				{
 					bool		b;
@@ -447,6 +471,40 @@ gc_get_server_options(ForeignServer *server, GcServerOptions *opts)
 }
 
 /*
+ * apply_shared_options
+ *		Options a foreign table can take from its server or set itself.
+ */
+static void
+apply_shared_options(List *options, GcTableOptions *opts)
+{
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const char *value = defGetString(def);
+
+		if (strcmp(def->defname, "pushdown") == 0)
+		{
+			/* the validator accepted it with the same parse_bool() */
+			if (!parse_bool(value, &opts->pushdown))
+				opts->pushdown = true;
+		}
+		else if (strcmp(def->defname, "mode") == 0)
+			opts->mode = strcmp(value, "jobs") == 0 ? GC_READ_JOBS :
+				strcmp(value, "query") == 0 ? GC_READ_QUERY : GC_READ_AUTO;
+		else if (strcmp(def->defname, "jobs_min_days") == 0)
+			opts->jobs_min_days = parse_int_option(def->defname, value,
+												   &find_option("jobs_min_days")->range);
+		else if (strcmp(def->defname, "jobs_poll_interval") == 0)
+			opts->jobs_poll_interval = parse_int_option(def->defname, value,
+														&find_option("jobs_poll_interval")->range);
+		else if (strcmp(def->defname, "unavailable_data") == 0)
+			opts->unavailable_error = strcmp(value, "error") == 0;
+	}
+}
+
+/*
  * gc_get_table_options
  *		A foreign table's resource and page size.
  */
@@ -459,13 +517,13 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 	opts->resource = NULL;
 	opts->rows_per_day = 0;
 	opts->pushdown = true;
-	foreach(cell, GetForeignServer(table->serverid)->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(cell);
-
-		if (strcmp(def->defname, "pushdown") == 0)
-			opts->pushdown = defGetBoolean(def);
-	}
+	opts->mode = GC_READ_AUTO;
+	opts->jobs_min_days = find_option("jobs_min_days")->range.dflt;
+	opts->jobs_poll_interval = find_option("jobs_poll_interval")->range.dflt;
+	opts->unavailable_error = false;
+	/* options a table shares with its server: the server's, then the table's */
+	apply_shared_options(GetForeignServer(table->serverid)->options, opts);
+	apply_shared_options(table->options, opts);
 	foreach(cell, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -474,8 +532,6 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 			opts->resource = gc_resource_lookup(defGetString(def));
 		else if (strcmp(def->defname, "page_size") == 0)
 			page_size = defGetString(def);
-		else if (strcmp(def->defname, "pushdown") == 0)
-			opts->pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "rows_per_day") == 0)
 			opts->rows_per_day = parse_int_option(def->defname, defGetString(def),
 												  &find_option("rows_per_day")->range);

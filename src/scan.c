@@ -37,6 +37,11 @@
 #define GC_MAX_WINDOW_DAYS 7
 #define GC_MAX_FILTERED_WINDOW_DAYS 31
 
+#define GC_JOBS_API_PATH "/api/v2/analytics/conversations/details/jobs"
+
+/* Longest window of one async job */
+#define GC_MAX_JOB_WINDOW_DAYS 31
+
 /* Ids per lookup request (conversations by id, users by id) */
 #define GC_IDS_PER_REQUEST 100
 
@@ -45,6 +50,7 @@ typedef enum GcScanMode
 {
 	GC_MODE_USERS,				/* GET /api/v2/users pages (per id chunk) */
 	GC_MODE_INTERVAL,			/* details query, per interval window */
+	GC_MODE_JOBS,				/* async jobs API, one job per window */
 	GC_MODE_LOOKUP				/* conversations by id, per id chunk */
 } GcScanMode;
 
@@ -58,6 +64,7 @@ typedef struct GcScanState
 	const char *array_key;		/* "entities" or "conversations" */
 	char	   *start_column;	/* column bounding the interval, "" if none */
 	bool		descending;		/* ORDER BY conversation_start DESC */
+	bool		sorted;			/* an ORDER BY conversation_start path */
 
 	List	   *conds;			/* GcPushedCond */
 	List	   *cond_states;	/* ExprState per cond, NULL without value */
@@ -92,6 +99,11 @@ typedef struct GcScanState
 	List	   *pending;		/* halves of split windows still to read */
 	HTAB	   *carried_ids;	/* ids a split window returned before it split */
 	int			splits;			/* windows split for the API's caps */
+
+	/* jobs mode: the current window's job */
+	char	   *job_id;			/* in window_cxt; NULL before submission */
+	char	   *job_cursor;		/* next results page, in window_cxt */
+	TimestampTz availability;	/* dataAvailabilityDate, 0 if not asked */
 
 	/* current page */
 	int			page_number;
@@ -134,7 +146,8 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 	st->array_key = st->table_opts.resource->kind == GC_RESOURCE_USERS
 		? "entities" : "conversations";
 	st->start_column = strVal(list_nth(private, GcPrivStartColumn));
-	st->descending = intVal(list_nth(private, GcPrivDescending)) != 0;
+	st->descending = intVal(list_nth(private, GcPrivDescending)) == 2;
+	st->sorted = intVal(list_nth(private, GcPrivDescending)) != 0;
 	st->conds = gc_deserialize_conds(list_nth(private, GcPrivConds), fsplan->fdw_exprs);
 	foreach(lc, st->conds)
 	{
@@ -145,6 +158,13 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 	}
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "gc_fdw scan", ALLOCSET_SMALL_SIZES);
+
+	/* the mode the plan implies, refined when the conditions are evaluated */
+	st->mode = st->table_opts.resource->kind == GC_RESOURCE_USERS ? GC_MODE_USERS
+		: GC_MODE_INTERVAL;
+	foreach(lc, st->conds)
+		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_CONVERSATION_ID)
+			st->mode = GC_MODE_LOOKUP;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -410,6 +430,53 @@ evaluate_conditions(ExprContext *econtext, GcScanState *st, bool *have_lo,
 }
 
 /*
+ * choose_jobs
+ *		Whether an interval scan reads through the jobs API: mode 'jobs', or
+ *		mode 'auto' with a range of jobs_min_days or more.  Ordered scans
+ *		(ORDER BY conversation_start) always use the details query, which
+ *		sorts; job results come unordered.
+ */
+static void
+choose_jobs(GcScanState *st)
+{
+	GcTableOptions *o = &st->table_opts;
+
+	if (st->mode != GC_MODE_INTERVAL || st->descending || st->sorted)
+		return;
+	if (o->mode == GC_READ_JOBS ||
+		(o->mode == GC_READ_AUTO &&
+		 st->scan_end - st->scan_start >= (TimestampTz) o->jobs_min_days * USECS_PER_DAY))
+	{
+		st->mode = GC_MODE_JOBS;
+		st->max_window_days = GC_MAX_JOB_WINDOW_DAYS;
+	}
+}
+
+/*
+ * check_availability
+ *		Jobs read the data lake, which lags: data after dataAvailabilityDate
+ *		may be incomplete.  A range reaching past it gets a WARNING naming
+ *		the date, or an ERROR with unavailable_data 'error'; never a silent
+ *		partial result.
+ */
+static void
+check_availability(GcScanState *st)
+{
+	st->availability = gc_jobs_availability(st->conn, &st->stats);
+	if (st->scan_end <= st->availability)
+		return;
+	ereport(st->table_opts.unavailable_error ? ERROR : WARNING,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the range read from foreign table \"%s\" reaches past the data the Genesys Cloud jobs API has complete",
+					RelationGetRelationName(st->rel)),
+			 errdetail("Jobs data is complete up to %s (dataAvailabilityDate); conversations after it may be missing.",
+					   gc_format_timestamp(st->availability, false)),
+			 errhint("End the range before %s, read recent data with mode 'query', or set unavailable_data '%s'.",
+					 gc_format_timestamp(st->availability, false),
+					 st->table_opts.unavailable_error ? "warning" : "error")));
+}
+
+/*
  * check_interval
  *		An interval scan needs both bounds: without them it would read the
  *		organization's whole history.
@@ -475,8 +542,18 @@ start_scan(ForeignScanState *node, GcScanState *st)
 			st->empty = true;
 		/* windows are cut from this end towards the other */
 		st->win_start = st->win_end = st->descending ? st->scan_end : st->scan_start;
+		choose_jobs(st);
+		if (st->mode == GC_MODE_JOBS && !st->empty)
+			check_availability(st);
 	}
 	st->finished = st->empty;
+}
+
+/* Whether the scan reads interval windows (details query or jobs) */
+static bool
+is_interval_mode(GcScanState *st)
+{
+	return st->mode == GC_MODE_INTERVAL || st->mode == GC_MODE_JOBS;
 }
 
 /* UTC midnight at or before ts */
@@ -500,7 +577,7 @@ next_window(GcScanState *st)
 {
 	HASHCTL		ctl;
 
-	if (st->mode == GC_MODE_INTERVAL && st->pending != NIL)
+	if (is_interval_mode(st) && st->pending != NIL)
 	{
 		/*
 		 * The other half of a split window.  Its parent's rows so far stay
@@ -511,13 +588,15 @@ next_window(GcScanState *st)
 		st->pending = list_delete_first(st->pending);
 		st->win_start = half[0];
 		st->win_end = half[1];
+		st->job_id = st->job_cursor = NULL;
 		st->windows++;
+		st->stats.windows++;
 		st->window_rows = 0;
 		st->page_number = 0;
 		st->last_page = false;
 		return true;
 	}
-	if (st->mode == GC_MODE_INTERVAL)
+	if (is_interval_mode(st))
 	{
 		TimestampTz span = (TimestampTz) st->max_window_days * USECS_PER_DAY;
 
@@ -556,6 +635,8 @@ next_window(GcScanState *st)
 
 	MemoryContextReset(st->window_cxt);
 	st->carried_ids = NULL;
+	st->job_id = st->job_cursor = NULL;
+	st->stats.windows++;
 	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
 	ctl.entrysize = sizeof(GcSeenId);
 	ctl.hcxt = st->window_cxt;
@@ -597,6 +678,20 @@ is_last_page(GcScanState *st)
 	}
 	if (st->mode == GC_MODE_LOOKUP)
 		return true;
+	if (st->mode == GC_MODE_JOBS)
+	{
+		/* results pages follow a cursor, absent on the last page */
+		char	   *cursor = gc_page_string(st->page, "cursor");
+
+		st->job_cursor = cursor ? MemoryContextStrdup(st->window_cxt, cursor) : NULL;
+		if (cursor == NULL)
+		{
+			gc_job_finish(st->job_id, false);
+			st->job_id = NULL;
+			return true;
+		}
+		return false;
+	}
 
 	if (st->page_rows == 0)
 		return true;
@@ -696,6 +791,7 @@ split_window(GcScanState *st, const GcHttpResponse *resp)
 		st->win_end = mid;
 	carry_seen_ids(st);
 	st->splits++;
+	st->stats.splits++;
 	st->window_rows = 0;
 	st->page_number = 0;
 	st->last_page = false;
@@ -745,6 +841,51 @@ fetch_next_page(GcScanState *st)
 				gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
 				what = "GET /api/v2/analytics/conversations/details";
 				break;
+			case GC_MODE_JOBS:
+				if (st->job_id == NULL)
+				{
+					char	   *job;
+					char	   *failure;
+
+					gc_build_job_body(&req, st->win_start, st->win_end,
+									  st->conversation_filters, st->segment_filters);
+					job = gc_job_submit(st->conn, req.data, &st->stats, &resp);
+					if (job == NULL)
+					{
+						if (!window_too_large(&resp))
+							gc_api_report_error(st->conn, "POST", GC_JOBS_API_PATH, &resp);
+						MemoryContextSwitchTo(oldcxt);
+						split_window(st, &resp);
+						continue;
+					}
+					failure = gc_job_wait(st->conn, job, st->table_opts.jobs_poll_interval,
+										  &st->stats);
+					if (failure)
+					{
+						gc_job_finish(job, true);
+						if (strstr(failure, "may not exceed") != NULL)
+						{
+							resp.body = failure;
+							resp.body_len = strlen(failure);
+							MemoryContextSwitchTo(oldcxt);
+							split_window(st, &resp);
+							continue;
+						}
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_ERROR),
+								 errmsg("Genesys Cloud analytics job %s ended %s", job, failure),
+								 errdetail("The job read conversations in %s/%s.",
+										   gc_format_timestamp(st->win_start, false),
+										   gc_format_timestamp(st->win_end, true)),
+								 errhint("Retry the query; if it persists, read the range with mode 'query'.")));
+					}
+					st->job_id = MemoryContextStrdup(st->window_cxt, job);
+					resetStringInfo(&req);
+				}
+				gc_job_results_path(&req, st->job_id, st->job_cursor);
+				gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
+				what = psprintf("GET %s/%s/results", GC_JOBS_API_PATH, st->job_id);
+				break;
 			default:
 				gc_build_details_query(&req, st->win_start, st->win_end,
 									   st->table_opts.page_size, st->page_number,
@@ -791,7 +932,7 @@ accept_conversation(GcScanState *st)
 	char	   *id = gc_cursor_top_string(st->cursor, "conversationId");
 	bool		found;
 
-	if (st->mode == GC_MODE_INTERVAL)
+	if (is_interval_mode(st))
 	{
 		char	   *start = gc_cursor_top_string(st->cursor, "conversationStart");
 
@@ -890,6 +1031,9 @@ gc_scan_rescan(ForeignScanState *node)
 {
 	GcScanState *st = node->fdw_state;
 
+	if (st->job_id)
+		gc_job_finish(st->job_id, true);
+	st->job_id = NULL;
 	st->started = false;
 	MemoryContextReset(st->batch_cxt);
 	MemoryContextReset(st->temp_cxt);
@@ -911,6 +1055,9 @@ gc_scan_end(ForeignScanState *node)
 
 	if (st == NULL || st->batch_cxt == NULL)
 		return;
+	if (st->job_id)
+		gc_job_finish(st->job_id, true);	/* LIMIT met before its end */
+	st->job_id = NULL;
 	MemoryContextDelete(st->batch_cxt);
 	MemoryContextDelete(st->temp_cxt);
 	MemoryContextDelete(st->window_cxt);
@@ -972,25 +1119,38 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 			if (st->mode == GC_MODE_INTERVAL && !st->empty &&
 				(!(have_lo && have_hi) || st->scan_start >= st->scan_end))
 				evaluable = false;
+			else
+				choose_jobs(st);
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
 
-	if (st->mode == GC_MODE_LOOKUP && evaluable)
+	if (st->mode == GC_MODE_LOOKUP)
 		ExplainPropertyText("Genesys Request",
 							"GET /api/v2/analytics/conversations/details?id=...", es);
+	else if (st->mode == GC_MODE_JOBS && evaluable)
+		ExplainPropertyText("Genesys Request", "POST " GC_JOBS_API_PATH
+							", then GET .../{jobId}/results", es);
 	else
 		ExplainPropertyText("Genesys Request",
 							psprintf("%s %s", res->method, res->path), es);
-	ExplainPropertyText("Genesys Mode", "query", es);
-	if (st->mode != GC_MODE_LOOKUP)
+	if (res->kind == GC_RESOURCE_CONVERSATIONS)
+		ExplainPropertyText("Genesys Mode",
+							!evaluable ? (st->table_opts.mode == GC_READ_JOBS ? "jobs" :
+										  st->table_opts.mode == GC_READ_QUERY ? "query" :
+										  psprintf("auto (jobs for %d days or more)",
+												   st->table_opts.jobs_min_days)) :
+							st->mode == GC_MODE_JOBS ? "jobs" : "query", es);
+	if (st->mode == GC_MODE_JOBS && evaluable)
+		ExplainPropertyInteger("Page Size", NULL, 1000, es);
+	else if (st->mode != GC_MODE_LOOKUP)
 		ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
 
 	if (evaluable && st->empty)
-		ExplainPropertyText("Genesys Interval", "none: the conditions exclude every row, no request is sent", es);
+		ExplainPropertyText("Genesys Request Sent", "none: the conditions exclude every row", es);
 	else if (evaluable)
 	{
-		if (st->mode == GC_MODE_INTERVAL)
+		if (is_interval_mode(st))
 		{
 			ExplainPropertyText("Genesys Interval",
 								psprintf("%s/%s", gc_format_timestamp(st->scan_start, false),
@@ -1013,10 +1173,18 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		if (res->kind == GC_RESOURCE_USERS)
 			ExplainPropertyText("Genesys State Sent",
 								st->state_filter ? st->state_filter : "any", es);
-		ExplainPropertyInteger(st->mode == GC_MODE_INTERVAL ? "Windows Read" : "Request Series",
-							   NULL, st->windows, es);
-		if (st->mode == GC_MODE_INTERVAL)
-			ExplainPropertyInteger("Windows Split", NULL, st->splits, es);
+		/* totals over every loop (rescans), as the request counters */
+		ExplainPropertyInteger(is_interval_mode(st) ? "Windows Read" : "Request Series",
+							   NULL, st->stats.windows, es);
+		if (is_interval_mode(st))
+			ExplainPropertyInteger("Windows Split", NULL, st->stats.splits, es);
+		if (st->mode == GC_MODE_JOBS)
+		{
+			ExplainPropertyText("Data Available Until",
+								gc_format_timestamp(st->availability, false), es);
+			ExplainPropertyInteger("Job Polls", NULL, st->stats.job_polls, es);
+			ExplainPropertyFloat("Job Wait Time", "s", st->stats.job_wait_secs, 1, es);
+		}
 		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);

@@ -53,6 +53,7 @@ DEFAULT_SETTINGS = {
     "rate_window": 60,                # rate limit window, seconds
     "availability_date": "2024-03-20T00:00:00.000Z",
     "job_polls": 2,                   # status polls before FULFILLED
+    "job_fail": "",                   # when set, jobs end FAILED with this errorMessage
     "max_job_results": 400000,        # async job result cap
 }
 
@@ -1369,7 +1370,10 @@ class Handler(BaseHTTPRequestHandler):
                 if job["state"] in ("QUEUED", "PENDING"):
                     job["polls"] += 1
                     n = int(st.settings["job_polls"])
-                    if job["polls"] > n:
+                    if job["polls"] > n and st.settings.get("job_fail"):
+                        job["state"] = "FAILED"
+                        job["error"] = st.settings["job_fail"]
+                    elif job["polls"] > n:
                         job["state"] = "FULFILLED"
                         job["completion"] = int(time.time() * 1000)
                     elif job["polls"] > 1:
