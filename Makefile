@@ -36,3 +36,7 @@ EXTRA_CLEAN = tests/results
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every object depends on the shared header (PGXS tracks no headers: a
+# struct changed there must rebuild every file that uses it)
+$(OBJS): src/gc_fdw.h

@@ -111,7 +111,7 @@ typedef struct GcTableOptions
 	bool		pushdown;		/* send filters, ids, order (table > server) */
 	GcReadMode	mode;			/* query API, jobs API, or by range length */
 	int			jobs_min_days;	/* auto: ranges at least this long use jobs */
-	int			jobs_poll_interval; /* seconds before the first job poll */
+	int			jobs_poll_interval; /* seconds between the first job polls */
 	bool		unavailable_error;	/* range past dataAvailabilityDate: error */
 } GcTableOptions;
 

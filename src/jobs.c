@@ -145,8 +145,17 @@ static void
 jobs_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
+	GcPendingJob *job;
+
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		delete_pending(mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		/* a released savepoint's jobs now belong to its parent */
+		for (job = pending_jobs; job; job = job->next)
+			if (job->subid == mySubid)
+				job->subid = parentSubid;
+	}
 }
 
 /*

@@ -386,7 +386,7 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 						ereport(ERROR,
 								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 								 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
-								 errdetail("\"%s\" must be a boolean: true or false.", def->defname)));
+								 errdetail("\"%s\" must be a boolean, such as true or false.", def->defname)));
 				}
 				break;
 		}

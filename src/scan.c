@@ -766,9 +766,11 @@ split_window(GcScanState *st, const GcHttpResponse *resp)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Genesys Cloud cannot page through the conversations of %s (UTC) in one query",
 						gc_format_timestamp(first_day, false)),
-				 errdetail("The API answered: %s; the details query matches whole UTC days, so a day cannot be split further.",
+				 errdetail("The API answered: %s; windows are cut at UTC midnights, so a day cannot be split further.",
 						   resp->body ? pnstrdup(resp->body, Min(resp->body_len, 300)) : "(no body)"),
-				 errhint("Narrow the query with conditions the API filters on (media_type, queue_id, purpose, ...), or read that day with the table option mode 'jobs'.")));
+				 st->mode == GC_MODE_JOBS
+				 ? errhint("Narrow the query with conditions the API filters on (media_type, queue_id, purpose, ...).")
+				 : errhint("Narrow the query with conditions the API filters on (media_type, queue_id, purpose, ...), or read that day with the table option mode 'jobs'.")));
 
 	/* a midnight near the middle, strictly inside the window */
 	mid = utc_day_floor(st->win_start + (st->win_end - st->win_start) / 2);
@@ -1128,7 +1130,9 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 	if (st->mode == GC_MODE_LOOKUP)
 		ExplainPropertyText("Genesys Request",
 							"GET /api/v2/analytics/conversations/details?id=...", es);
-	else if (st->mode == GC_MODE_JOBS && evaluable)
+	else if ((st->mode == GC_MODE_JOBS && evaluable) ||
+			 (!evaluable && st->mode == GC_MODE_INTERVAL && !st->sorted &&
+			  st->table_opts.mode == GC_READ_JOBS))
 		ExplainPropertyText("Genesys Request", "POST " GC_JOBS_API_PATH
 							", then GET .../{jobId}/results", es);
 	else
@@ -1136,12 +1140,15 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 							psprintf("%s %s", res->method, res->path), es);
 	if (res->kind == GC_RESOURCE_CONVERSATIONS)
 		ExplainPropertyText("Genesys Mode",
+							st->mode == GC_MODE_LOOKUP || st->sorted ? "query" :
 							!evaluable ? (st->table_opts.mode == GC_READ_JOBS ? "jobs" :
 										  st->table_opts.mode == GC_READ_QUERY ? "query" :
 										  psprintf("auto (jobs for %d days or more)",
 												   st->table_opts.jobs_min_days)) :
 							st->mode == GC_MODE_JOBS ? "jobs" : "query", es);
-	if (st->mode == GC_MODE_JOBS && evaluable)
+	if ((st->mode == GC_MODE_JOBS && evaluable) ||
+		(!evaluable && st->mode == GC_MODE_INTERVAL && !st->sorted &&
+		 st->table_opts.mode == GC_READ_JOBS))
 		ExplainPropertyInteger("Page Size", NULL, 1000, es);
 	else if (st->mode != GC_MODE_LOOKUP)
 		ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
@@ -1181,7 +1188,8 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		if (st->mode == GC_MODE_JOBS)
 		{
 			ExplainPropertyText("Data Available Until",
-								gc_format_timestamp(st->availability, false), es);
+								st->availability ? gc_format_timestamp(st->availability, false)
+								: "not asked (no request was needed)", es);
 			ExplainPropertyInteger("Job Polls", NULL, st->stats.job_polls, es);
 			ExplainPropertyFloat("Job Wait Time", "s", st->stats.job_wait_secs, 1, es);
 		}

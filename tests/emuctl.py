@@ -23,6 +23,7 @@ Subcommands:
 import argparse
 import csv
 import json
+import re
 import os
 import sys
 import urllib.error
@@ -195,7 +196,9 @@ def main(argv=None):
         print(json.dumps(call(url, "GET", "/__emu/log"), indent=1, ensure_ascii=False))
     elif a.cmd == "log-summary":
         for e in call(url, "GET", "/__emu/log"):
-            print("%s %s%s %s %s" % (e["method"], e["path"], query_text(e), e.get("status"),
+            # job ids are random: show where they go, not what they are
+            path = re.sub(r"/jobs/[0-9a-f-]{36}", "/jobs/{jobId}", e["path"])
+            print("%s %s%s %s %s" % (e["method"], path, query_text(e), e.get("status"),
                                      e.get("fault") or "-"))
     elif a.cmd == "log-bodies":
         for e in call(url, "GET", "/__emu/log"):

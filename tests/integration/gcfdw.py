@@ -26,6 +26,13 @@ CREATE FOREIGN TABLE users (id uuid, name text, state text, date_last_login time
 CREATE FOREIGN TABLE conversations (conversation_id uuid, conversation_start timestamptz,
   conversation_end timestamptz, division_ids uuid[], raw jsonb)
   SERVER emu OPTIONS (resource 'conversations');
+DROP SERVER IF EXISTS emu_jobs CASCADE;
+CREATE SERVER emu_jobs FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (api_url :'emu_url', login_url :'emu_url', mode 'jobs', jobs_poll_interval '30');
+CREATE USER MAPPING FOR CURRENT_USER SERVER emu_jobs
+  OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
+CREATE FOREIGN TABLE jobs_conversations (conversation_id uuid, conversation_start timestamptz)
+  SERVER emu_jobs OPTIONS (resource 'conversations');
 """
 
 

@@ -85,6 +85,22 @@ class WaitsAndCancel(unittest.TestCase):
         # the server is fine afterwards
         self.assertEqual(gcfdw.psql("SELECT 1;").stdout.strip(), "1")
 
+    def test_statement_timeout_interrupts_job_polling(self):
+        """A 30 s sleep between job polls ends with the statement, and the
+        unfinished job is deleted."""
+        gcfdw.emu_settings({"job_polls": 1000})
+        start = time.monotonic()
+        proc = gcfdw.psql("SET statement_timeout = '1s';\n"
+                          "SELECT count(*) FROM jobs_conversations WHERE conversation_start >= "
+                          "'2024-03-01' AND conversation_start < '2024-03-02';", check=False)
+        elapsed = time.monotonic() - start
+        self.assertIn("canceling statement due to statement timeout", proc.stderr)
+        self.assertLess(elapsed, 3.0, "cancel took %.2f s" % elapsed)
+        deletes = [e for e in gcfdw.emu_log() if e["method"] == "DELETE"]
+        self.assertEqual(len(deletes), 1)
+        self.assertEqual(deletes[0]["status"], 204)
+        print("\n    statement_timeout 1s during a 30 s job poll sleep returned after %.2f s" % elapsed)
+
     def test_statement_timeout_interrupts_slow_transfer(self):
         gcfdw.emu_fault({"endpoint": "users", "kind": "delay", "seconds": 60,
                          "stream": True})
