@@ -27,6 +27,13 @@ CREATE FOREIGN TABLE conversations (conversation_id uuid, conversation_start tim
   SERVER emu OPTIONS (resource 'conversations');
 CREATE FOREIGN TABLE conversations_bad (conversation_start timestamptz,
   direction int OPTIONS (key 'originatingDirection')) SERVER emu OPTIONS (resource 'conversations');
+CREATE SCHEMA g;
+IMPORT FOREIGN SCHEMA genesys FROM SERVER emu INTO g;
+CREATE SERVER emu_jobs FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (api_url :'emu_url', login_url :'emu_url', mode 'jobs', jobs_poll_interval '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER emu_jobs OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
+CREATE SCHEMA gj;
+IMPORT FOREIGN SCHEMA genesys FROM SERVER emu_jobs INTO gj;
 SQL
 # faults fire in order as the script below reaches them
 python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "status", "status": 500},
@@ -34,6 +41,7 @@ python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "status", "status"
   {"endpoint": "details", "kind": "malformed", "after": 9},
   {"endpoint": "details", "kind": "status", "status": 429, "retry_after": "1", "after": 10},
   {"endpoint": "details", "kind": "truncate", "after": 12}]' >/dev/null
+python3 tests/emuctl.py settings '{"max_results": 250}' >/dev/null
 conf="$PG_CLUSTER_CONF_ROOT/15/regress/postgresql.conf"
 data=$(awk -F"'" '/^data_directory/ {print $2}' "$conf")
 pg_ctlcluster 15 regress stop
@@ -44,6 +52,14 @@ SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND 
 SELECT count(*), max(raw->>'conversationId') IS NOT NULL FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-09';
 SELECT * FROM conversations_bad WHERE conversation_start >= '2024-03-03' AND conversation_start < '2024-03-04';
 SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SELECT count(*), sum(length(raw::text)) > 0 FROM g.segments WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11';
+SELECT count(*) FROM g.session_metrics WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-06';
+SELECT count(*) FROM g.sessions WHERE media_type IN ('voice', 'chat') AND conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SELECT count(*) FROM g.conversations WHERE conversation_end IS NULL AND originating_direction = 'inbound' AND conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+SELECT conversation_start FROM g.conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22' ORDER BY conversation_start DESC LIMIT 3;
+SELECT count(*) FROM g.participants p JOIN g.users u ON u.id = p.user_id WHERE p.conversation_id IN (SELECT conversation_id FROM g.conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-05 02:00');
+SELECT count(*) FROM gj.participant_attributes WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-08';
+SELECT count(*) FROM gj.conversations WHERE conversation_start >= '2024-03-12' AND conversation_start < '2024-03-15' LIMIT 1;
 SQL
 chown postgres "$GC_TEST_WORK/script.sql"
 runuser -u postgres -- env GC_EMU_URL="$GC_EMU_URL" valgrind --error-exitcode=0 \
