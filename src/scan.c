@@ -549,6 +549,18 @@ start_scan(ForeignScanState *node, GcScanState *st)
 	st->finished = st->empty;
 }
 
+/* An empty table of conversation ids in window_cxt */
+static HTAB *
+new_id_table(GcScanState *st, const char *name)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
+	ctl.entrysize = sizeof(GcSeenId);
+	ctl.hcxt = st->window_cxt;
+	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
 /* Whether the scan reads interval windows (details query or jobs) */
 static bool
 is_interval_mode(GcScanState *st)
@@ -575,8 +587,6 @@ utc_day_floor(TimestampTz ts)
 static bool
 next_window(GcScanState *st)
 {
-	HASHCTL		ctl;
-
 	if (is_interval_mode(st) && st->pending != NIL)
 	{
 		/*
@@ -637,11 +647,7 @@ next_window(GcScanState *st)
 	st->carried_ids = NULL;
 	st->job_id = st->job_cursor = NULL;
 	st->stats.windows++;
-	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
-	ctl.entrysize = sizeof(GcSeenId);
-	ctl.hcxt = st->window_cxt;
-	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	st->seen_ids = new_id_table(st, "gc_fdw seen conversation ids");
 	return true;
 }
 
@@ -722,26 +728,15 @@ carry_seen_ids(GcScanState *st)
 {
 	HASH_SEQ_STATUS scan;
 	GcSeenId   *entry;
-	HASHCTL		ctl;
 	bool		found;
 
 	if (st->carried_ids == NULL)
-	{
-		ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
-		ctl.entrysize = sizeof(GcSeenId);
-		ctl.hcxt = st->window_cxt;
-		st->carried_ids = hash_create("gc_fdw carried conversation ids", 1024, &ctl,
-									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+		st->carried_ids = new_id_table(st, "gc_fdw carried conversation ids");
 	hash_seq_init(&scan, st->seen_ids);
 	while ((entry = hash_seq_search(&scan)) != NULL)
 		hash_search(st->carried_ids, entry->id, HASH_ENTER, &found);
 	hash_destroy(st->seen_ids);
-	ctl.keysize = sizeof(((GcSeenId *) NULL)->id);
-	ctl.entrysize = sizeof(GcSeenId);
-	ctl.hcxt = st->window_cxt;
-	st->seen_ids = hash_create("gc_fdw seen conversation ids", 1024, &ctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	st->seen_ids = new_id_table(st, "gc_fdw seen conversation ids");
 }
 
 /*
