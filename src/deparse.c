@@ -27,6 +27,7 @@
 #include "optimizer/optimizer.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
@@ -162,6 +163,20 @@ pushable_of(const char *key, const GcResourceDef *res)
 	return NULL;
 }
 
+/*
+ * scalar_dimension
+ *		Whether a pushable field takes "column = value" matches: text-like
+ *		or uuid columns, not the division list (membership) nor
+ *		conversationEnd (exists / notExists only).
+ */
+static bool
+scalar_dimension(const GcPushable *p, Oid type)
+{
+	return (type == TEXTOID || type == UUIDOID || type == VARCHAROID) &&
+		strcmp(p->field, "divisionIds") != 0 &&
+		strcmp(p->field, "conversationEnd") != 0;
+}
+
 /* Whether opno is the default equality of type */
 static bool
 is_equality(Oid opno, Oid type)
@@ -286,9 +301,7 @@ classify_opexpr(OpExpr *op, RelOptInfo *baserel, Oid relid,
 	/* the users state narrows the listing even with pushdown off */
 	p = pushable_of(key, res);
 	if (p == NULL || (!pushdown && p->kind != GC_PUSH_STATE) ||
-		!is_equality(op->opno, coltype) ||
-		(coltype != TEXTOID && coltype != UUIDOID && coltype != VARCHAROID) ||
-		strcmp(p->field, "divisionIds") == 0 || strcmp(p->field, "conversationEnd") == 0)
+		!is_equality(op->opno, coltype) || !scalar_dimension(p, coltype))
 		return NULL;
 	return make_cond(p->kind, p->dimension, "matches", GC_VALUE_SCALAR,
 					 (Expr *) value, (Expr *) op);
@@ -335,8 +348,7 @@ classify_saop(ScalarArrayOpExpr *saop, RelOptInfo *baserel, Oid relid,
 	type = get_atttype(relid, attno);
 	p = pushable_of(key, res);
 	if (p == NULL || p->kind == GC_PUSH_STATE || !is_equality(saop->opno, type) ||
-		(type != TEXTOID && type != UUIDOID && type != VARCHAROID) ||
-		strcmp(p->field, "divisionIds") == 0 || strcmp(p->field, "conversationEnd") == 0)
+		!scalar_dimension(p, type))
 		return NULL;
 	return make_cond(p->kind, p->dimension, "matches", GC_VALUE_ANY,
 					 (Expr *) array, (Expr *) saop);
@@ -466,6 +478,22 @@ gc_deserialize_conds(List *private, List *fdw_exprs)
 		conds = lappend(conds, cond);
 	}
 	return conds;
+}
+
+/*
+ * gc_bound_timestamptz
+ *		A conversation_start bound's value as timestamptz: date and
+ *		timestamp values convert as the cross-type comparison operators do
+ *		(in the session time zone).
+ */
+TimestampTz
+gc_bound_timestamptz(Datum value, Oid type)
+{
+	if (type == TIMESTAMPOID)
+		value = DirectFunctionCall1(timestamp_timestamptz, value);
+	else if (type == DATEOID)
+		value = DirectFunctionCall1(date_timestamptz, value);
+	return DatumGetTimestampTz(value);
 }
 
 /*

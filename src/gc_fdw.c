@@ -125,16 +125,10 @@ const_timestamptz(Expr *expr, TimestampTz *value)
 	if (!IsA(expr, Const) || ((Const *) expr)->constisnull)
 		return false;
 	c = (Const *) expr;
-	if (c->consttype == TIMESTAMPTZOID)
-		*value = DatumGetTimestampTz(c->constvalue);
-	else if (c->consttype == TIMESTAMPOID)
-		*value = DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz,
-														 c->constvalue));
-	else if (c->consttype == DATEOID)
-		*value = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz,
-														 c->constvalue));
-	else
+	if (c->consttype != TIMESTAMPTZOID && c->consttype != TIMESTAMPOID &&
+		c->consttype != DATEOID)
 		return false;
+	*value = gc_bound_timestamptz(c->constvalue, c->consttype);
 	return true;
 }
 

@@ -292,6 +292,7 @@ extern List *gc_serialize_conds(List *conds, List **fdw_exprs);
 extern List *gc_deserialize_conds(List *private, List *fdw_exprs);
 extern bool gc_key_reads(const char *key, const GcResourceDef *res,
 						 GcLevel level, const char *field);
+extern TimestampTz gc_bound_timestamptz(Datum value, Oid type);
 extern char *gc_format_timestamp(TimestampTz ts, bool round_up);
 extern void gc_build_details_query(StringInfo buf, TimestampTz win_start,
 								   TimestampTz win_end, int page_size,

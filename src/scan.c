@@ -26,7 +26,6 @@
 #include "nodes/nodeFuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -273,21 +272,6 @@ distinct_strings(List *a)
 }
 
 /*
- * bound_timestamptz
- *		A bound's value as timestamptz: date and timestamp values convert as
- *		the cross-type comparison operators do (in the session time zone).
- */
-static TimestampTz
-bound_timestamptz(Datum d, Oid type)
-{
-	if (type == TIMESTAMPOID)
-		d = DirectFunctionCall1(timestamp_timestamptz, d);
-	else if (type == DATEOID)
-		d = DirectFunctionCall1(date_timestamptz, d);
-	return DatumGetTimestampTz(d);
-}
-
-/*
  * evaluate_conditions
  *		Evaluate every pushed condition (once per scan or rescan) into the
  *		request: interval, filters, ids, state.  Returns false when no row
@@ -328,7 +312,7 @@ evaluate_conditions(ExprContext *econtext, GcScanState *st, bool *have_lo,
 				empty = true;	/* comparison with NULL: no row qualifies */
 				continue;
 			}
-			v = bound_timestamptz(d, exprType((Node *) es->expr));
+			v = gc_bound_timestamptz(d, exprType((Node *) es->expr));
 			if (TIMESTAMP_NOT_FINITE(v))
 			{
 				/*
@@ -708,18 +692,28 @@ is_last_page(GcScanState *st)
 }
 
 /*
+ * cap_exceeded
+ *		Whether an API message says a window holds more results than the API
+ *		returns: "Pagination may not exceed 100000 results" (details query),
+ *		"... may not exceed 400000 results" (jobs).
+ */
+static bool
+cap_exceeded(const char *message)
+{
+	return message != NULL && strstr(message, "may not exceed") != NULL;
+}
+
+/*
  * window_too_large
- *		Whether a 400 answer says the window holds more than the API pages
- *		through ("Pagination may not exceed 100000 results") or is longer
- *		than it accepts.
+ *		Whether a 400 answer says the window is over a result cap or longer
+ *		than the API accepts.
  */
 static bool
 window_too_large(const GcHttpResponse *resp)
 {
-	return resp->body != NULL &&
-		(strstr(resp->body, "Pagination may not exceed") != NULL ||
-		 strstr(resp->body, "may not exceed") != NULL ||
-		 (strstr(resp->body, "nterval") != NULL && strstr(resp->body, "exceed") != NULL));
+	return cap_exceeded(resp->body) ||
+		(resp->body != NULL && strstr(resp->body, "nterval") != NULL &&
+		 strstr(resp->body, "exceed") != NULL);
 }
 
 /* Merge the current window's seen ids into carried_ids */
@@ -860,7 +854,7 @@ fetch_next_page(GcScanState *st)
 					if (failure)
 					{
 						gc_job_finish(job, true);
-						if (strstr(failure, "may not exceed") != NULL)
+						if (cap_exceeded(failure))
 						{
 							resp.body = failure;
 							resp.body_len = strlen(failure);
@@ -1091,6 +1085,7 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 	GcScanState *st = node->fdw_state;
 	const GcResourceDef *res = st->table_opts.resource;
 	bool		evaluable = true;
+	bool		reads_jobs;
 	ListCell   *lc;
 
 	/*
@@ -1122,12 +1117,15 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		}
 	}
 
+	/* reads through jobs: as evaluated, or as the options promise */
+	reads_jobs = evaluable ? st->mode == GC_MODE_JOBS
+		: (st->mode == GC_MODE_INTERVAL && !st->sorted &&
+		   st->table_opts.mode == GC_READ_JOBS);
+
 	if (st->mode == GC_MODE_LOOKUP)
 		ExplainPropertyText("Genesys Request",
 							"GET /api/v2/analytics/conversations/details?id=...", es);
-	else if ((st->mode == GC_MODE_JOBS && evaluable) ||
-			 (!evaluable && st->mode == GC_MODE_INTERVAL && !st->sorted &&
-			  st->table_opts.mode == GC_READ_JOBS))
+	else if (reads_jobs)
 		ExplainPropertyText("Genesys Request", "POST " GC_JOBS_API_PATH
 							", then GET .../{jobId}/results", es);
 	else
@@ -1141,9 +1139,7 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 										  psprintf("auto (jobs for %d days or more)",
 												   st->table_opts.jobs_min_days)) :
 							st->mode == GC_MODE_JOBS ? "jobs" : "query", es);
-	if ((st->mode == GC_MODE_JOBS && evaluable) ||
-		(!evaluable && st->mode == GC_MODE_INTERVAL && !st->sorted &&
-		 st->table_opts.mode == GC_READ_JOBS))
+	if (reads_jobs)
 		ExplainPropertyInteger("Page Size", NULL, 1000, es);
 	else if (st->mode != GC_MODE_LOOKUP)
 		ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
