@@ -7,9 +7,13 @@ used in pg_regress expected output.  The emulator base URL comes from
 (http://127.0.0.1:PORT).
 
 Subcommands:
-  reset [--tokens]            clear faults, settings, log (and tokens)
+  reset [--tokens]            clear faults, settings, log (and tokens);
+                              restore a mutated dataset
   fault JSON                  add a fault rule (object) or rules (list)
   settings JSON               change settings
+  mutate JSON                 change the dataset (one action, see the emulator README):
+                              prints the answer as compact JSON with sorted keys;
+                              a rejected action prints its error and exits 1
   log-count [--endpoint E] [--status N] [--grant TYPE] [--method M] [--fault K]
                               number of logged requests matching
   log-json                    the raw request log
@@ -69,6 +73,28 @@ def call(url, method, path, body=None):
         die("%s %s failed: HTTP %d %s" % (method, path, e.code, e.read().decode("utf-8", "replace")))
     except (urllib.error.URLError, OSError) as e:
         die("cannot reach the emulator at %s: %s" % (url, getattr(e, "reason", e)))
+
+
+def mutate(url, body):
+    """POST /__emu/mutate; print the answer, or its error and exit 1 on a 400."""
+    req = urllib.request.Request(url + "/__emu/mutate", data=json.dumps(body).encode("utf-8"),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            out = json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        text = e.read().decode("utf-8", "replace")
+        if e.code != 400:
+            die("POST /__emu/mutate failed: HTTP %d %s" % (e.code, text))
+        try:
+            text = json.loads(text)["error"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        sys.stderr.write("emuctl: mutate rejected: %s\n" % text)
+        sys.exit(1)
+    except (urllib.error.URLError, OSError) as e:
+        die("cannot reach the emulator at %s: %s" % (url, getattr(e, "reason", e)))
+    print(json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def endpoint_of(path):
@@ -163,6 +189,8 @@ def main(argv=None):
     p.add_argument("json")
     p = sub.add_parser("settings")
     p.add_argument("json")
+    p = sub.add_parser("mutate")
+    p.add_argument("json")
     p = sub.add_parser("log-count")
     p.add_argument("--endpoint", choices=["token", "users", "details", "jobs", "api", "any"])
     p.add_argument("--status", type=int)
@@ -190,6 +218,8 @@ def main(argv=None):
     elif a.cmd == "settings":
         call(url, "POST", "/__emu/settings", json_arg(a.json))
         print("ok")
+    elif a.cmd == "mutate":
+        mutate(url, json_arg(a.json))
     elif a.cmd == "log-count":
         print(sum(1 for e in call(url, "GET", "/__emu/log") if entry_matches(e, a)))
     elif a.cmd == "log-json":
