@@ -11,14 +11,17 @@ OBJS = \
 	src/scan.o \
 	src/jobs.o \
 	src/http.o \
-	src/auth.o
+	src/auth.o \
+	src/stats.o \
+	src/progress.o \
+	src/sync.o
 
 EXTENSION = gc_fdw
-DATA = gc_fdw--1.0.sql
+DATA = gc_fdw--1.0.sql gc_fdw--1.0--1.1.sql
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown jobs errors faults
+REGRESS = options users conversations model pushdown jobs errors faults sync
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)

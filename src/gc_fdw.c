@@ -583,4 +583,5 @@ _PG_init(void)
 {
 	gc_http_init();
 	gc_auth_init();
+	gc_progress_init();
 }

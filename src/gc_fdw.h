@@ -21,7 +21,7 @@
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
-#define GC_FDW_VERSION "1.0"
+#define GC_FDW_VERSION "1.1"
 #define GC_FDW_USER_AGENT "gc_fdw/" GC_FDW_VERSION " (PostgreSQL foreign data wrapper for Genesys Cloud)"
 
 /* ----------------------------------------------------------------
@@ -381,6 +381,35 @@ extern TupleTableSlot *gc_scan_iterate(ForeignScanState *node);
 extern void gc_scan_rescan(ForeignScanState *node);
 extern void gc_scan_end(ForeignScanState *node);
 extern void gc_scan_explain(ForeignScanState *node, struct ExplainState *es);
+
+/* ----------------------------------------------------------------
+ * stats.c: this backend's counters per endpoint (gc_fdw.stats())
+ * ----------------------------------------------------------------
+ */
+typedef struct GcEndpointStats GcEndpointStats;
+
+extern GcEndpointStats *gc_stats_endpoint(const char *method, const char *path);
+extern void gc_stats_exchange(GcEndpointStats *ep, long status, size_t bytes);
+extern void gc_stats_reauth(GcEndpointStats *ep);
+extern void gc_stats_rate_limited(GcEndpointStats *ep, double secs);
+extern void gc_stats_retry(GcEndpointStats *ep);
+extern void gc_stats_error(GcEndpointStats *ep);
+extern void gc_stats_page(int rows);
+extern void gc_stats_availability(TimestampTz ts);
+
+/* ----------------------------------------------------------------
+ * progress.c: running scans in shared memory (the gc_fdw.progress view)
+ * ----------------------------------------------------------------
+ */
+extern void gc_progress_init(void);
+extern uint64 gc_progress_scan_begin(Relation rel, const char *server_name);
+extern void gc_progress_window(uint64 scan, TimestampTz start,
+							   TimestampTz end, int64 windows);
+extern void gc_progress_page(uint64 scan, int64 pages, int64 rows,
+							 int64 requests);
+extern void gc_progress_scan_end(uint64 scan);
+extern void gc_progress_waiting(const char *what, double secs);
+extern void gc_progress_waiting_done(void);
 
 /* ----------------------------------------------------------------
  * gc_fdw.c: handler and planning callbacks

@@ -92,6 +92,7 @@ typedef struct GcRequest
 	const char *service;		/* who we talk to, for messages */
 	const char *url_option;		/* server option naming the host */
 	bool		return_bad_request; /* hand 400 answers back to the caller */
+	GcEndpointStats *endpoint;	/* counters of gc_fdw.stats() */
 } GcRequest;
 
 static CURL *gc_curl = NULL;
@@ -731,11 +732,11 @@ gc_backoff_secs(int step, double cap)
 }
 
 /*
- * gc_http_request
+ * gc_http_exchange
  *		Run req under the retry policy; see the file header.
  */
 static void
-gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
+gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 {
 	GcConnection *conn = req->conn;
 	GcScanStats scratch_stats;
@@ -762,7 +763,12 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		/* may itself run a token exchange on the same handle */
 		if (!req->is_token)
 			token = gc_auth_get_token(conn, stats);
+		gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
+							conn->opts.request_timeout);
 		rc = gc_http_perform(req, token, resp);
+		gc_progress_waiting_done();
+		gc_stats_exchange(req->endpoint, rc == CURLE_OK ? resp->status : 0,
+						  resp->body_len);
 		if (req->is_token)
 			stats->token_requests++;
 		else
@@ -789,6 +795,7 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 								 conn->client_id, conn->server_name)));
 			elog(DEBUG1, "gc_fdw: %s %s -> HTTP 401, fetching a new token",
 				 req->method, req->path);
+			gc_stats_reauth(req->endpoint);
 			gc_auth_forget_token(conn);
 			after_reauth = true;
 			continue;
@@ -821,6 +828,7 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 				gc_backoff_secs(step_429++, GC_BACKOFF_429_CAP_SECS);
 			stats->waits_429++;
 			stats->wait_429_secs += delay;
+			gc_stats_rate_limited(req->endpoint, delay);
 		}
 		else if (resp->status >= 500 && resp->status != 501)
 		{
@@ -847,10 +855,42 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		retries++;
 		stats->retries++;
 		waited += delay;
+		if (rc != CURLE_OK || resp->status != 429)
+			gc_stats_retry(req->endpoint);
 		elog(DEBUG1, "gc_fdw: retrying %s %s in %.1f s (retry %d of %d)",
 			 req->method, req->path, delay, retries, conn->opts.max_retries);
+		gc_progress_waiting(rc != CURLE_OK ?
+							psprintf("backoff after a network failure: %s %s",
+									 req->method, req->path) :
+							psprintf("%s after HTTP %ld: %s %s",
+									 resp->status == 429 ? "Retry-After" : "backoff",
+									 resp->status, req->method, req->path),
+							delay);
 		gc_sleep_interruptible(delay);
+		gc_progress_waiting_done();
 	}
+}
+
+/*
+ * gc_http_request
+ *		gc_http_exchange, counting an exchange that ends in an error (or a
+ *		cancel) against its endpoint and clearing the progress wait.
+ */
+static void
+gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
+{
+	req->endpoint = gc_stats_endpoint(req->method, req->path);
+	PG_TRY();
+	{
+		gc_http_exchange(req, stats, resp);
+	}
+	PG_CATCH();
+	{
+		gc_stats_error(req->endpoint);
+		gc_progress_waiting_done();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*

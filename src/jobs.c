@@ -248,7 +248,10 @@ gc_job_wait(GcConnection *conn, const char *job_id, double poll_secs,
 
 		stats->job_polls++;
 		stats->job_wait_secs += delay;
+		gc_progress_waiting(psprintf("analytics job %s (%s), next status poll", job_id, state),
+							delay);
 		gc_sleep_interruptible(delay);
+		gc_progress_waiting_done();
 		delay = Min(delay * 1.5, GC_JOB_POLL_CAP_SECS);
 	}
 }

@@ -113,6 +113,7 @@ typedef struct GcScanState
 	bool		last_page;		/* no page follows in this window */
 
 	GcScanStats stats;
+	uint64		progress_id;	/* this scan in the gc_fdw.progress view */
 } GcScanState;
 
 typedef struct GcSeenId
@@ -447,6 +448,7 @@ static void
 check_availability(GcScanState *st)
 {
 	st->availability = gc_jobs_availability(st->conn, &st->stats);
+	gc_stats_availability(st->availability);
 	if (st->scan_end <= st->availability)
 		return;
 	ereport(st->table_opts.unavailable_error ? ERROR : WARNING,
@@ -517,6 +519,7 @@ start_scan(ForeignScanState *node, GcScanState *st)
 	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
 	st->empty = !evaluate_conditions(node->ss.ps.ps_ExprContext, st, &have_lo, &have_hi);
 	MemoryContextSwitchTo(oldcxt);
+	st->progress_id = gc_progress_scan_begin(st->rel, st->conn->server_name);
 
 	if (st->mode == GC_MODE_INTERVAL)
 	{
@@ -588,6 +591,7 @@ next_window(GcScanState *st)
 		st->window_rows = 0;
 		st->page_number = 0;
 		st->last_page = false;
+		gc_progress_window(st->progress_id, st->win_start, st->win_end, st->windows);
 		return true;
 	}
 	if (is_interval_mode(st))
@@ -632,6 +636,10 @@ next_window(GcScanState *st)
 	st->job_id = st->job_cursor = NULL;
 	st->stats.windows++;
 	st->seen_ids = new_id_table(st, "gc_fdw seen conversation ids");
+	if (is_interval_mode(st))
+		gc_progress_window(st->progress_id, st->win_start, st->win_end, st->windows);
+	else
+		gc_progress_window(st->progress_id, 0, 0, st->windows);
 	return true;
 }
 
@@ -903,6 +911,9 @@ fetch_next_page(GcScanState *st)
 		st->page_rows = gc_page_row_count(st->page, st->array_key);
 		st->stats.pages++;
 		st->stats.rows_received += st->page_rows;
+		gc_stats_page(st->page_rows);
+		gc_progress_page(st->progress_id, st->stats.pages,
+						 st->stats.rows_received, st->stats.requests);
 		st->window_rows += st->page_rows;
 		st->last_page = is_last_page(st);
 		if (st->page_rows > 0)
@@ -987,6 +998,7 @@ gc_scan_iterate(ForeignScanState *node)
 				{
 					st->finished = true;
 					MemoryContextReset(st->batch_cxt);
+					gc_progress_scan_end(st->progress_id);
 					return slot;
 				}
 				continue;
@@ -1049,6 +1061,7 @@ gc_scan_end(ForeignScanState *node)
 	if (st->job_id)
 		gc_job_finish(st->job_id, true);	/* LIMIT met before its end */
 	st->job_id = NULL;
+	gc_progress_scan_end(st->progress_id);
 	MemoryContextDelete(st->batch_cxt);
 	MemoryContextDelete(st->temp_cxt);
 	MemoryContextDelete(st->window_cxt);

@@ -1,0 +1,96 @@
+--
+-- Warehousing and observability: the procedures' argument checks and
+-- errors, gc_fdw.conversation_rows against the child foreign tables,
+-- gc_fdw.stats(), gc_fdw.progress, and the update from 1.0.  Successful
+-- syncs print timing-dependent INFO lines; tests/integration/test_sync.py
+-- runs them (by hand and from pg_cron) and checks their results.
+--
+\getenv emu_url GC_EMU_URL
+SET TimeZone = 'UTC';
+-- CONTEXT lines would pin PL/pgSQL line numbers; DETAIL and HINT stay
+\set SHOW_CONTEXT never
+CREATE SCHEMA sync_src;
+IMPORT FOREIGN SCHEMA genesys FROM SERVER emu INTO sync_src;
+
+-- a server that is not there, or not gc_fdw's
+CALL gc_fdw.sync_conversations('no_such_server', 'sync_wh', '2024-03-01', '2024-03-02');
+CALL gc_fdw.sync_users(NULL, 'sync_wh');
+-- the first run needs start_from; nothing it did is kept
+CALL gc_fdw.sync_conversations('emu', 'sync_wh');
+SELECT to_regnamespace('sync_wh') IS NULL AS no_schema_left,
+       (SELECT count(*) FROM gc_fdw.sync_state) AS states;
+CALL gc_fdw.sync_conversations('emu', 'sync_wh', '2024-03-01', lookback => '-1 day');
+CALL gc_fdw.sync_conversations('emu', 'sync_wh', '2024-03-01', max_runtime => '0');
+-- it commits as it goes, so it refuses to run inside a transaction block
+BEGIN;
+CALL gc_fdw.sync_conversations('emu', 'sync_wh', '2024-03-01', '2024-03-02');
+ROLLBACK;
+SELECT count(*) AS log_rows FROM gc_fdw.sync_log;
+
+-- conversation_rows: one stored conversation's child rows are exactly what
+-- the child foreign table returns, for every child table
+CREATE TABLE shape_participants (LIKE sync_src.participants);
+CREATE TABLE shape_sessions (LIKE sync_src.sessions);
+CREATE TABLE shape_segments (LIKE sync_src.segments);
+CREATE TABLE shape_metrics (LIKE sync_src.session_metrics);
+CREATE TEMP TABLE day AS
+  SELECT * FROM sync_src.conversations
+   WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-06';
+CREATE FUNCTION same_rows(local_query text, foreign_query text) RETURNS text AS $$
+DECLARE
+  a bigint;
+  b bigint;
+  n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM (%s EXCEPT ALL %s) x', local_query, foreign_query) INTO a;
+  EXECUTE format('SELECT count(*) FROM (%s EXCEPT ALL %s) x', foreign_query, local_query) INTO b;
+  EXECUTE format('SELECT count(*) FROM (%s) x', foreign_query) INTO n;
+  RETURN format('%s rows, %s only derived, %s only foreign', n, a, b);
+END
+$$ LANGUAGE plpgsql;
+SELECT t, same_rows(
+    format('SELECT r.* FROM day CROSS JOIN LATERAL gc_fdw.conversation_rows(%L, day.raw, NULL::%I) r',
+           t, 'shape_' || s),
+    format('SELECT * FROM sync_src.%I WHERE conversation_start >= %L AND conversation_start < %L',
+           t, '2024-03-05', '2024-03-06'))
+  FROM (VALUES ('participants', 'participants'), ('sessions', 'sessions'),
+               ('segments', 'segments'), ('session_metrics', 'metrics')) v(t, s);
+-- columns are matched by name: a narrower table reads just its columns
+CREATE TABLE wrapups (conversation_id uuid, wrap_up_code text, segment_type text);
+SELECT count(*) AS wrapup_segments, count(DISTINCT r.conversation_id) AS conversations
+  FROM day CROSS JOIN LATERAL gc_fdw.conversation_rows('segments', day.raw, NULL::wrapups) r
+ WHERE r.segment_type = 'wrapup';
+SELECT count(*) FROM gc_fdw.conversation_rows('segments', NULL, NULL::wrapups);
+SELECT * FROM gc_fdw.conversation_rows('users', '{}', NULL::wrapups);
+SELECT * FROM gc_fdw.conversation_rows('segments', '{}', NULL::integer);
+SELECT * FROM gc_fdw.conversation_rows('segments', '{"participants": "none"}', NULL::wrapups);
+
+-- gc_fdw.stats(): this session's requests so far (one token; one page for
+-- the day table, and three one-page scans in each same_rows call)
+SELECT endpoint, requests, pages, rows, reauths, http_429, retries, errors
+  FROM gc_fdw.stats() ORDER BY endpoint;
+SELECT gc_fdw.stats_reset();
+SELECT count(*) AS endpoints_after_reset FROM gc_fdw.stats();
+SELECT gc_fdw.data_availability_seen();
+
+-- gc_fdw.progress: a scan shows itself while it runs, and is gone after
+SELECT p.foreign_table, p.server, p.window_start, p.window_end, p.windows, p.pages,
+       p.rows, p.waiting_on
+  FROM (SELECT conversation_id FROM sync_src.conversations
+         WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-06'
+         LIMIT 1) c,
+       LATERAL (SELECT * FROM gc_fdw.progress WHERE pid = pg_backend_pid()) p;
+SELECT count(*) AS running_scans FROM gc_fdw.progress WHERE pid = pg_backend_pid();
+SELECT endpoint, requests, pages FROM gc_fdw.stats();
+
+-- an installation of 1.0 updates in place (a fresh CREATE EXTENSION runs
+-- the same 1.0 script and 1.0--1.1 update)
+SET client_min_messages = warning;
+DROP EXTENSION gc_fdw CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION gc_fdw VERSION '1.0';
+SELECT extversion, to_regnamespace('gc_fdw') IS NULL AS no_gc_fdw_schema
+  FROM pg_extension WHERE extname = 'gc_fdw';
+ALTER EXTENSION gc_fdw UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'gc_fdw';
+\dx+ gc_fdw
