@@ -27,8 +27,16 @@ python3 tests/count_unittest.py emulator tests/emulator/test_emulator.py
 
 # everything that needs PostgreSQL runs inside one throwaway cluster
 log "PostgreSQL suites in a throwaway cluster"
-pg_virtualenv -t -v 15 -o log_min_messages=debug5 -o "cron.database_name=contrib_regression" \
+# gc_fdw is preloaded for the gc_fdw.progress view, pg_cron for the
+# scheduled-sync test (its jobs run in background workers)
+pg_virtualenv -t -v 15 -o log_min_messages=debug5 \
+	-o shared_preload_libraries=pg_cron,gc_fdw -o cron.database_name=postgres \
+	-o cron.use_background_workers=on -o max_worker_processes=16 \
 	tests/in-cluster.sh 2>&1 | tee "$GC_TEST_WORK/console.log"
+
+# the gc_fdw.progress view in a cluster without the preload
+log "without shared_preload_libraries"
+pg_virtualenv -t -v 15 tests/no-preload.sh 2>&1 | tee -a "$GC_TEST_WORK/console.log"
 
 # secrets: nothing the tests printed (console.log), the emulator logged or
 # the server logged at debug5 (server.log) may hold the client secret, its

@@ -1,5 +1,7 @@
 """Token lifetime, re-authentication and transport behaviour seen from the
 emulator's request log."""
+import os
+import re
 import unittest
 
 import gcfdw
@@ -10,6 +12,10 @@ FULL_RANGE = ("SELECT count(*), count(DISTINCT conversation_id) FROM conversatio
 
 def setUpModule():
     gcfdw.setup_database()
+
+# the User-Agent names the version gc_fdw.control installs
+with open(os.path.join(os.path.dirname(__file__), "..", "..", "gc_fdw.control")) as f:
+    DEFAULT_VERSION = re.search(r"default_version = '([^']+)'", f.read()).group(1)
 
 
 class TokensAndTransport(unittest.TestCase):
@@ -48,7 +54,8 @@ class TokensAndTransport(unittest.TestCase):
         self.assertGreater(len(api), 3)
         for entry in api:
             self.assertIn("gzip", entry["accept_encoding"] or "")
-            self.assertTrue(entry["user_agent"].startswith("gc_fdw/1.0"))
+            self.assertTrue(entry["user_agent"].startswith("gc_fdw/%s " % DEFAULT_VERSION),
+                            entry["user_agent"])
         if "peer_port" in api[0]:
             self.assertEqual(len({e["peer_port"] for e in api}), 1,
                              "pages should reuse one keep-alive connection")

@@ -1,0 +1,409 @@
+"""Warehousing: gc_fdw.sync_conversations and gc_fdw.sync_users against the
+emulator, by hand and scheduled by a real pg_cron.
+
+Exactness is checked two ways: the local tables against the emulator's own
+dataset (conversation ids, starts and ends), and every local table against
+a direct scan of the matching foreign table over the same range (EXCEPT ALL
+both ways, every column including raw), which the pg_regress suites prove
+exact against the emulator in turn.
+"""
+import datetime as dt
+import json
+import time
+import unittest
+
+import gcfdw
+from gcfdw import psql, emu, emu_reset, emu_fault
+
+SRC = "gc_fdw_src_emu"
+RANGE = ("2024-03-01", "2024-03-22")
+TABLES = ["conversations", "participants", "sessions", "segments", "session_metrics",
+          "participant_attributes"]
+
+
+def sql_lines(sql, **kw):
+    out = psql(sql, **kw).stdout.strip()
+    return out.splitlines() if out else []
+
+
+def scalar(sql, **kw):
+    lines = sql_lines(sql, **kw)
+    return lines[-1] if lines else None
+
+
+def call(sql, check=True, timeout=300):
+    """Run a CALL; returns the CompletedProcess (stderr holds INFO/NOTICE)."""
+    return psql(sql, check=check, timeout=timeout)
+
+
+def mutate(body):
+    return emu("/__emu/mutate", body)
+
+
+def emu_conversations():
+    """{conversationId: (start, end)} as the emulator serves them now."""
+    return {c["conversationId"]: (c["conversationStart"], c.get("conversationEnd"))
+            for c in emu("/__emu/dataset/conversations")}
+
+
+def iso(ts):
+    """PostgreSQL timestamptz text (UTC session) -> emulator ISO form."""
+    if not ts:
+        return None
+    d = dt.datetime.fromisoformat(ts.replace(" ", "T"))
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    d = d.astimezone(dt.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
+
+
+class SyncTestCase(unittest.TestCase):
+    target = "wh"
+
+    @classmethod
+    def setUpClass(cls):
+        gcfdw.setup_database()
+
+    def setUp(self):
+        emu_reset()
+        psql("DROP SCHEMA IF EXISTS %s CASCADE; DELETE FROM gc_fdw.sync_state;"
+             " DELETE FROM gc_fdw.sync_log; SET client_min_messages = warning;"
+             " DROP SCHEMA IF EXISTS %s CASCADE;" % (self.target, SRC))
+
+    def tearDown(self):
+        emu_reset()
+
+    # -- helpers -----------------------------------------------------------
+
+    def sync(self, args="", check=True):
+        return call("SET TimeZone = 'UTC'; CALL gc_fdw.sync_conversations('emu', '%s'%s);"
+                    % (self.target, args), check=check)
+
+    def run_rows(self, run_id=None):
+        """The chunk/refresh rows of a run (default: the last run)."""
+        if run_id is None:
+            run_id = scalar("SELECT max(run_id) FROM gc_fdw.sync_log")
+        return [json.loads(l) for l in sql_lines(
+            "SET TimeZone = 'UTC'; SELECT row_to_json(l) FROM gc_fdw.sync_log l"
+            " WHERE run_id = %s ORDER BY log_id" % run_id)]
+
+    def assert_tables_match_foreign(self, lo=RANGE[0], hi=RANGE[1]):
+        """Every local table equals its foreign table over [lo, hi): one
+        foreign scan per table, compared both ways."""
+        cond = "conversation_start >= '%s' AND conversation_start < '%s'" % (lo, hi)
+        for t in TABLES:
+            diff = scalar(
+                "CREATE TEMP TABLE remote AS SELECT * FROM {s}.{n} WHERE {c};"
+                " SELECT (SELECT count(*) FROM (SELECT * FROM {t}.{n} WHERE {c}"
+                " EXCEPT ALL SELECT * FROM remote) a),"
+                " (SELECT count(*) FROM (SELECT * FROM remote EXCEPT ALL"
+                " SELECT * FROM {t}.{n} WHERE {c}) b)".format(t=self.target, s=SRC, n=t, c=cond))
+            self.assertEqual(diff, "0|0", "table %s differs from the foreign table "
+                             "(local-only|remote-only rows)" % t)
+
+    def assert_conversations_match_emulator(self):
+        want = {k: v for k, v in emu_conversations().items()
+                if RANGE[0] <= v[0][:10] < RANGE[1]}
+        got = {}
+        for line in sql_lines("SET TimeZone = 'UTC'; SELECT conversation_id, conversation_start,"
+                              " conversation_end FROM %s.conversations" % self.target):
+            cid, start, end = line.split("|")
+            got[cid] = (iso(start), iso(end) if end else None)
+        self.assertEqual(got, want)
+
+    def table_versions(self, skip_ids=()):
+        """ctid and xmin of every local row (bar those of skip_ids):
+        unchanged iff none of those rows was rewritten."""
+        where = ("WHERE conversation_id NOT IN (%s)" % ", ".join("'%s'" % i for i in skip_ids)
+                 if skip_ids else "")
+        return {t: scalar("SELECT md5(coalesce(string_agg(ctid::text || xmin::text, ','"
+                          " ORDER BY ctid), '')) FROM %s.%s %s" % (self.target, t, where))
+                for t in TABLES}
+
+
+class TestSyncConversations(SyncTestCase):
+
+    def test_first_sync_loads_every_table_exactly(self):
+        proc = self.sync(", '%s', '%s'" % RANGE)
+        self.assertIn("chunk 3 of 3", proc.stderr)
+        rows = self.run_rows()
+        run = rows[0]
+        self.assertEqual((run["entry"], run["status"]), ("run", "succeeded"))
+        chunks = [r for r in rows if r["entry"] == "chunk"]
+        self.assertEqual([(r["window_start"][:10], r["window_end"][:10]) for r in chunks],
+                         [("2024-03-01", "2024-03-08"), ("2024-03-08", "2024-03-15"),
+                          ("2024-03-15", "2024-03-22")])
+        # one request series per chunk, not one per table
+        self.assertEqual(run["requests"], sum(r["pages"] for r in chunks))
+        self.assertEqual(run["rows_read"], len(emu_conversations()))
+        self.assertEqual(run["rows_upserted"], run["rows_read"])
+        self.assertEqual(run["mode"], "query")
+        self.assertEqual(run["watermark_after"][:10], "2024-03-22")
+        self.assertEqual(run["in_progress"], int(scalar(
+            "SELECT count(*) FROM wh.conversations WHERE conversation_end IS NULL")))
+        self.assert_conversations_match_emulator()
+        self.assert_tables_match_foreign()
+
+    def test_rerun_over_the_same_range_changes_nothing(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        before = self.table_versions()
+        self.sync(", until => '%s', lookback => '21 days'" % RANGE[1])
+        run = self.run_rows()[0]
+        self.assertEqual(run["window_start"][:10], "2024-03-01")
+        self.assertEqual((run["rows_upserted"], run["child_rows"]), (0, 0))
+        self.assertEqual(run["rows_unchanged"], run["rows_read"])
+        self.assertEqual(self.table_versions(), before, "a re-run rewrote rows")
+
+    def test_late_changes_within_lookback_are_picked_up(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        convs = emu("/__emu/dataset/conversations")
+        ended = [c for c in convs if c["conversationStart"] >= "2024-03-21"
+                 and "conversationEnd" in c and any(
+                     s.get("segmentType") == "wrapup" for p in c["participants"]
+                     for ss in p["sessions"] for s in ss["segments"])]
+        open_ = [c for c in convs if c["conversationStart"] >= "2024-03-21"
+                 and "conversationEnd" not in c]
+        late_code = ended[0]["conversationId"]
+        finishing = open_[0]["conversationId"]
+        mutate({"action": "wrapup", "conversationId": late_code, "wrapUpCode": "LATE-CODE"})
+        mutate({"action": "end", "conversationId": finishing, "at": "2024-03-21T23:50:00.000Z"})
+        new_id = mutate({"action": "add", "start": "2024-03-20T10:00:00.000Z"})["conversationId"]
+        before = self.table_versions(skip_ids=(late_code, finishing))
+
+        self.sync(", until => '%s'" % RANGE[1])     # default lookback: 2 days
+        rows = self.run_rows()
+        run = rows[0]
+        self.assertEqual(run["window_start"][:10], "2024-03-20")
+        self.assertEqual(run["rows_upserted"], 3)
+        self.assertEqual(scalar("SELECT count(*) FROM wh.segments WHERE wrap_up_code = 'LATE-CODE'"
+                                " AND conversation_id = '%s'" % late_code), "1")
+        self.assertEqual(scalar("SELECT conversation_end IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                                " wh.segments s WHERE s.conversation_id = c.conversation_id AND"
+                                " s.segment_end IS NULL) FROM wh.conversations c WHERE"
+                                " conversation_id = '%s'" % finishing), "t")
+        self.assertEqual(scalar("SELECT count(*) FROM wh.participants WHERE conversation_id = '%s'"
+                                % new_id), str(len(emulator_participants(new_id))))
+        self.assert_conversations_match_emulator()
+        self.assert_tables_match_foreign()
+        # rows of the conversations that did not change were not rewritten
+        self.assertEqual(self.table_versions(skip_ids=(late_code, finishing, new_id)), before)
+
+    def test_in_progress_before_lookback_is_refreshed_by_id(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        old_open = scalar("SELECT conversation_id FROM wh.conversations WHERE conversation_end"
+                          " IS NULL AND conversation_start < '2024-03-20'")
+        self.assertIsNotNone(old_open, "the dataset has an old in-progress conversation")
+        mutate({"action": "end", "conversationId": old_open, "at": "2024-03-11T09:00:00.000Z"})
+        proc = self.sync(", until => '%s'" % RANGE[1])
+        self.assertIn("re-read by id", proc.stderr)
+        refresh = [r for r in self.run_rows() if r["entry"] == "refresh"]
+        self.assertEqual(len(refresh), 1)
+        self.assertEqual((refresh[0]["mode"], refresh[0]["rows_upserted"]), ("lookup", 1))
+        self.assertEqual(scalar("SET TimeZone = 'UTC'; SELECT conversation_end FROM wh.conversations"
+                                " WHERE conversation_id = '%s'" % old_open),
+                         "2024-03-11 09:00:00+00")
+        self.assert_tables_match_foreign()
+
+    def test_failure_mid_run_keeps_committed_chunks_and_resumes(self):
+        # chunk 1 takes three details pages; every later request fails
+        emu_fault({"endpoint": "details", "status": 503, "after": 3, "count": 0})
+        proc = self.sync(", '%s', '%s'" % RANGE, check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("Chunks committed before the failure are kept", proc.stderr)
+        rows = self.run_rows()
+        self.assertEqual([(r["entry"], r["status"]) for r in rows],
+                         [("run", "failed"), ("chunk", "succeeded"), ("chunk", "failed")])
+        self.assertIn("503", rows[2]["error"])
+        self.assertEqual(scalar("SET TimeZone = 'UTC'; SELECT watermark FROM gc_fdw.sync_state"),
+                         "2024-03-08 00:00:00+00")
+        self.assertEqual(scalar("SELECT count(*) FROM wh.conversations WHERE conversation_start"
+                                " >= '2024-03-08'"), "0")
+        emu_reset()                                     # the API recovers
+        self.assert_tables_match_foreign(RANGE[0], "2024-03-08")
+
+        self.sync(", until => '%s', lookback => '0'" % RANGE[1])
+        rows = self.run_rows()
+        self.assertEqual(rows[0]["status"], "succeeded")
+        self.assertEqual(rows[1]["window_start"][:10], "2024-03-08")
+        self.assert_conversations_match_emulator()
+        self.assert_tables_match_foreign()
+
+    def test_max_runtime_stops_at_a_chunk_boundary(self):
+        emu_fault({"kind": "delay", "seconds": 0.5, "endpoint": "details", "count": 0})
+        proc = self.sync(", '%s', '%s', max_runtime => '1 second'" % RANGE)
+        self.assertIn("max_runtime", proc.stderr)
+        rows = self.run_rows()
+        self.assertEqual([(r["entry"], r["status"]) for r in rows],
+                         [("run", "stopped"), ("chunk", "succeeded")])
+        self.assertEqual(rows[0]["watermark_after"][:10], "2024-03-08")
+        self.assertEqual(scalar("SET TimeZone = 'UTC'; SELECT watermark FROM gc_fdw.sync_state"),
+                         "2024-03-08 00:00:00+00")
+        self.assert_tables_match_foreign(RANGE[0], "2024-03-08")
+
+    def test_concurrent_run_is_skipped_and_progress_is_visible(self):
+        emu_fault({"kind": "delay", "seconds": 0.4, "endpoint": "details", "count": 0})
+        first = gcfdw.psql_background(
+            "CALL gc_fdw.sync_conversations('emu', 'wh', '2024-03-01', '2024-03-22');",
+            "gc_sync_first")
+        try:
+            pid = gcfdw.backend_pid("gc_sync_first")
+            deadline = time.monotonic() + 20
+            progress = []
+            while time.monotonic() < deadline and not progress:
+                progress = sql_lines(
+                    "SELECT foreign_table, server, waiting_on, wait_until IS NOT NULL,"
+                    " window_start IS NOT NULL FROM gc_fdw.progress WHERE pid = %d"
+                    " AND waiting_on LIKE 'HTTP POST /api/v2/%%'" % pid)
+                time.sleep(0.05)
+            self.assertTrue(progress, "gc_fdw.progress never showed the running scan")
+            table, server, waiting, has_until, has_window = progress[0].split("|")
+            self.assertEqual((table, server), ("%s.conversations" % SRC, "emu"))
+            self.assertRegex(waiting, r"^HTTP POST /api/v2/analytics/conversations/details/query")
+            self.assertEqual((has_until, has_window), ("t", "t"))
+
+            t0 = time.monotonic()
+            second = self.sync(", '%s', '%s'" % RANGE)
+            self.assertLess(time.monotonic() - t0, 10)
+            self.assertIn("is already running (pid %d); skipped" % pid, second.stderr)
+            self.assertEqual(scalar("SELECT status FROM gc_fdw.sync_log WHERE status = 'skipped'"),
+                             "skipped")
+        finally:
+            first.stdin = None          # psql_background wrote and closed it
+            _, err = first.communicate(timeout=120)
+        self.assertEqual(first.returncode, 0, err)
+        self.assert_tables_match_foreign()
+
+    def test_stats_count_what_was_sent(self):
+        out = sql_lines("CALL gc_fdw.sync_conversations('emu', 'wh', '2024-03-01', '2024-03-08');"
+                        " SELECT 'progress|' || count(*) FROM gc_fdw.progress"
+                        "  WHERE pid = pg_backend_pid();"
+                        " SELECT endpoint || '|' || requests || '|' || pages || '|' || rows"
+                        " FROM gc_fdw.stats() ORDER BY endpoint;"
+                        " SELECT gc_fdw.stats_reset();"
+                        " SELECT 'after reset|' || count(*) FROM gc_fdw.stats();")
+        self.assertIn("progress|0", out, "a finished scan left its progress row")
+        self.assertIn("after reset|0", out)
+        stats = {l.split("|")[0]: tuple(int(x) for x in l.split("|")[1:])
+                 for l in out if l.startswith(("POST", "GET"))}
+        details = [e for e in gcfdw.emu_log() if e["path"].startswith(
+            "/api/v2/analytics/conversations/details/query")]
+        self.assertEqual(stats["POST /api/v2/analytics/conversations/details/query"],
+                         (len(details), len(details),
+                          int(scalar("SELECT count(*) FROM wh.conversations"))))
+        self.assertEqual(stats["POST /oauth/token"][0], 1)
+
+
+def emulator_participants(conversation_id):
+    """Participants of a conversation as the emulator serves it."""
+    for c in emu("/__emu/dataset/conversations"):
+        if c["conversationId"] == conversation_id:
+            return c["participants"]
+    return []
+
+
+class TestSyncUsers(SyncTestCase):
+
+    def test_users_refresh_upserts_and_marks_missing(self):
+        call("CALL gc_fdw.sync_users('emu', 'wh');")
+        users = emu("/__emu/dataset/users")
+        self.assertEqual(scalar("SELECT count(*) FROM wh.users WHERE missing_since IS NULL"),
+                         str(len(users)))
+        gone, changed = users[3]["id"], users[4]["id"]
+        mutate({"action": "remove_user", "id": gone})
+        mutate({"action": "update_user", "id": changed, "fields": {"title": "Chief Warehouser"}})
+        before = scalar("SELECT md5(string_agg(ctid::text || xmin::text, ',' ORDER BY id))"
+                        " FROM wh.users WHERE id NOT IN ('%s', '%s')" % (gone, changed))
+
+        proc = call("CALL gc_fdw.sync_users('emu', 'wh');")
+        self.assertIn("1 written", proc.stderr)
+        run = self.run_rows()[0]
+        self.assertEqual((run["rows_read"], run["rows_upserted"], run["rows_marked_missing"]),
+                         (len(users) - 1, 1, 1))
+        self.assertEqual(scalar("SELECT title FROM wh.users WHERE id = '%s'" % changed),
+                         "Chief Warehouser")
+        self.assertEqual(scalar("SELECT missing_since IS NOT NULL FROM wh.users WHERE id = '%s'"
+                                % gone), "t")
+        self.assertEqual(scalar("SELECT md5(string_agg(ctid::text || xmin::text, ',' ORDER BY id))"
+                                " FROM wh.users WHERE id NOT IN ('%s', '%s')" % (gone, changed)),
+                         before, "unchanged users were rewritten")
+
+        emu_reset()                                     # the user is back
+        call("CALL gc_fdw.sync_users('emu', 'wh');")
+        self.assertEqual(scalar("SELECT missing_since IS NULL FROM wh.users WHERE id = '%s'"
+                                % gone), "t")
+
+
+class TestPgCronSchedule(SyncTestCase):
+    """A real pg_cron (preloaded in the test cluster, cron.database_name =
+    postgres, jobs in background workers) runs both procedures every
+    minute; the local tables follow the emulator's changes."""
+    target = "cronwh"
+
+    def cron(self, sql):
+        return psql(sql, db="postgres")
+
+    def wait_for_run(self, job, started_after, timeout=150):
+        """Wait for a run of job that started after the given time and
+        ended; it must have succeeded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.cron(
+                "SELECT d.status || '|' || coalesce(d.return_message, '')"
+                " FROM cron.job_run_details d JOIN cron.job j USING (jobid)"
+                " WHERE j.jobname = '%s' AND d.start_time > '%s'"
+                " AND d.status IN ('succeeded', 'failed')"
+                " ORDER BY d.runid LIMIT 1" % (job, started_after)).stdout.strip()
+            if out:
+                status, message = out.split("|", 1)
+                self.assertEqual(status, "succeeded", "pg_cron job %s: %s" % (job, message))
+                return
+            time.sleep(1)
+        raise AssertionError("pg_cron never ran job %s" % job)
+
+    def now(self):
+        return self.cron("SELECT clock_timestamp()").stdout.strip()
+
+    def test_scheduled_sync_loads_and_follows_changes(self):
+        self.cron("CREATE EXTENSION IF NOT EXISTS pg_cron;"
+                  " SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
+        self.cron("SELECT cron.schedule_in_database('gc-conversations', '* * * * *',"
+                  " $$CALL gc_fdw.sync_conversations('emu', 'cronwh', '2024-03-01', '2024-03-22')$$,"
+                  " 'gc_integration');"
+                  " SELECT cron.schedule_in_database('gc-users', '* * * * *',"
+                  " $$CALL gc_fdw.sync_users('emu', 'cronwh')$$, 'gc_integration');")
+        try:
+            scheduled = self.now()
+            self.wait_for_run("gc-conversations", scheduled)
+            self.wait_for_run("gc-users", scheduled)
+            self.assert_conversations_match_emulator()
+            self.assert_tables_match_foreign()
+            self.assertEqual(scalar("SELECT count(*) FROM cronwh.users"),
+                             str(len(emu("/__emu/dataset/users"))))
+
+            # the org changes inside the default 2-day lookback
+            open_ = [c for c in emu("/__emu/dataset/conversations")
+                     if c["conversationStart"] >= "2024-03-21" and "conversationEnd" not in c]
+            mutate({"action": "end", "conversationId": open_[0]["conversationId"],
+                    "at": "2024-03-21T23:55:00.000Z"})
+            mutate({"action": "add", "start": "2024-03-21T08:00:00.000Z"})
+            changed = self.now()
+            self.wait_for_run("gc-conversations", changed)
+            self.assert_conversations_match_emulator()
+            self.assert_tables_match_foreign()
+            # the scheduled runs since the change wrote exactly the two conversations
+            self.assertEqual(scalar("SELECT sum(rows_upserted) FROM gc_fdw.sync_log"
+                                    " WHERE entry = 'run' AND procedure = 'sync_conversations'"
+                                    " AND started_at > (SELECT min(started_at) FROM gc_fdw.sync_log"
+                                    " WHERE procedure = 'sync_conversations')"), "2")
+        finally:
+            self.cron("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
+            # a run still in flight must not touch the next test's tables
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.cron(
+                    "SELECT count(*) FROM cron.job_run_details"
+                    " WHERE status IN ('starting', 'running')").stdout.strip() != "0":
+                time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    unittest.main()
