@@ -18,43 +18,44 @@ CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environ
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
 
-CREATE SCHEMA genesys;
-CREATE FOREIGN TABLE genesys.users (
-  id uuid, name text, email text, username text, state text, title text,
-  department text, division_id uuid, division_name text, manager_id uuid,
-  version integer, acd_auto_answer boolean, date_last_login timestamptz, raw jsonb
-) SERVER genesys OPTIONS (resource 'users');
-CREATE FOREIGN TABLE genesys.conversations (
-  conversation_id uuid, conversation_start timestamptz, conversation_end timestamptz,
-  originating_direction text, division_ids uuid[],
-  media_stats_min_conversation_mos float8, external_tag text, raw jsonb
-) SERVER genesys OPTIONS (resource 'conversations');
-
--- the warehouse
-CREATE TABLE users_dim (LIKE genesys.users, PRIMARY KEY (id));
-CREATE TABLE conversations_fact (LIKE genesys.conversations, PRIMARY KEY (conversation_id));
-
+-- the warehouse: gc_fdw.sync_conversations creates the tables in schema
+-- "warehouse" and loads them a chunk (at most 7 UTC days) per transaction;
+-- gc_fdw.sync_users refreshes the users directory
+SET TimeZone = 'UTC';
 \timing on
-INSERT INTO users_dim SELECT * FROM genesys.users;
-INSERT INTO conversations_fact
-SELECT * FROM genesys.conversations
- WHERE conversation_start >= :'export_from'::timestamptz
-   AND conversation_start < :'export_to'::timestamptz;
+CALL gc_fdw.sync_conversations('genesys', 'warehouse',
+                               start_from => :'export_from', until => :'export_to');
+CALL gc_fdw.sync_users('genesys', 'warehouse');
 \timing off
 
 \echo
 \echo 'Loaded users by state:'
-SELECT state, count(*) AS users FROM users_dim GROUP BY state ORDER BY state;
+SELECT state, count(*) AS users FROM warehouse.users GROUP BY state ORDER BY state;
 \echo 'Loaded conversations by day (UTC):'
-SELECT (conversation_start AT TIME ZONE 'UTC')::date AS day, count(*) AS conversations,
+SELECT conversation_start::date AS day, count(*) AS conversations,
        count(*) FILTER (WHERE conversation_end IS NULL) AS in_progress,
        round(avg(media_stats_min_conversation_mos)::numeric, 2) AS avg_min_mos
-  FROM conversations_fact GROUP BY 1 ORDER BY 1;
-SELECT (SELECT count(*) FROM users_dim) AS users_loaded,
-       (SELECT count(*) FROM conversations_fact) AS conversations_loaded,
-       :'export_from' AS range_from, :'export_to' AS range_to;
-\echo 'What the export cost (the same query under EXPLAIN ANALYZE):'
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT * FROM genesys.conversations
- WHERE conversation_start >= :'export_from'::timestamptz
-   AND conversation_start < :'export_to'::timestamptz;
+  FROM warehouse.conversations GROUP BY 1 ORDER BY 1;
+\echo 'Rows per table:'
+SELECT 'conversations' AS "table", count(*) AS rows FROM warehouse.conversations
+UNION ALL SELECT 'participants', count(*) FROM warehouse.participants
+UNION ALL SELECT 'sessions', count(*) FROM warehouse.sessions
+UNION ALL SELECT 'segments', count(*) FROM warehouse.segments
+UNION ALL SELECT 'session_metrics', count(*) FROM warehouse.session_metrics
+UNION ALL SELECT 'participant_attributes', count(*) FROM warehouse.participant_attributes
+UNION ALL SELECT 'users', count(*) FROM warehouse.users;
+
+-- the next scheduled run (pg_cron would call the same every 15 minutes):
+-- it re-reads the lookback before the watermark and rewrites nothing that
+-- did not change
+\echo 'A second, incremental run:'
+CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
+
+\echo 'What the runs cost (gc_fdw.sync_log):'
+SELECT run_id, procedure, status, window_start, window_end, mode, requests, pages,
+       rows_read, rows_upserted, rows_unchanged, child_rows, in_progress, http_429, reauths,
+       round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds
+  FROM gc_fdw.sync_log WHERE entry = 'run' ORDER BY run_id;
+\echo 'API requests of this session (gc_fdw.stats()):'
+SELECT endpoint, requests, pages, rows, pg_size_pretty(bytes) AS received, reauths, http_429, retries, errors
+  FROM gc_fdw.stats() ORDER BY endpoint;
