@@ -20,6 +20,8 @@ Subcommands:
   log-summary                 one line per request: METHOD PATH?QUERY STATUS FAULT
   log-intervals               one line per details query: INTERVAL page N size N -> STATUS
   log-bodies                  one line per details query: its JSON body, keys sorted
+  log-patches                 one line per PATCH /api/v2/users/{id}:
+                              PATH fields=A,B version=N -> STATUS
   waits                       per 429 answer: whole seconds until the next request
   csv users|conversations     the dataset as CSV with a header
 """
@@ -201,6 +203,7 @@ def main(argv=None):
     sub.add_parser("log-summary")
     sub.add_parser("log-intervals")
     sub.add_parser("log-bodies")
+    sub.add_parser("log-patches")
     sub.add_parser("waits")
     p = sub.add_parser("csv")
     p.add_argument("kind", choices=["users", "conversations"])
@@ -235,6 +238,14 @@ def main(argv=None):
             if endpoint_of(e["path"]) == "details" and e.get("body"):
                 body = dict(e["body"])
                 print(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    elif a.cmd == "log-patches":
+        for e in call(url, "GET", "/__emu/log"):
+            if e["method"] != "PATCH" or endpoint_of(e["path"]) != "users":
+                continue
+            body = e.get("body") or {}
+            print("%s fields=%s version=%s -> %s" % (
+                e["path"], ",".join(body.get("fields") or []) or "-",
+                json.dumps(body.get("version")), e.get("status")))
     elif a.cmd == "log-intervals":
         for e in call(url, "GET", "/__emu/log"):
             body = e.get("body") or {}

@@ -8,7 +8,8 @@ token endpoint, the /api/v2 endpoints gc_fdw calls (users, sync details
 query, details by id, async details jobs), fault injection, rate limiting,
 settings, a request log and dataset mutations (late wrap-up codes,
 conversations ending or appearing, users changing) exposed through a small
-control API under /__emu/ (no auth).  Wire formats follow the official SDK typings
+control API under /__emu/ (no auth).  PATCH /api/v2/users/{id} updates a
+user with optimistic locking on its version.  Wire formats follow the official SDK typings
 (purecloud-platform-client-v2 index.d.ts) and /work/shared/genesys-api.md.
 
 Python 3 standard library only; listens on 127.0.0.1 only.
@@ -57,6 +58,8 @@ DEFAULT_SETTINGS = {
     "job_polls": 2,                   # status polls before FULFILLED
     "job_fail": "",                   # when set, jobs end FAILED with this errorMessage
     "max_job_results": 400000,        # async job result cap
+    "patch_conflict_every": 0,        # N > 0: every Nth accepted PATCH /api/v2/users/{id}
+                                      # meets a simulated remote edit and gets 409
 }
 
 DAY_MS = 86400 * 1000
@@ -191,6 +194,12 @@ class Dataset:
         ds.conv_by_id = dict(self.conv_by_id)
         return ds
 
+    def replace_user(self, old, new):
+        """Put user dict new where old was (self must be a fork)."""
+        i = next(k for k, x in enumerate(self.users) if x is old)
+        self.users[i] = new
+        self.users_by_id[new["id"]] = new
+
     # -- users --------------------------------------------------------------
 
     def _gen_users(self, rng):
@@ -283,7 +292,7 @@ class Dataset:
         out["state"] = u["state"]
         if not deleted and u["title"]:
             out["title"] = u["title"]
-        out["username"] = u["email"]
+        out["username"] = u.get("username") or u["email"]
         if not deleted and u["manager"]:
             out["manager"] = {"id": u["manager"], "selfUri": "/api/v2/users/%s" % u["manager"]}
         if not deleted and u["image"]:
@@ -893,8 +902,7 @@ def mutate_update_user(ds, body):
             raise MutationError("%s is not a user field" % k)
         new[k] = check_user_field(k, fields[k])
     new["version"] += 1
-    ds.users = [new if x is u else x for x in ds.users]
-    ds.users_by_id[new["id"]] = new
+    ds.replace_user(u, new)
     return {"ok": True, "id": new["id"], "version": new["version"]}
 
 
@@ -915,15 +923,129 @@ def apply_mutation(ds, body):
 
 
 # ---------------------------------------------------------------------------
+# User updates: PATCH /api/v2/users/{userId} (body UpdateUser)
+# ---------------------------------------------------------------------------
+
+# UpdateUser fields (SDK typings) the emulator stores -> kind of value.
+# "?" = null (or "") clears the field.
+PATCH_FIELDS = {"name": "str", "email": "str", "username": "str", "department": "str?",
+                "title": "str?", "preferredName": "str?", "manager": "str?",
+                "acdAutoAnswer": "bool", "employerInfo": "employerInfo?", "state": "state"}
+# UpdateUser fields the API takes but the emulator does not emulate.
+PATCH_UNEMULATED = ("chat", "addresses", "images", "profileSkills", "locations", "groups",
+                    "certifications", "biography")
+# Read-only: set by the platform (UpdateUser id/selfUri/primaryContactInfo have no
+# setter in the SDKs) or only on User, never on UpdateUser.
+PATCH_READ_ONLY = ("id", "selfUri", "primaryContactInfo", "division", "dateLastLogin",
+                   "routingStatus", "presence", "integrationPresence", "conversationSummary",
+                   "outOfOffice", "geolocation", "station", "authorization", "team",
+                   "workPlanBidRanks", "skills", "languages", "languagePreference",
+                   "lastTokenIssued", "dateWelcomeSent")
+EMPLOYER_INFO_KEYS = ("officialName", "employeeId", "employeeType", "dateHire")
+
+
+def parse_user_patch(body):
+    """Validate an UpdateUser body -> (version, {stored field: value}).
+
+    Raises QueryError (400) naming the first offending field; the checks
+    here need no dataset (the caller checks the user, the manager and the
+    version under the state lock)."""
+    if not isinstance(body, dict):
+        raise QueryError("The request body must be a JSON object (UpdateUser)")
+    for k in sorted(body):
+        if k == "version" or k in PATCH_FIELDS:
+            continue
+        if k in PATCH_READ_ONLY:
+            raise QueryError("%s is read-only and cannot be changed with PATCH /api/v2/users/"
+                             "{userId}" % k, "bad.request")
+        if k in PATCH_UNEMULATED:
+            raise QueryError("%s is an UpdateUser field the emulator does not emulate" % k)
+        raise QueryError("Unrecognized field %s: not a field of UpdateUser" % json.dumps(k))
+    if "version" not in body:
+        raise QueryError("version: may not be null (the current version of the user is "
+                         "required)")
+    version = body["version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise QueryError("version must be an integer, not %s" % json.dumps(version))
+    changes = {}
+    for k in sorted(set(body) - {"version"}):
+        v = body[k]
+        kind = PATCH_FIELDS[k]
+        nullable = kind.endswith("?")
+        kind = kind.rstrip("?")
+        if nullable and (v is None or v == ""):
+            changes[k] = None
+        elif kind == "str":
+            if not isinstance(v, str) or not v:
+                raise QueryError("%s must be a non-empty string%s" % (k, ", or null" if nullable
+                                                                      else ""))
+            changes[k] = v
+        elif kind == "bool":
+            if not isinstance(v, bool):
+                raise QueryError("%s must be true or false" % k)
+            changes[k] = v
+        elif kind == "state":
+            if v == "deleted":
+                raise QueryError("state cannot be set to deleted with PATCH; use "
+                                 "DELETE /api/v2/users/{userId}")
+            if v not in ("active", "inactive"):
+                raise QueryError("state must be active or inactive", "invalid.value")
+            changes[k] = v
+        elif kind == "employerInfo":
+            if not isinstance(v, dict):
+                raise QueryError("employerInfo must be an object or null")
+            ei = {}
+            for ek in sorted(v):
+                if ek not in EMPLOYER_INFO_KEYS:
+                    raise QueryError("Unrecognized field employerInfo.%s" % ek)
+                ev = v[ek]
+                if ev is None or ev == "":
+                    continue
+                if not isinstance(ev, str):
+                    raise QueryError("employerInfo.%s must be a string or null" % ek)
+                if ek == "dateHire":
+                    try:
+                        dt.date.fromisoformat(ev)
+                    except ValueError:
+                        raise QueryError("employerInfo.dateHire must be a date YYYY-MM-DD",
+                                         "invalid.date")
+                ei[ek] = ev
+            # keys in the generator's order
+            changes[k] = {ek: ei[ek] for ek in EMPLOYER_INFO_KEYS if ek in ei} or None
+    if "state" in changes and len(changes) > 1:
+        raise QueryError("state must be the only field changed when it is specified (with "
+                         "version)")
+    return version, changes
+
+
+def version_conflict(supplied, current):
+    """The 409 answer to a stale version (code and wording: see the README)."""
+    return QueryError("The version supplied (%d) does not match the current version (%d)"
+                      % (supplied, current), "general.conflict", 409)
+
+
+def patch_log_body(raw):
+    """What the request log keeps of a PATCH user body: field names and version."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    return {"fields": sorted(k for k in body if k != "version"), "version": body.get("version")}
+
+
+# ---------------------------------------------------------------------------
 # Query filters
 # ---------------------------------------------------------------------------
 
 class QueryError(Exception):
-    """A 400 answer to a query; carries the platform error code."""
+    """An error answer (400 unless told) with its platform error code."""
 
-    def __init__(self, message, code="bad.request"):
+    def __init__(self, message, code="bad.request", status=400):
         super().__init__(message)
         self.code = code
+        self.status = status
 
 
 CONV_DIMS = {"conversationId", "divisionId", "externalTag", "originatingDirection",
@@ -1114,6 +1236,7 @@ class State:
             self.log_seq = 0
             self.windows = {}
             self.jobs = {}
+            self.patches = 0      # accepted user PATCHes, for patch_conflict_every
             if tokens:
                 self.tokens = {}
 
@@ -1129,6 +1252,48 @@ class State:
             self.dataset = ds
             self.mutated = True
         return out
+
+    def publish_user(self, old, new):
+        """Publish a dataset where user dict new replaces old (lock held)."""
+        ds = self.dataset.fork()
+        ds.replace_user(old, new)
+        self.dataset = ds
+        self.mutated = True
+        return ds
+
+    def patch_user(self, uid, raw):
+        """PATCH /api/v2/users/{uid}: the updated user as rendered, or QueryError.
+
+        Checks, changes and publishes under the lock, so two PATCHes with
+        the same version cannot both succeed; the stored user is replaced
+        by a changed copy (copy-on-write), never edited."""
+        version, changes = parse_user_patch(parse_json(raw))
+        with self.lock:
+            u = self.dataset.users_by_id.get(uid)
+            if u is None or (u["state"] == "deleted" and "state" not in changes):
+                raise QueryError("User %s not found" % uid, "not.found", 404)
+            mid = changes.get("manager")
+            if mid is not None:
+                m = self.dataset.users_by_id.get(mid)
+                if m is None or m["state"] == "deleted" or mid == uid:
+                    raise QueryError("manager %s is not the id of another user who is not "
+                                     "deleted" % mid, "invalid.value")
+            if version != u["version"]:
+                raise version_conflict(version, u["version"])
+            self.patches += 1
+            every = int(self.settings.get("patch_conflict_every") or 0)
+            if every > 0 and self.patches % every == 0:
+                remote = copy.deepcopy(u)     # someone else saved first
+                remote["version"] += 1
+                remote["title"] = "Changed remotely"
+                self.publish_user(u, remote)
+                raise version_conflict(version, remote["version"])
+            new = copy.deepcopy(u)
+            if "email" in changes and "username" not in new:
+                new["username"] = u["email"]  # the username stays what it was
+            new.update(copy.deepcopy(changes))
+            new["version"] += 1
+            return self.publish_user(u, new).render_user(new)
 
     def issue_token(self, client_id):
         """Mint a new opaque token; returns (token, lifetime)."""
@@ -1218,7 +1383,7 @@ def endpoint_matches(rule_ep, cls):
 
 
 ERROR_CODES = {400: "bad.request", 401: "authentication.required", 403: "missing.permissions",
-               404: "not.found", 408: "request.timeout", 409: "conflict",
+               404: "not.found", 408: "request.timeout", 409: "general.conflict",
                429: "too.many.requests.retry.after", 500: "internal.server.error",
                502: "bad.gateway", 503: "service.unavailable", 504: "request.timeout"}
 ERROR_MESSAGES = {500: "The server encountered an unexpected condition.",
@@ -1405,6 +1570,8 @@ class Handler(BaseHTTPRequestHandler):
         if cls == "token":
             form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
             entry["body"] = {"grant_type": (form.get("grant_type") or [None])[0]}
+        elif cls == "users" and self.command == "PATCH":
+            entry["body"] = patch_log_body(raw) if raw else None
         elif raw:
             try:
                 entry["body"] = json.loads(raw.decode("utf-8"))
@@ -1574,7 +1741,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             rep = self.route(path, query, raw)
         except QueryError as e:
-            rep = platform_error(corr, 400, e.code, str(e))
+            rep = platform_error(corr, e.status, e.code, str(e))
         if rep is None:
             rep = platform_error(corr, 404, "not.found", "The requested resource was not found.")
         elif rep.status >= 400 and not rep.body:
@@ -1588,6 +1755,8 @@ class Handler(BaseHTTPRequestHandler):
         parts = path.rstrip("/").split("/")[3:]   # after /api/v2
         if parts == ["users"] and m == "GET":
             return self.users(query)
+        if len(parts) == 2 and parts[0] == "users" and m == "PATCH":
+            return Reply(200, self.state.patch_user(parts[1], raw))
         if len(parts) == 2 and parts[0] == "users" and m == "GET":
             u = self.state.dataset.users_by_id.get(parts[1])
             if not u:
@@ -1844,6 +2013,9 @@ class Handler(BaseHTTPRequestHandler):
                 bad = [k for k in body if k not in DEFAULT_SETTINGS]
                 if bad:
                     return Reply(400, {"error": "unknown settings: %s" % ", ".join(bad)})
+                pce = body.get("patch_conflict_every", 0)
+                if not isinstance(pce, int) or isinstance(pce, bool) or pce < 0:
+                    return Reply(400, {"error": "patch_conflict_every must be an integer >= 0"})
                 if "availability_date" in body:
                     try:
                         body["availability_date"] = iso_ms(parse_iso(body["availability_date"]))
@@ -1851,6 +2023,8 @@ class Handler(BaseHTTPRequestHandler):
                         return Reply(400, {"error": "availability_date must be ISO-8601"})
                 with st.lock:
                     st.settings.update(body)
+                    if "patch_conflict_every" in body:
+                        st.patches = 0    # count from this setting on
             with st.lock:
                 return Reply(200, dict(st.settings))
         if path == "/__emu/log":
