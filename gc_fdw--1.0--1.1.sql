@@ -465,7 +465,8 @@ BEGIN
             ELSE
                 c := gc_fdw.sync_conversations_chunk(v_src, v_target, NULL, NULL, v_ids);
             END IF;
-            v_avail := gc_fdw.data_availability_seen();
+            -- the date the jobs API gave for this chunk (NULL for other modes)
+            v_avail := CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END;
             INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
                                          window_start, window_end, mode, requests, pages, rows_read,
                                          rows_upserted, rows_unchanged, child_rows, in_progress,

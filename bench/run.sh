@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks: builds and installs gc_fdw, starts the emulator with a scaled
 # dataset (SCALE, default 40: about 33,000 conversations over 21 days) and
-# runs bench/scan_memory.py in a throwaway cluster.  Numbers go to
+# runs bench/scan_memory.py (scan memory and throughput) and
+# bench/sync_week.py (a week through gc_fdw.sync_conversations) in a
+# throwaway cluster.  Numbers go to
 # docs/performance.md by hand, with the date and machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +18,4 @@ GC_EMU_PID=$!
 for _ in $(seq 1 600); do [ -s "$work/port" ] && break; sleep 0.1; done
 export GC_EMU_URL="http://127.0.0.1:$(cat "$work/port")"
 cat "$work/emulator.log" >&2
-pg_virtualenv -t -v 15 python3 bench/scan_memory.py
+pg_virtualenv -t -v 15 bash -c 'python3 bench/scan_memory.py && echo && python3 bench/sync_week.py'

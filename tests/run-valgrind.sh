@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Developer check, not part of CI (it takes minutes): gc_fdw's scan, retry,
-# re-authentication and error paths run in a single-user backend under
+# re-authentication and error paths, the sync procedures, stats and the
+# progress slots (gc_fdw preloaded) run in a single-user backend under
 # valgrind memcheck.  Fails when valgrind reports an error in a stack that
 # involves gc_fdw, libcurl or json-c.
 set -uo pipefail
@@ -10,6 +11,7 @@ install_packages valgrind || exit 1
 build_and_install || exit 1
 export GC_TEST_WORK="$GC_ROOT/tests/work-valgrind"
 rm -rf "$GC_TEST_WORK" && mkdir -p "$GC_TEST_WORK" && chmod 777 "$GC_TEST_WORK"
+cp tests/valgrind.supp "$GC_TEST_WORK/" && chmod 644 "$GC_TEST_WORK/valgrind.supp"
 start_emulator "$GC_TEST_WORK" || exit 1
 trap stop_emulator EXIT
 
@@ -60,11 +62,22 @@ SELECT conversation_start FROM g.conversations WHERE conversation_start >= '2024
 SELECT count(*) FROM g.participants p JOIN g.users u ON u.id = p.user_id WHERE p.conversation_id IN (SELECT conversation_id FROM g.conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-05 02:00');
 SELECT count(*) FROM gj.participant_attributes WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-08';
 SELECT count(*) FROM gj.conversations WHERE conversation_start >= '2024-03-12' AND conversation_start < '2024-03-15' LIMIT 1;
+CALL gc_fdw.sync_conversations('emu', 'wh', '2024-03-01', '2024-03-09');
+CALL gc_fdw.sync_conversations('emu', 'wh', until => '2024-03-09', lookback => '8 days');
+CALL gc_fdw.sync_users('emu', 'wh');
+SELECT (SELECT count(*) FROM wh.conversations), (SELECT count(*) FROM wh.segments), (SELECT count(*) FROM wh.session_metrics), (SELECT count(*) FROM wh.users);
+SELECT count(*), count(DISTINCT r.session_id) FROM wh.conversations c CROSS JOIN LATERAL gc_fdw.conversation_rows('session_metrics', c.raw, NULL::wh.session_metrics) r;
+SELECT count(*) FROM gc_fdw.conversation_rows('participant_attributes', '{"participants": [{"participantId": "x", "attributes": {"a": 1}}]}', NULL::wh.participant_attributes);
+SELECT p.foreign_table, p.pages FROM (SELECT conversation_id FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-06' LIMIT 1) c, LATERAL (SELECT * FROM gc_fdw.progress) p;
+SELECT endpoint, requests, pages, rows, errors FROM gc_fdw.stats() ORDER BY endpoint;
+SELECT gc_fdw.stats_reset();
 SQL
 chown postgres "$GC_TEST_WORK/script.sql"
 runuser -u postgres -- env GC_EMU_URL="$GC_EMU_URL" valgrind --error-exitcode=0 \
+	--suppressions="$GC_TEST_WORK/valgrind.supp" \
 	--num-callers=30 --log-file="$GC_TEST_WORK/valgrind.log" --trace-children=no \
-	/usr/lib/postgresql/15/bin/postgres --single -D "$data" -c config_file="$conf" postgres \
+	/usr/lib/postgresql/15/bin/postgres --single -D "$data" -c config_file="$conf" \
+	-c shared_preload_libraries=gc_fdw postgres \
 	<"$GC_TEST_WORK/script.sql" >"$GC_TEST_WORK/single.out" 2>&1
 INNER
 

@@ -273,6 +273,29 @@ class TestSyncConversations(SyncTestCase):
         self.assertEqual(first.returncode, 0, err)
         self.assert_tables_match_foreign()
 
+    def test_jobs_mode_loads_attributes_and_query_mode_keeps_them(self):
+        # the sync's source tables read through the async jobs API
+        psql("SET client_min_messages = warning;"
+             " SELECT gc_fdw.sync_prepare('emu', 'wh', 'conversations');"
+             " ALTER SERVER emu OPTIONS (ADD jobs_poll_interval '1');" + "".join(
+                 " ALTER FOREIGN TABLE %s.%s OPTIONS (ADD mode 'jobs');" % (SRC, t)
+                 for t in TABLES))
+        self.sync(", '2024-03-01', '2024-03-15'")
+        rows = self.run_rows()
+        self.assertEqual({r["mode"] for r in rows}, {"jobs"})
+        self.assertEqual(rows[1]["data_availability"][:10], "2024-03-20")
+        attributes = int(scalar("SELECT count(*) FROM wh.participant_attributes"))
+        self.assertGreater(attributes, 0)
+        self.assert_tables_match_foreign("2024-03-01", "2024-03-15")
+
+        # back to the details query, which carries no attributes: they stay
+        psql("".join("ALTER FOREIGN TABLE %s.%s OPTIONS (DROP mode);" % (SRC, t)
+                     for t in TABLES))
+        self.sync(", until => '2024-03-15', lookback => '14 days'")
+        self.assertEqual(self.run_rows()[0]["mode"], "query")
+        self.assertEqual(int(scalar("SELECT count(*) FROM wh.participant_attributes")),
+                         attributes)
+
     def test_stats_count_what_was_sent(self):
         out = sql_lines("CALL gc_fdw.sync_conversations('emu', 'wh', '2024-03-01', '2024-03-08');"
                         " SELECT 'progress|' || count(*) FROM gc_fdw.progress"
