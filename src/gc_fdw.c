@@ -569,6 +569,13 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = gc_scan_end;
 	routine->ExplainForeignScan = gcExplainForeignScan;
 	routine->ImportForeignSchema = gcImportForeignSchema;
+	routine->IsForeignRelUpdatable = gcIsForeignRelUpdatable;
+	routine->AddForeignUpdateTargets = gcAddForeignUpdateTargets;
+	routine->PlanForeignModify = gcPlanForeignModify;
+	routine->BeginForeignModify = gcBeginForeignModify;
+	routine->ExecForeignUpdate = gcExecForeignUpdate;
+	routine->EndForeignModify = gcEndForeignModify;
+	routine->ExplainForeignModify = gcExplainForeignModify;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -584,4 +591,5 @@ _PG_init(void)
 	gc_http_init();
 	gc_auth_init();
 	gc_progress_init();
+	gc_modify_init();
 }

@@ -113,6 +113,7 @@ typedef struct GcTableOptions
 	int			jobs_min_days;	/* auto: ranges at least this long use jobs */
 	int			jobs_poll_interval; /* seconds between the first job polls */
 	bool		unavailable_error;	/* range past dataAvailabilityDate: error */
+	bool		retry_conflicts;	/* UPDATE: on_conflict 'retry' */
 } GcTableOptions;
 
 /*
@@ -176,6 +177,9 @@ typedef struct GcHttpResponse
 	char	   *content_type;	/* may be NULL */
 	char	   *correlation_id; /* ININ-Correlation-Id, may be NULL */
 	double		elapsed_secs;
+	bool		retried_uncertain;	/* an earlier attempt failed in a way
+									 * (network, 5xx) that may have let it
+									 * take effect */
 } GcHttpResponse;
 
 extern void gc_http_init(void);
@@ -193,7 +197,9 @@ extern void gc_api_call(GcConnection *conn, const char *method,
 extern void gc_api_call_ex(GcConnection *conn, const char *method,
 						   const char *path_query, const char *json_body,
 						   GcScanStats *stats, GcHttpResponse *resp,
-						   bool return_bad_request);
+						   long return_status);
+/* "HTTP status 409, Genesys code ..., correlation id ..." for messages */
+extern char *gc_describe_response(const GcHttpResponse *resp);
 extern void gc_api_report_error(GcConnection *conn, const char *method,
 								const char *path_query,
 								const GcHttpResponse *resp) pg_attribute_noreturn();
@@ -345,6 +351,7 @@ extern void gc_cursor_values(GcRowCursor *cur, GcColumnMap *map,
 							 Datum *values, bool *isnull);
 extern bool gc_page_has_key(GcPage *page, const char *key);
 extern char *gc_page_string(GcPage *page, const char *key);
+extern char *gc_page_value_text(GcPage *page, const char *dotted_key);
 
 /* ----------------------------------------------------------------
  * jobs.c: the async details jobs API
@@ -410,6 +417,29 @@ extern void gc_progress_page(uint64 scan, int64 pages, int64 rows,
 extern void gc_progress_scan_end(uint64 scan);
 extern void gc_progress_waiting(const char *what, double secs);
 extern void gc_progress_waiting_done(void);
+
+/* ----------------------------------------------------------------
+ * modify.c: UPDATE on users (PATCH /api/v2/users/{userId})
+ * ----------------------------------------------------------------
+ */
+struct ExplainState;
+extern void gc_modify_init(void);
+extern int	gcIsForeignRelUpdatable(Relation rel);
+extern void gcAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+									  RangeTblEntry *target_rte,
+									  Relation target_relation);
+extern List *gcPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								 Index resultRelation, int subplan_index);
+extern void gcBeginForeignModify(ModifyTableState *mtstate,
+								 ResultRelInfo *rinfo, List *fdw_private,
+								 int subplan_index, int eflags);
+extern TupleTableSlot *gcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern void gcEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void gcExplainForeignModify(ModifyTableState *mtstate,
+								   ResultRelInfo *rinfo, List *fdw_private,
+								   int subplan_index, struct ExplainState *es);
 
 /* ----------------------------------------------------------------
  * gc_fdw.c: handler and planning callbacks

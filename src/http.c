@@ -91,7 +91,7 @@ typedef struct GcRequest
 	bool		is_token;		/* token endpoint: Basic auth, form body */
 	const char *service;		/* who we talk to, for messages */
 	const char *url_option;		/* server option naming the host */
-	bool		return_bad_request; /* hand 400 answers back to the caller */
+	long		return_status;	/* hand answers with this status back (0: none) */
 	GcEndpointStats *endpoint;	/* counters of gc_fdw.stats() */
 } GcRequest;
 
@@ -555,7 +555,7 @@ gc_one_line(const char *text, size_t len, size_t max_len)
  *		when the body is a platform error, else the start of the body, and
  *		the correlation id.
  */
-static char *
+char *
 gc_describe_response(const GcHttpResponse *resp)
 {
 	StringInfoData detail;
@@ -620,7 +620,10 @@ gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
 	char	   *detail = gc_describe_response(resp);
 	char	   *hint = NULL;
 
-	if (resp->status == 403)
+	if (resp->status == 403 && strcmp(req->method, "PATCH") == 0)
+		hint = psprintf("Give the OAuth client \"%s\" a role with the permission named above (directory:user:edit to update users) in the users' divisions.",
+						conn->client_id);
+	else if (resp->status == 403)
 		hint = psprintf("Give the OAuth client \"%s\" a role with the permission named above (for example analytics:conversationDetail:view for conversation details) in the divisions whose data you read.",
 						conn->client_id);
 	else if (resp->status == 404)
@@ -745,6 +748,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 	int			step_429 = 0;
 	double		waited = 0;
 	bool		after_reauth = false;
+	bool		uncertain = false;
 
 	if (stats == NULL)
 	{
@@ -782,7 +786,10 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 			stats->backoff_secs += delay;
 		}
 		else if (resp->status >= 200 && resp->status < 300)
+		{
+			resp->retried_uncertain = uncertain;
 			return;
+		}
 		else if (resp->status == 401 && !req->is_token)
 		{
 			if (after_reauth)
@@ -846,8 +853,12 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		}
 		else if (req->is_token)
 			return;				/* auth.c reports the token endpoint's refusal */
-		else if (req->return_bad_request && resp->status == 400)
-			return;				/* the caller may be able to narrow the request */
+		else if (req->return_status != 0 && resp->status == req->return_status)
+		{
+			/* the caller can act on it (narrow a window, resolve a conflict) */
+			resp->retried_uncertain = uncertain;
+			return;
+		}
 		else
 			gc_report_api_error(req, resp);
 
@@ -856,7 +867,11 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		stats->retries++;
 		waited += delay;
 		if (rc != CURLE_OK || resp->status != 429)
+		{
 			gc_stats_retry(req->endpoint);
+			/* the failed attempt may have been carried out all the same */
+			uncertain = true;
+		}
 		elog(DEBUG1, "gc_fdw: retrying %s %s in %.1f s (retry %d of %d)",
 			 req->method, req->path, delay, retries, conn->opts.max_retries);
 		gc_progress_waiting(rc != CURLE_OK ?
@@ -901,7 +916,7 @@ void
 gc_api_call(GcConnection *conn, const char *method, const char *path_query,
 			const char *json_body, GcScanStats *stats, GcHttpResponse *resp)
 {
-	gc_api_call_ex(conn, method, path_query, json_body, stats, resp, false);
+	gc_api_call_ex(conn, method, path_query, json_body, stats, resp, 0);
 }
 
 /*
@@ -926,19 +941,19 @@ gc_api_report_error(GcConnection *conn, const char *method,
 
 /*
  * gc_api_call_ex
- *		gc_api_call that, with return_bad_request, returns a 400 answer
- *		instead of reporting it (the scan splits an interval the API finds
- *		too large).
+ *		gc_api_call that returns an answer of status return_status (0: none)
+ *		instead of reporting it: the scan splits an interval the API finds
+ *		too large (400), an UPDATE resolves a version conflict (409).
  */
 void
 gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
 			   const char *json_body, GcScanStats *stats, GcHttpResponse *resp,
-			   bool return_bad_request)
+			   long return_status)
 {
 	GcRequest	req;
 
 	memset(&req, 0, sizeof(req));
-	req.return_bad_request = return_bad_request;
+	req.return_status = return_status;
 	req.conn = conn;
 	req.method = method;
 	req.path = path_query;

@@ -172,7 +172,7 @@ gc_job_submit(GcConnection *conn, const char *body, GcScanStats *stats,
 	GcPendingJob *job;
 	const char *token;
 
-	gc_api_call_ex(conn, "POST", GC_JOBS_PATH, body, stats, resp, true);
+	gc_api_call_ex(conn, "POST", GC_JOBS_PATH, body, stats, resp, 400);
 	if (resp->status == 400)
 		return NULL;
 	root = parse_object(resp);

@@ -691,3 +691,26 @@ gc_page_string(GcPage *page, const char *key)
 		return NULL;
 	return pstrdup(json_object_get_string(val));
 }
+
+/*
+ * gc_page_value_text
+ *		The text of the scalar at a dotted key of the page's top-level
+ *		object ("version", "manager.id"): strings as they are, booleans as
+ *		true/false, numbers as written.  NULL when absent or JSON null.
+ */
+char *
+gc_page_value_text(GcPage *page, const char *dotted_key)
+{
+	char	   *copy = pstrdup(dotted_key);
+	char	   *path[GC_MAX_DEPTH * 2];
+	int			path_len = 0;
+	char	   *part;
+	char	   *saveptr = NULL;
+	json_object *val;
+
+	for (part = strtok_r(copy, ".", &saveptr); part && path_len < (int) lengthof(path);
+		 part = strtok_r(NULL, ".", &saveptr))
+		path[path_len++] = part;
+	val = follow_path(page->root, path, path_len);
+	return val ? value_text(val, false) : NULL;
+}

@@ -51,7 +51,8 @@ typedef enum GcOptionKind
 	GC_OPT_PAGE_SIZE,
 	GC_OPT_BOOL,
 	GC_OPT_MODE,
-	GC_OPT_UNAVAILABLE
+	GC_OPT_UNAVAILABLE,
+	GC_OPT_ON_CONFLICT
 } GcOptionKind;
 
 typedef struct GcOption
@@ -75,6 +76,7 @@ static const GcOption gc_options[] = {
 	{"jobs_min_days", ForeignServerRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
 	{"jobs_poll_interval", ForeignServerRelationId, GC_OPT_INT, {1, 60, 3, "seconds"}},
 	{"unavailable_data", ForeignServerRelationId, GC_OPT_UNAVAILABLE, {0}},
+	{"on_conflict", ForeignServerRelationId, GC_OPT_ON_CONFLICT, {0}},
 	{"client_id", UserMappingRelationId, GC_OPT_STRING, {0}},
 	{"client_secret", UserMappingRelationId, GC_OPT_SECRET, {0}},
 	{"resource", ForeignTableRelationId, GC_OPT_RESOURCE, {0}},
@@ -84,6 +86,7 @@ static const GcOption gc_options[] = {
 	{"mode", ForeignTableRelationId, GC_OPT_MODE, {0}},
 	{"jobs_min_days", ForeignTableRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
 	{"unavailable_data", ForeignTableRelationId, GC_OPT_UNAVAILABLE, {0}},
+	{"on_conflict", ForeignTableRelationId, GC_OPT_ON_CONFLICT, {0}},
 	{"key", AttributeRelationId, GC_OPT_STRING, {0}},
 	{NULL, InvalidOid, GC_OPT_STRING, {0}}
 };
@@ -378,6 +381,13 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 							 errmsg("invalid value for option \"unavailable_data\": \"%s\"", value),
 							 errdetail("\"unavailable_data\" is warning or error: what a jobs read does when the range reaches past the data the jobs API has complete.")));
 				break;
+			case GC_OPT_ON_CONFLICT:
+				if (strcmp(value, "error") != 0 && strcmp(value, "retry") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"on_conflict\": \"%s\"", value),
+							 errdetail("\"on_conflict\" is error or retry: what UPDATE does when Genesys Cloud answers that a user changed since it was read (HTTP 409).")));
+				break;
 			case GC_OPT_BOOL:
 				{
 					bool		b;
@@ -501,6 +511,8 @@ apply_shared_options(List *options, GcTableOptions *opts)
 														&find_option("jobs_poll_interval")->range);
 		else if (strcmp(def->defname, "unavailable_data") == 0)
 			opts->unavailable_error = strcmp(value, "error") == 0;
+		else if (strcmp(def->defname, "on_conflict") == 0)
+			opts->retry_conflicts = strcmp(value, "retry") == 0;
 	}
 }
 
@@ -521,6 +533,7 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 	opts->jobs_min_days = find_option("jobs_min_days")->range.dflt;
 	opts->jobs_poll_interval = find_option("jobs_poll_interval")->range.dflt;
 	opts->unavailable_error = false;
+	opts->retry_conflicts = false;
 	/* options a table shares with its server: the server's, then the table's */
 	apply_shared_options(GetForeignServer(table->serverid)->options, opts);
 	apply_shared_options(table->options, opts);

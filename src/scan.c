@@ -891,7 +891,7 @@ fetch_next_page(GcScanState *st)
 									   st->conversation_filters, st->segment_filters,
 									   st->descending);
 				gc_api_call_ex(st->conn, res->method, res->path, req.data,
-							   &st->stats, &resp, true);
+							   &st->stats, &resp, 400);
 				if (resp.status == 400)
 				{
 					if (!window_too_large(&resp))
