@@ -1434,6 +1434,9 @@ class Handler(BaseHTTPRequestHandler):
     """Routes emulator, control and API requests."""
 
     protocol_version = "HTTP/1.1"
+    # small answers on a kept-alive connection (a PATCH's user) would
+    # otherwise wait ~40 ms for the client's delayed ACK (Nagle)
+    disable_nagle_algorithm = True
     server_version = "gc-emulator/1.0"
     sys_version = ""
     timeout = 300
