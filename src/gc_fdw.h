@@ -158,6 +158,8 @@ typedef struct GcScanStats
 	int64		job_polls;		/* async job status polls that waited */
 	double		job_wait_secs;	/* seconds slept waiting for jobs */
 	int64		token_requests; /* all token endpoint exchanges */
+	int64		pacing_waits;	/* waits for a spent rate-limit budget */
+	double		pacing_secs;	/* seconds of those waits */
 } GcScanStats;
 
 /* ----------------------------------------------------------------

@@ -735,6 +735,76 @@ gc_backoff_secs(int step, double cap)
 }
 
 /*
+ * Rate-limit pacing.  Genesys Cloud counts requests per OAuth client in a
+ * window of about a minute and says so on every answer
+ * (inin-ratelimit-allowed, -count, -reset).  The budget of the user mapping
+ * last seen is kept here; when it is spent, the next request waits for the
+ * window to reset instead of drawing a 429.  Every backend sees the shared
+ * count in the headers, so concurrent scans of one client pace together.
+ */
+typedef struct GcRateBudget
+{
+	Oid			umid;			/* user mapping the budget belongs to */
+	long		allowed;
+	long		used;
+	TimestampTz resets_at;
+} GcRateBudget;
+
+static GcRateBudget gc_budget = {InvalidOid, 0, 0, 0};
+
+/* Note the budget an API answer reported */
+static void
+gc_budget_update(GcConnection *conn)
+{
+	char	   *end;
+	long		allowed = strtol(gc_xfer.ratelimit_allowed, &end, 10);
+	long		used;
+	double		reset;
+
+	if (gc_xfer.ratelimit_allowed[0] == '\0' || *end != '\0' || allowed <= 0)
+		return;
+	used = strtol(gc_xfer.ratelimit_count, &end, 10);
+	if (gc_xfer.ratelimit_count[0] == '\0' || *end != '\0')
+		return;
+	reset = gc_xfer.ratelimit_reset[0] ? strtod(gc_xfer.ratelimit_reset, &end) : 60.0;
+	if (reset < 0 || reset > 3600)
+		reset = 60.0;
+	gc_budget.umid = conn->umid;
+	gc_budget.allowed = allowed;
+	gc_budget.used = used;
+	gc_budget.resets_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  (int64) (reset * 1000.0));
+}
+
+/*
+ * gc_budget_wait
+ *		Before a request to the API host: when the window's budget is spent,
+ *		wait (interruptibly) until it resets.  Returns the seconds waited.
+ */
+static double
+gc_budget_wait(GcConnection *conn, const GcRequest *req)
+{
+	long		ms;
+	double		secs;
+
+	if (gc_budget.umid != conn->umid || gc_budget.allowed <= 0 ||
+		gc_budget.used < gc_budget.allowed)
+		return 0;
+	ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), gc_budget.resets_at);
+	gc_budget.umid = InvalidOid;	/* the next answer reports the new window */
+	if (ms <= 0)
+		return 0;
+	secs = ms / 1000.0;
+	elog(DEBUG1, "gc_fdw: rate limit budget of %ld requests spent; waiting %.1f s before %s %s",
+		 gc_budget.allowed, secs, req->method, req->path);
+	gc_progress_waiting(psprintf("rate limit budget spent, window resets: %s %s",
+								 req->method, req->path), secs);
+	gc_sleep_interruptible(secs);
+	gc_progress_waiting_done();
+	return secs;
+}
+
+/*
  * gc_http_exchange
  *		Run req under the retry policy; see the file header.
  */
@@ -766,11 +836,22 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		gc_response_free(resp);
 		/* may itself run a token exchange on the same handle */
 		if (!req->is_token)
+		{
+			double		paced = gc_budget_wait(conn, req);
+
+			if (paced > 0)
+			{
+				stats->pacing_waits++;
+				stats->pacing_secs += paced;
+			}
 			token = gc_auth_get_token(conn, stats);
+		}
 		gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
 							conn->opts.request_timeout);
 		rc = gc_http_perform(req, token, resp);
 		gc_progress_waiting_done();
+		if (rc == CURLE_OK && !req->is_token)
+			gc_budget_update(conn);
 		gc_stats_exchange(req->endpoint, rc == CURLE_OK ? resp->status : 0,
 						  resp->body_len);
 		if (req->is_token)

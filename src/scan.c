@@ -1204,6 +1204,12 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Rate Limit Waits", NULL, st->stats.waits_429, es);
 		ExplainPropertyFloat("Rate Limit Wait Time", "s", st->stats.wait_429_secs, 1, es);
+		/* shown only when it happened, so existing plans read the same */
+		if (st->stats.pacing_waits > 0)
+		{
+			ExplainPropertyInteger("Rate Limit Pacing Waits", NULL, st->stats.pacing_waits, es);
+			ExplainPropertyFloat("Rate Limit Pacing Time", "s", st->stats.pacing_secs, 1, es);
+		}
 		ExplainPropertyFloat("Retry Backoff Time", "s", st->stats.backoff_secs, 1, es);
 		ExplainPropertyInteger("Token Requests", NULL, st->stats.token_requests, es);
 		ExplainPropertyInteger("Re-authentications", NULL, st->stats.reauths, es);

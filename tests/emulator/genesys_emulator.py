@@ -1348,7 +1348,10 @@ class State:
             if limit > 0 and w["count"] >= limit:
                 return limit, w["count"], reset, True
             w["count"] += 1
-            return (limit if limit > 0 else 300), w["count"], reset, False
+            # no budget configured (limit 0): announce none, or clients that
+            # pace themselves from the headers would wait for a limit the
+            # emulator never enforces
+            return (limit if limit > 0 else None), w["count"], reset, False
 
     def add_log(self, entry):
         """Append a request log entry, assigning its seq."""
@@ -1516,7 +1519,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", rep.ctype + ("; charset=UTF-8" if "json" in rep.ctype or "html" in rep.ctype else ""))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ININ-Correlation-Id", corr)
-        if rate is not None:
+        if rate is not None and rate[0] is not None:
             self.send_header("inin-ratelimit-allowed", str(rate[0]))
             self.send_header("inin-ratelimit-count", str(rate[1]))
             self.send_header("inin-ratelimit-reset", str(int(math.ceil(rate[2]))))

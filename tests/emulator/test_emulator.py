@@ -161,6 +161,7 @@ class Base(unittest.TestCase):
 
 class TestBasics(Base):
     def test_headers_gzip_keepalive(self):
+        ctl("POST", "/__emu/settings", {"rate_limit": 1000})
         c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         st, h, raw = request("GET", "/api/v2/users?pageSize=3", headers=self.auth(), conn=c)
         self.assertEqual(st, 200)
@@ -177,6 +178,10 @@ class TestBasics(Base):
         self.assertEqual(int(h2["inin-ratelimit-count"]), int(h["inin-ratelimit-count"]) + 1)
         self.assertNotEqual(h["inin-correlation-id"], h2["inin-correlation-id"])
         c.close()
+        # without a configured budget no budget is announced
+        ctl("POST", "/__emu/settings", {"rate_limit": 0})
+        st, h3, raw3 = request("GET", "/api/v2/users?pageSize=3", headers=self.auth())
+        self.assertNotIn("inin-ratelimit-allowed", h3)
 
     def test_unknown_path_404(self):
         st, h, raw = self.api("GET", "/api/v2/nope")
@@ -220,6 +225,7 @@ class TestOAuth(Base):
         self.assertEqual(st, 400)
 
     def test_missing_and_unknown_bearer(self):
+        ctl("POST", "/__emu/settings", {"rate_limit": 1000})
         st, h, raw = request("GET", "/api/v2/users")
         self.assert_platform_error(st, h, raw, 401, "authentication.required")
         st, h, raw = request("GET", "/api/v2/users", headers={"Authorization": "Bearer nope"})
