@@ -38,6 +38,8 @@
 #define GC_TOKEN_DEFAULT_LIFETIME_SECS	300
 /* Renew this long before expiry at most (less for short-lived tokens) */
 #define GC_TOKEN_RENEW_MARGIN_SECS		60
+/* Longest expires_in believed: Genesys tokens live 48 hours at most */
+#define GC_TOKEN_MAX_LIFETIME_SECS		(7 * SECS_PER_DAY)
 #define GC_SNIPPET_LEN					200
 
 /* One cached token, keyed by user mapping */
@@ -371,6 +373,15 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 
 	if (lifetime <= 0)
 		lifetime = GC_TOKEN_DEFAULT_LIFETIME_SECS;
+
+	/*
+	 * Cap the lifetime so that it cannot overflow in microseconds: the fuzzer
+	 * (tests/fuzz) found that expires_in 9223372036854775807 made
+	 * lifetime * USECS_PER_SEC undefined behaviour.  A token revoked before
+	 * the cap is replaced after its 401 anyway.
+	 */
+	else if (lifetime > GC_TOKEN_MAX_LIFETIME_SECS)
+		lifetime = GC_TOKEN_MAX_LIFETIME_SECS;
 	margin = Min(GC_TOKEN_RENEW_MARGIN_SECS * USECS_PER_SEC,
 				 lifetime * USECS_PER_SEC / 10);
 	entry->token = token;

@@ -93,6 +93,7 @@ typedef struct GcServerOptions
 	int			connect_timeout;	/* seconds */
 	int			max_retries;	/* retries after the first attempt */
 	int			max_retry_after;	/* seconds; a longer Retry-After errors */
+	char	   *ca_file;		/* PEM CA bundle for TLS verification, or NULL */
 } GcServerOptions;
 
 /* How conversation details are read (option "mode") */

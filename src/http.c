@@ -380,6 +380,11 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* TLS peers are always verified; ca_file adds a private CA */
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (conn->opts.ca_file != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, conn->opts.ca_file);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, gc_xfer.curl_error);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -664,6 +669,9 @@ gc_report_transport_error(const GcRequest *req, CURLcode rc, int attempts)
 			 errdetail("%s (URL %s).", gc_xfer.curl_error, req->url),
 			 timed_out ?
 			 errhint("Raise the request_timeout or connect_timeout option of server \"%s\", or use a smaller page_size.",
+					 req->conn->server_name) :
+			 (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) ?
+			 errhint("The host's TLS certificate is not trusted: for a private CA, set the ca_file option of server \"%s\" to its PEM file.",
 					 req->conn->server_name) :
 			 errhint("Check the environment and %s options of server \"%s\", and that this database server can open HTTPS connections to that host (DNS, proxy, firewall).",
 					 req->url_option, req->conn->server_name)));

@@ -216,6 +216,18 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 			for (part = strtok_r(copy, ".", &saveptr); part;
 				 part = strtok_r(NULL, ".", &saveptr))
 				col->path[col->path_len++] = part;
+
+			/*
+			 * A key of dots only ("..", or "conversation:" with nothing after
+			 * the prefix) names no field: read the whole object, as ".".  The
+			 * fuzzer (tests/fuzz) found such keys left path[0] unset for
+			 * gc_column_map_uses_key() to read.
+			 */
+			if (col->path_len == 0)
+			{
+				pfree(col->path);
+				col->path = NULL;
+			}
 		}
 
 		elemtype = get_element_type(col->typid);

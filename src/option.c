@@ -52,7 +52,8 @@ typedef enum GcOptionKind
 	GC_OPT_BOOL,
 	GC_OPT_MODE,
 	GC_OPT_UNAVAILABLE,
-	GC_OPT_ON_CONFLICT
+	GC_OPT_ON_CONFLICT,
+	GC_OPT_CA_FILE
 } GcOptionKind;
 
 typedef struct GcOption
@@ -77,6 +78,7 @@ static const GcOption gc_options[] = {
 	{"jobs_poll_interval", ForeignServerRelationId, GC_OPT_INT, {1, 60, 3, "seconds"}},
 	{"unavailable_data", ForeignServerRelationId, GC_OPT_UNAVAILABLE, {0}},
 	{"on_conflict", ForeignServerRelationId, GC_OPT_ON_CONFLICT, {0}},
+	{"ca_file", ForeignServerRelationId, GC_OPT_CA_FILE, {0}},
 	{"client_id", UserMappingRelationId, GC_OPT_STRING, {0}},
 	{"client_secret", UserMappingRelationId, GC_OPT_SECRET, {0}},
 	{"resource", ForeignTableRelationId, GC_OPT_RESOURCE, {0}},
@@ -239,6 +241,50 @@ url_host_is_loopback(const char *after_scheme)
 	return false;
 }
 
+/*
+ * url_host_is_genesys
+ *		Whether the host of a URL (after its scheme) is a Genesys Cloud host:
+ *		one of the region domains or a name under one (api.mypurecloud.de).
+ */
+static bool
+url_host_is_genesys(const char *after_scheme)
+{
+	size_t		len = strcspn(after_scheme, ":/?#[]");
+	int			i;
+
+	if (after_scheme[0] == '[' || len == 0)
+		return false;
+	for (i = 0; gc_environments[i] != NULL; i++)
+	{
+		size_t		dlen = strlen(gc_environments[i]);
+
+		if (len >= dlen &&
+			pg_strncasecmp(after_scheme + len - dlen, gc_environments[i], dlen) == 0 &&
+			(len == dlen || after_scheme[len - dlen - 1] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * require_superuser_for_host
+ *		SSRF guard: a URL outside Genesys Cloud makes the database server send
+ *		requests (with the OAuth client's credentials) wherever it points, so
+ *		only superusers may set one (the bundled emulator on loopback
+ *		included).
+ */
+static void
+require_superuser_for_host(const char *name, const char *value, const char *after_scheme)
+{
+	if (url_host_is_genesys(after_scheme) || superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("only superusers may point option \"%s\" at a host outside Genesys Cloud", name),
+			 errdetail("\"%s\" is not in a Genesys Cloud region domain such as mypurecloud.com or euw2.pure.cloud.", value),
+			 errhint("Set the server's environment option instead, or ask a superuser to set \"%s\".", name)));
+}
+
 static void
 validate_url(const char *name, const char *value)
 {
@@ -261,11 +307,17 @@ validate_url(const char *name, const char *value)
 	}
 
 	if (strncmp(value, "https://", 8) == 0 && value[8] != '\0' && value[8] != '/')
+	{
+		require_superuser_for_host(name, value, value + 8);
 		return;
+	}
 	if (strncmp(value, "http://", 7) == 0)
 	{
 		if (url_host_is_loopback(value + 7))
+		{
+			require_superuser_for_host(name, value, value + 7);
 			return;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
@@ -388,6 +440,19 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 							 errmsg("invalid value for option \"on_conflict\": \"%s\"", value),
 							 errdetail("\"on_conflict\" is error or retry: what UPDATE does when Genesys Cloud answers that a user changed since it was read (HTTP 409).")));
 				break;
+			case GC_OPT_CA_FILE:
+				/* the backend reads this file: a superuser's decision */
+				if (!superuser())
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("only superusers may set option \"ca_file\""),
+							 errdetail("The file is read by the database server process.")));
+				if (!is_absolute_path(value))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"ca_file\": \"%s\"", value),
+							 errdetail("\"ca_file\" must be the absolute path of a PEM file of CA certificates.")));
+				break;
 			case GC_OPT_BOOL:
 				{
 					bool		b;
@@ -445,6 +510,7 @@ gc_get_server_options(ForeignServer *server, GcServerOptions *opts)
 	char	   *login_url = NULL;
 
 	opts->environment = GC_DEFAULT_ENVIRONMENT;
+	opts->ca_file = NULL;
 	opts->request_timeout = find_option("request_timeout")->range.dflt;
 	opts->connect_timeout = find_option("connect_timeout")->range.dflt;
 	opts->max_retries = find_option("max_retries")->range.dflt;
@@ -464,6 +530,8 @@ gc_get_server_options(ForeignServer *server, GcServerOptions *opts)
 			api_url = value;
 		else if (strcmp(def->defname, "login_url") == 0)
 			login_url = value;
+		else if (strcmp(def->defname, "ca_file") == 0)
+			opts->ca_file = value;
 		else if (strcmp(def->defname, "request_timeout") == 0)
 			opts->request_timeout = parse_int_option(def->defname, value, &opt->range);
 		else if (strcmp(def->defname, "connect_timeout") == 0)
