@@ -46,23 +46,30 @@ class WaitsAndCancel(unittest.TestCase):
         self.assertLess(elapsed, 3.0, "cancel took %.2f s" % elapsed)
         print("\n    statement_timeout 1s during a 60 s Retry-After returned after %.2f s" % elapsed)
 
-    def interrupt_during(self, fault, app_name, signal_sql, settle):
-        """Start USERS under fault, send signal_sql at the backend once it
-        waits, and return (seconds until psql returned, psql's stderr)."""
-        gcfdw.emu_fault(fault)
-        proc = gcfdw.psql_background(USERS, app_name)
-        gcfdw.wait_for_log(lambda log: any(e["path"] == "/api/v2/users" for e in log))
+    def interrupt_during(self, fault, app_name, signal_sql, waiting_on, query=USERS):
+        """Start query under fault, wait until gc_fdw.progress shows the
+        backend waiting on what waiting_on (a LIKE pattern) describes, send
+        signal_sql at it, and return (seconds until psql returned, stderr)."""
+        if fault:
+            gcfdw.emu_fault(fault)
+        proc = gcfdw.psql_background(query, app_name)
         pid = gcfdw.backend_pid(app_name)
-        time.sleep(settle)  # let the backend enter its sleep or transfer
+        deadline = time.monotonic() + 30
+        while gcfdw.psql("SELECT count(*) FROM gc_fdw.progress WHERE pid = %d"
+                         " AND waiting_on LIKE '%s'" % (pid, waiting_on)).stdout.strip() != "1":
+            self.assertLess(time.monotonic(), deadline, "the backend never waited on " + waiting_on)
+            self.assertIsNone(proc.poll(), "the query ended before it waited")
+            time.sleep(0.02)  # polling interval, not a race fix
         start = time.monotonic()
         gcfdw.psql(signal_sql % pid)
-        proc.wait(timeout=30)
-        return time.monotonic() - start, proc.stderr.read()
+        proc.stdin = None           # psql_background wrote and closed it
+        _, stderr = proc.communicate(timeout=30)
+        return time.monotonic() - start, stderr
 
     def test_cancel_interrupts_retry_after(self):
         latency, stderr = self.interrupt_during(
             {"endpoint": "users", "kind": "status", "status": 429, "retry_after": "60"},
-            "gc_cancel_sleep", "SELECT pg_cancel_backend(%d);", 0.3)
+            "gc_cancel_sleep", "SELECT pg_cancel_backend(%d);", "Retry-After after HTTP 429%")
         self.assertIn("canceling statement due to user request", stderr)
         self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
         print("\n    pg_cancel_backend during a 429 sleep: returned after %.3f s" % latency)
@@ -70,20 +77,53 @@ class WaitsAndCancel(unittest.TestCase):
     def test_cancel_interrupts_slow_transfer(self):
         latency, stderr = self.interrupt_during(
             {"endpoint": "users", "kind": "delay", "seconds": 60, "stream": True},
-            "gc_cancel_transfer", "SELECT pg_cancel_backend(%d);", 0.5)
+            "gc_cancel_transfer", "SELECT pg_cancel_backend(%d);", "HTTP GET /api/v2/users%")
         self.assertIn("canceling statement due to user request", stderr)
         self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
         print("\n    pg_cancel_backend during a slow transfer: returned after %.3f s" % latency)
 
+    def test_cancel_interrupts_5xx_backoff(self):
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "status", "status": 503, "count": 0},
+            "gc_cancel_backoff", "SELECT pg_cancel_backend(%d);", "backoff after HTTP 503%")
+        self.assertIn("canceling statement due to user request", stderr)
+        self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
+        print("\n    pg_cancel_backend during a 5xx backoff: returned after %.3f s" % latency)
+
     def test_terminate_interrupts_retry_after(self):
         latency, stderr = self.interrupt_during(
             {"endpoint": "users", "kind": "status", "status": 429, "retry_after": "60"},
-            "gc_terminate_sleep", "SELECT pg_terminate_backend(%d);", 0.3)
+            "gc_terminate_sleep", "SELECT pg_terminate_backend(%d);", "Retry-After after HTTP 429%")
         self.assertIn("terminating connection due to administrator command", stderr)
         self.assertLess(latency, 1.5, "terminate took %.2f s" % latency)
         print("\n    pg_terminate_backend during a 429 sleep: returned after %.3f s" % latency)
         # the server is fine afterwards
         self.assertEqual(gcfdw.psql("SELECT 1;").stdout.strip(), "1")
+
+    def job_poll_interrupted(self, app_name, signal_sql):
+        gcfdw.emu_settings({"job_polls": 1000})
+        return self.interrupt_during(
+            None, app_name, signal_sql, "analytics job % next status poll",
+            query="SELECT count(*) FROM jobs_conversations WHERE conversation_start >= "
+                  "'2024-03-01' AND conversation_start < '2024-03-02';")
+
+    def test_cancel_during_job_poll_deletes_the_job(self):
+        latency, stderr = self.job_poll_interrupted("gc_cancel_job", "SELECT pg_cancel_backend(%d);")
+        self.assertIn("canceling statement due to user request", stderr)
+        self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
+        deletes = [e for e in gcfdw.emu_log() if e["method"] == "DELETE"]
+        self.assertEqual([e["status"] for e in deletes], [204])
+        print("\n    pg_cancel_backend during a job poll: returned after %.3f s, job deleted" % latency)
+
+    def test_terminate_during_job_poll_deletes_the_job(self):
+        latency, stderr = self.job_poll_interrupted("gc_terminate_job",
+                                                    "SELECT pg_terminate_backend(%d);")
+        self.assertIn("terminating connection due to administrator command", stderr)
+        self.assertLess(latency, 1.5, "terminate took %.2f s" % latency)
+        deletes = gcfdw.wait_for_log(lambda log: [e for e in log if e["method"] == "DELETE"])
+        self.assertEqual([e["status"] for e in deletes if e["method"] == "DELETE"], [204])
+        print("\n    pg_terminate_backend during a job poll: returned after %.3f s, job deleted"
+              % latency)
 
     def test_statement_timeout_interrupts_job_polling(self):
         """A 30 s sleep between job polls ends with the statement, and the
