@@ -18,4 +18,4 @@ GC_EMU_PID=$!
 for _ in $(seq 1 600); do [ -s "$work/port" ] && break; sleep 0.1; done
 export GC_EMU_URL="http://127.0.0.1:$(cat "$work/port")"
 cat "$work/emulator.log" >&2
-pg_virtualenv -t -v 15 bash -c 'python3 bench/scan_memory.py && echo && python3 bench/sync_week.py'
+pg_virtualenv -t -v 15 bash -c 'python3 bench/scan_memory.py && echo && python3 bench/sync_week.py && echo && python3 bench/repeat_scans.py'
