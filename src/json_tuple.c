@@ -633,6 +633,17 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 			if (col->path_len == 1 && strcmp(col->path[0], "name") == 0)
 			{
 				ctx.attidx = i;
+
+				/*
+				 * The name is a string, never an array: the fuzzer
+				 * (tests/fuzz) found an array column got the element
+				 * type's Datum here, read later as an array.
+				 */
+				if (OidIsValid(col->elemtype))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("JSON value is not an array"),
+							 errhint("Declare the column with a scalar type, or point its \"key\" option at a JSON array.")));
 				values[i] = InputFunctionCall(&col->input,
 											  pg_any_to_server(cur->attr_name,
 															   strlen(cur->attr_name),
