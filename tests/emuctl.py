@@ -10,6 +10,9 @@ Subcommands:
   reset [--tokens]            clear faults, settings, log (and tokens);
                               restore a mutated dataset
   fault JSON                  add a fault rule (object) or rules (list)
+  faults                      one line per fault rule: KIND ENDPOINT fired=N spent=yes|no
+  clear-faults                remove every fault rule (the log, settings and
+                              dataset stay as they are)
   settings JSON               change settings
   mutate JSON                 change the dataset (one action, see the emulator README):
                               prints the answer as compact JSON with sorted keys;
@@ -189,6 +192,8 @@ def main(argv=None):
     p.add_argument("--tokens", action="store_true", help="also invalidate tokens")
     p = sub.add_parser("fault")
     p.add_argument("json")
+    sub.add_parser("faults")
+    sub.add_parser("clear-faults")
     p = sub.add_parser("settings")
     p.add_argument("json")
     p = sub.add_parser("mutate")
@@ -217,6 +222,13 @@ def main(argv=None):
         print("ok")
     elif a.cmd == "fault":
         call(url, "POST", "/__emu/faults", json_arg(a.json))
+        print("ok")
+    elif a.cmd == "faults":
+        for r in call(url, "GET", "/__emu/faults"):
+            print("%s %s fired=%d spent=%s" % (r.get("kind", "status"), r.get("endpoint", "any"),
+                                               r["fired"], "yes" if r["spent"] else "no"))
+    elif a.cmd == "clear-faults":
+        call(url, "DELETE", "/__emu/faults")
         print("ok")
     elif a.cmd == "settings":
         call(url, "POST", "/__emu/settings", json_arg(a.json))

@@ -16,7 +16,7 @@ Python 3 standard library only; listens on 127.0.0.1 only.
 
 Usage:
     python3 tests/emulator/genesys_emulator.py --port 0 --port-file F \
-        [--client ID:SECRET ...] [--seed N]
+        [--client ID:SECRET ...] [--seed N] [--tls-cert PEM --tls-key PEM]
 
 Secrets and access tokens are never printed, logged or returned by the
 control API.
@@ -34,8 +34,11 @@ import math
 import os
 import random
 import secrets
+import select
 import signal
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
@@ -60,6 +63,7 @@ DEFAULT_SETTINGS = {
     "max_job_results": 400000,        # async job result cap
     "patch_conflict_every": 0,        # N > 0: every Nth accepted PATCH /api/v2/users/{id}
                                       # meets a simulated remote edit and gets 409
+    "fault_seed": 0,                  # seed of the RNG behind fault rules' "probability"
 }
 
 DAY_MS = 86400 * 1000
@@ -1237,6 +1241,8 @@ class State:
             self.windows = {}
             self.jobs = {}
             self.patches = 0      # accepted user PATCHes, for patch_conflict_every
+            self.fault_rng = random.Random(self.settings["fault_seed"])
+            self.rule_seq = 0     # ids of fault rules (for refunds)
             if tokens:
                 self.tokens = {}
 
@@ -1311,8 +1317,12 @@ class State:
             for t in self.tokens.values():
                 t["revoked"] = True
 
-    def take_fault(self, endpoint_class, method, path):
-        """Return the fault rule that fires for this request, or None."""
+    def take_fault(self, endpoint_class, method, path, query_page=None):
+        """Return the fault rule that fires for this request, or None.
+
+        query_page is the pageNumber of a details query (POST .../details/query),
+        None for any other request: kinds in QUERY_PAGE_KINDS only match
+        details query pages (repeat_page: page 2 and later)."""
         with self.lock:
             for r in self.faults:
                 if r["_spent"]:
@@ -1324,8 +1334,20 @@ class State:
                     continue
                 if r.get("path") and not path.startswith(r["path"]):
                     continue
+                kind = r.get("kind", "status")
+                if kind in QUERY_PAGE_KINDS and (query_page is None or
+                                                 (kind == "repeat_page" and query_page < 2)):
+                    continue
                 if r["_seen"] < int(r.get("after", 0) or 0):
                     r["_seen"] += 1
+                    continue
+                every = int(r.get("every", 1) or 1)
+                if every > 1:
+                    r["_n"] += 1
+                    if r["_n"] % every:
+                        continue
+                p = r.get("probability")
+                if p is not None and p < 1 and self.fault_rng.random() >= p:
                     continue
                 r["_fired"] += 1
                 cnt = int(r.get("count", 1) if r.get("count") is not None else 1)
@@ -1333,6 +1355,17 @@ class State:
                     r["_spent"] = True
                 return dict(r)
         return None
+
+    def refund_fault(self, rule):
+        """Undo the firing of rule (a copy take_fault returned): it had
+        nothing to act on, so it does not count."""
+        with self.lock:
+            for r in self.faults:
+                if r["_id"] == rule["_id"]:
+                    r["_fired"] -= 1
+                    cnt = int(r.get("count", 1) if r.get("count") is not None else 1)
+                    r["_spent"] = cnt > 0 and r["_fired"] >= cnt
+                    return
 
     def rate_check(self, key):
         """Count a request in the client's window -> (allowed, count, reset_s, over)."""
@@ -1396,8 +1429,175 @@ ERROR_MESSAGES = {500: "The server encountered an unexpected condition.",
                   504: "The request timed out.", 408: "The request timed out.",
                   403: "You are not authorized to perform the requested action.",
                   404: "The requested resource was not found."}
+OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 403: "unauthorized_client"}
 HTML_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
                 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+def query_page_number(body):
+    """pageNumber of a details query body (1 when absent), None if unusable."""
+    if not isinstance(body, dict):
+        return None
+    paging = body.get("paging")
+    if paging is None:
+        return 1
+    if not isinstance(paging, dict):
+        return None
+    n = paging.get("pageNumber", 1)
+    if n is None:
+        return 1
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def huge_text(size):
+    """The 'huge_string' value: "00000000|00000001|..." cut to size characters
+    (ASCII, so size bytes too).  Each 9-character cell holds its own index,
+    so a lost or repeated piece shows."""
+    return "".join("%08d|" % i for i in range(size // 9 + 1))[:size]
+
+
+DEEP_PLACEHOLDER = "\u0000emu-deep-nesting\u0000"
+
+
+def body_rows(obj):
+    """The rows of an API answer: users of a listing, conversations of a
+    details query, lookup or job results page, or a single conversation."""
+    if not isinstance(obj, dict):
+        return []
+    for key in ("entities", "conversations"):
+        if isinstance(obj.get(key), list):
+            return [r for r in obj[key] if isinstance(r, dict)]
+    if "conversationId" in obj:
+        return [obj]
+    return []
+
+
+def with_extra_fields(obj, level):
+    """obj with unknown fields before and after its own ones.
+
+    The values have every JSON type, and the nested object reuses key names
+    a client looks for (id, conversationId, entities, conversations), so a
+    client that searches by name instead of reading the right level picks
+    the wrong one."""
+    first = {"emuExtra%sFirst" % level: {
+        "id": "not-an-id", "conversationId": "not-a-conversation", "name": "shadow",
+        "entities": [{"id": "shadow"}], "conversations": [{"conversationId": "shadow"}],
+        "nested": [1, -2.5e-3, "text", None, True, False, {"deeper": {"deepest": []}}]}}
+    last = {"emuExtra%sText" % level: "unknown \"quoted\" \\ \u00e9 \U0001f3a7",
+            "emuExtra%sNull" % level: None,
+            "emuExtra%sNumber" % level: 123456789012345678901234567890,
+            "emuExtra%sList" % level: [[], {}, [[{"segments": []}]]]}
+    out = dict(first)
+    out.update(obj)
+    out.update(last)
+    return out
+
+
+def add_extra_fields(obj):
+    """extra_fields: unknown fields at the top level and in every user,
+    conversation, participant, session, segment and metric."""
+    def conversation(c):
+        parts = []
+        for p in c.get("participants") or []:
+            if not isinstance(p, dict):
+                parts.append(p)
+                continue
+            sessions = []
+            for se in p.get("sessions") or []:
+                if not isinstance(se, dict):
+                    sessions.append(se)
+                    continue
+                se = dict(se)
+                if isinstance(se.get("segments"), list):
+                    se["segments"] = [with_extra_fields(g, "Segment") if isinstance(g, dict)
+                                      else g for g in se["segments"]]
+                if isinstance(se.get("metrics"), list):
+                    se["metrics"] = [with_extra_fields(m, "Metric") if isinstance(m, dict)
+                                     else m for m in se["metrics"]]
+                sessions.append(with_extra_fields(se, "Session"))
+            p = dict(p)
+            if "sessions" in p:
+                p["sessions"] = sessions
+            parts.append(with_extra_fields(p, "Participant"))
+        c = dict(c)
+        if "participants" in c:
+            c["participants"] = parts
+        return with_extra_fields(c, "Row")
+
+    def row(r):
+        return conversation(r) if "conversationId" in r else with_extra_fields(r, "Row")
+    if "conversationId" in obj:
+        return conversation(obj)
+    out = dict(obj)
+    for key in ("entities", "conversations"):
+        if isinstance(out.get(key), list):
+            out[key] = [row(r) if isinstance(r, dict) else r for r in out[key]]
+    return with_extra_fields(out, "Top")
+
+
+def wrong_type_value(value):
+    """A value of another JSON type than value, for wrong_type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return parse_iso(value)          # an instant as epoch ms
+        except ValueError:
+            return 12345
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return 12345
+
+
+def rewrite_body(rep, rule, cls):
+    """Apply a BODY_KINDS rule to a 2xx JSON answer in place.
+
+    Returns False (and leaves rep alone) when there is nothing to act on:
+    not a 2xx JSON object, or no rows for the kinds that change a row."""
+    if not 200 <= rep.status < 300 or not rep.body:
+        return False
+    try:
+        obj = json.loads(rep.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(obj, dict):
+        return False
+    kind = rule["kind"]
+    rows = body_rows(obj)
+    splice = None
+    if kind == "extra_fields":
+        obj = add_extra_fields(obj)
+    elif kind == "total_hits":
+        if not isinstance(obj.get("totalHits"), int):
+            return False
+        obj["totalHits"] = max(0, obj["totalHits"] + int(rule.get("delta", 50)))
+    else:
+        if not rows:
+            return False
+        first = rows[0]
+        is_user = cls == "users"
+        if kind == "huge_string":
+            first[rule.get("field") or ("title" if is_user else "externalTag")] = \
+                huge_text(int(rule.get("size", 1048576)))
+        elif kind == "deep_nesting":
+            first[rule.get("field") or "emuDeep"] = DEEP_PLACEHOLDER
+            depth = int(rule.get("depth", 10000))
+            splice = b"[" * depth + b"]" * depth
+        elif kind == "wrong_type":
+            field = rule.get("field") or ("version" if is_user else "conversationStart")
+            first[field] = (rule["value"] if "value" in rule
+                            else wrong_type_value(first.get(field)))
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if splice is not None:
+        # json.dumps cannot nest 10,000 levels (recursion limit): splice
+        body = body.replace(json.dumps(DEEP_PLACEHOLDER).encode(), splice, 1)
+    rep.body = body
+    rep.ctype = "application/json"
+    return True
 
 
 class Reply:
@@ -1410,9 +1610,10 @@ class Reply:
         self.body = raw or b""
         self.ctype = ctype
         self.headers = dict(headers or {})
-        self.mode = "normal"        # normal | stream | truncate
+        self.mode = "normal"        # normal | delay | stream | truncate | reset | stall
         self.seconds = 0.0
         self.fault = None
+        self.ctype_exact = False    # send ctype as is (no "; charset=UTF-8")
 
 
 def platform_error(corr, status, code, message, headers=None):
@@ -1446,6 +1647,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         """Silence the default stderr access log."""
+
+    def handle(self):
+        """Serve the connection; with --tls-cert, finish the TLS handshake
+        first (here, in the connection's thread, not in accept())."""
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.close_connection = True    # e.g. a client that does not trust us
+                return
+        super().handle()
 
     def version_string(self):
         """Server header value."""
@@ -1515,7 +1727,9 @@ class Handler(BaseHTTPRequestHandler):
         if rep.mode == "delay":
             time.sleep(rep.seconds)
         self.send_response(rep.status)
-        if body or rep.status != 204:
+        if rep.ctype_exact:
+            self.send_header("Content-Type", rep.ctype)
+        elif body or rep.status != 204:
             self.send_header("Content-Type", rep.ctype + ("; charset=UTF-8" if "json" in rep.ctype or "html" in rep.ctype else ""))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ININ-Correlation-Id", corr)
@@ -1525,9 +1739,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("inin-ratelimit-reset", str(int(math.ceil(rate[2]))))
         for k, v in rep.headers.items():
             self.send_header(k, v)
-        if rep.mode == "truncate":
+        if rep.mode in ("truncate", "reset", "stall"):
             self.send_header("Connection", "close")
         self.end_headers()
+        if rep.mode == "reset":
+            self.wfile.write(body[:max(1, len(body) // 2)])
+            self.wfile.flush()
+            time.sleep(0.05)            # let the part arrive before the RST
+            self.close_connection = True
+            self.reset_connection()
+            return
+        if rep.mode == "stall":
+            self.wfile.write(body[:max(1, len(body) // 2)])
+            self.wfile.flush()
+            self.close_connection = True
+            self.wait_for_hangup(rep.seconds)
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         if rep.mode == "truncate":
             self.wfile.write(body[:max(1, len(body) // 2)])
             self.wfile.flush()
@@ -1549,6 +1780,37 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
         self.wfile.flush()
+
+    def reset_connection(self):
+        """Close the connection with a TCP RST (SO_LINGER 0): the client
+        sees "connection reset by peer", not an orderly end of stream."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            # detach so the real close happens now, whatever file objects
+            # (rfile, wfile) still refer to the socket
+            os.close(self.connection.detach())
+        except OSError:
+            pass
+
+    def wait_for_hangup(self, seconds):
+        """Send nothing for up to seconds; return early once the client
+        closes its end (it has given up on the answer)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                r, _, _ = select.select([self.connection], [], [], min(left, 0.5))
+                if r:
+                    self.connection.settimeout(0.5)
+                    if not self.connection.recv(1):
+                        return
+            except socket.timeout:
+                continue            # e.g. part of a TLS record: keep waiting
+            except (OSError, ValueError):
+                return
 
     def dispatch(self):
         """Top-level request handling: control API or emulated endpoints."""
@@ -1604,7 +1866,12 @@ class Handler(BaseHTTPRequestHandler):
         """Apply faults, auth and rate limits, then route. Returns (Reply, rate)."""
         st = self.state
         is_api = path.startswith("/api/v2/")
-        fault = st.take_fault(cls, self.command, path) if cls != "other" else None
+        query_page = None
+        if (cls == "details" and self.command == "POST"
+                and path.rstrip("/").endswith("/details/query")):
+            query_page = query_page_number(entry["body"])
+        fault = (st.take_fault(cls, self.command, path, query_page)
+                 if cls != "other" else None)
         rate = None
         post = None      # post-processing mode from the fault
         if fault:
@@ -1618,7 +1885,13 @@ class Handler(BaseHTTPRequestHandler):
                 return rep, rate
             if kind == "revoke":
                 st.revoke_all()
-            elif kind in ("delay", "malformed", "truncate"):
+            elif kind == "repeat_page":
+                # answer the previous page of the same query instead
+                body = dict(entry["body"])
+                body["paging"] = dict(body["paging"], pageNumber=query_page - 1)
+                raw = json.dumps(body).encode("utf-8")
+                post = fault
+            else:
                 post = fault
         if cls == "token":
             rep = self.token_endpoint(raw, entry)
@@ -1628,6 +1901,15 @@ class Handler(BaseHTTPRequestHandler):
             rep, rate = self.api(cls, path, query, raw, corr, entry)
         if post:
             kind = post["kind"]
+            if kind in BODY_KINDS and not rewrite_body(rep, post, cls):
+                # nothing to rewrite (an error answer, no rows): not counted
+                st.refund_fault(post)
+                entry["fault"] = None
+                return rep, rate
+            if kind == "repeat_page" and rep.status != 200:
+                st.refund_fault(post)
+                entry["fault"] = None
+                return rep, rate
             rep.fault = kind
             if kind == "delay":
                 rep.mode = "stream" if post.get("stream") else "delay"
@@ -1640,10 +1922,23 @@ class Handler(BaseHTTPRequestHandler):
                 rep.ctype = "application/json"
                 rep.body = body[:max(1, len(body) // 2)] + b'\x00{"\x7f'
                 rep.headers.pop("Retry-After", None)
-            elif kind == "truncate":
+            elif kind in ("truncate", "reset", "stall"):
                 if len(rep.body) < 2:
                     rep.body = b'{"conversations":[],"totalHits":0}'
-                rep.mode = "truncate"
+                if cls == "token" and rep.status == 200:
+                    # never hand out part of a live token
+                    rep.body = b'{"access_token":"tr","token_type":"bearer","expires_in":86399}'
+                rep.mode = kind
+                if kind == "stall":
+                    rep.seconds = float(post.get("seconds", 30.0))
+            elif kind == "content_type":
+                rep.ctype = post.get("ctype", "text/html")
+                rep.ctype_exact = True
+            elif kind == "empty_200":
+                rep.status = 200
+                rep.body = b""
+                rep.ctype = "application/json"
+                rep.headers.pop("Retry-After", None)
         return rep, rate
 
     def _rate_key(self):
@@ -1675,6 +1970,11 @@ class Handler(BaseHTTPRequestHandler):
             return Reply(status, raw=html.encode(), ctype="text/html", headers=headers)
         if kind == "empty":
             return Reply(status, raw=b"", headers=headers)
+        if kind == "oauth":
+            rep = oauth_error(status, fault.get("code") or OAUTH_ERRORS.get(status, "server_error"),
+                              fault.get("message") or "HTTP %d from the login service" % status)
+            rep.headers.update(headers)
+            return rep
         code = fault.get("code") or ERROR_CODES.get(status, "internal.server.error")
         if status == 429 and not fault.get("code") and ra is None:
             code = "too.many.requests"
@@ -2002,7 +2302,9 @@ class Handler(BaseHTTPRequestHandler):
                 with st.lock:
                     for r in rules:
                         r = dict(r)
-                        r.update({"_seen": 0, "_fired": 0, "_spent": False})
+                        st.rule_seq += 1
+                        r.update({"_seen": 0, "_n": 0, "_fired": 0, "_spent": False,
+                                  "_id": st.rule_seq})
                         st.faults.append(r)
                     n = len(st.faults)
                 return Reply(200, {"ok": True, "faults": n})
@@ -2022,6 +2324,9 @@ class Handler(BaseHTTPRequestHandler):
                 pce = body.get("patch_conflict_every", 0)
                 if not isinstance(pce, int) or isinstance(pce, bool) or pce < 0:
                     return Reply(400, {"error": "patch_conflict_every must be an integer >= 0"})
+                fs = body.get("fault_seed", 0)
+                if not isinstance(fs, int) or isinstance(fs, bool):
+                    return Reply(400, {"error": "fault_seed must be an integer"})
                 if "availability_date" in body:
                     try:
                         body["availability_date"] = iso_ms(parse_iso(body["availability_date"]))
@@ -2031,6 +2336,8 @@ class Handler(BaseHTTPRequestHandler):
                     st.settings.update(body)
                     if "patch_conflict_every" in body:
                         st.patches = 0    # count from this setting on
+                    if "fault_seed" in body:
+                        st.fault_rng = random.Random(body["fault_seed"])
             with st.lock:
                 return Reply(200, dict(st.settings))
         if path == "/__emu/log":
@@ -2046,8 +2353,15 @@ class Handler(BaseHTTPRequestHandler):
         return Reply(404, {"error": "unknown control endpoint %s %s" % (method, path)})
 
 
-FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate")
+FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
+               "stall", "extra_fields", "huge_string", "deep_nesting", "empty_200",
+               "total_hits", "repeat_page", "wrong_type")
 FAULT_ENDPOINTS = ("token", "users", "details", "jobs", "api", "any")
+# kinds that rewrite a 2xx JSON answer; a rule of such a kind that meets
+# any other answer (a 401, a 404, ...) lets it through and is not counted
+BODY_KINDS = ("extra_fields", "huge_string", "deep_nesting", "total_hits", "wrong_type")
+# kinds that only match details query pages (POST .../details/query)
+QUERY_PAGE_KINDS = ("total_hits", "repeat_page")
 
 
 def check_rule(r):
@@ -2058,13 +2372,26 @@ def check_rule(r):
         return "kind must be one of %s" % ", ".join(FAULT_KINDS)
     if r.get("endpoint", "any") not in FAULT_ENDPOINTS:
         return "endpoint must be one of %s" % ", ".join(FAULT_ENDPOINTS)
-    if r.get("body", "json") not in ("json", "html", "empty"):
-        return "body must be json, html or empty"
-    for k in ("status", "after", "count"):
-        if k in r and r[k] is not None and not isinstance(r[k], int):
+    if r.get("body", "json") not in ("json", "html", "empty", "oauth"):
+        return "body must be json, html, empty or oauth"
+    for k in ("status", "after", "count", "delta", "size", "depth", "every"):
+        if k in r and r[k] is not None and (not isinstance(r[k], int) or isinstance(r[k], bool)):
             return "%s must be an integer" % k
-    if "seconds" in r and not isinstance(r["seconds"], (int, float)):
+    if "every" in r and r["every"] < 1:
+        return "every must be at least 1"
+    for k in ("size", "depth"):
+        if k in r and not 1 <= r[k] <= 64 * 1024 * 1024:
+            return "%s must be between 1 and 67108864" % k
+    if "seconds" in r and (not isinstance(r["seconds"], (int, float)) or
+                           isinstance(r["seconds"], bool)):
         return "seconds must be a number"
+    if "probability" in r:
+        p = r["probability"]
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+            return "probability must be a number between 0 and 1"
+    for k in ("ctype", "field"):
+        if k in r and (not isinstance(r[k], str) or not r[k]):
+            return "%s must be a non-empty string" % k
     return None
 
 
@@ -2104,6 +2431,14 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        """Connections the client drops (or that a fault resets) are normal
+        here; report anything else as the base class does."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
 
 def main(argv=None):
     """Parse args, build the dataset, serve until SIGTERM/SIGINT."""
@@ -2114,7 +2449,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--scale", type=int, default=1,
                     help="multiply conversations per day (benchmarks); 1 = the test dataset")
+    ap.add_argument("--tls-cert", metavar="FILE",
+                    help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    ap.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     args = ap.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     clients = {}
     for c in args.client or DEFAULT_CLIENTS:
         cid, sep, sec = c.partition(":")
@@ -2124,6 +2464,18 @@ def main(argv=None):
     ds = Dataset(args.seed, scale=args.scale)
     httpd = Server(("127.0.0.1", args.port), Handler)
     httpd.state = State(clients, ds)
+    scheme = "http"
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            ap.error("cannot load --tls-cert/--tls-key: %s" % e)
+        # the handshake runs in each connection's thread (Handler.handle),
+        # so a client that never completes it cannot block accept()
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
+        scheme = "https"
     port = httpd.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
@@ -2135,8 +2487,8 @@ def main(argv=None):
         threading.Thread(target=httpd.shutdown, daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sys.stderr.write("genesys emulator listening on 127.0.0.1:%d (seed %d, %d users, %d "
-                     "conversations, clients: %s)\n" % (port, args.seed, len(ds.users),
+    sys.stderr.write("genesys emulator listening on %s://127.0.0.1:%d (seed %d, %d users, %d "
+                     "conversations, clients: %s)\n" % (scheme, port, args.seed, len(ds.users),
                                                       len(ds.conversations), ", ".join(sorted(clients))))
     sys.stderr.flush()
     try:

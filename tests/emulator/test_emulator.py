@@ -637,6 +637,301 @@ class TestFaults(Base):
         c.close()
 
 
+DAY2 = {"interval": "2024-03-02T00:00:00Z/2024-03-03T00:00:00Z"}
+
+
+def strip_extra(obj):
+    """obj without the keys extra_fields adds (emuExtra...), at any depth."""
+    if isinstance(obj, dict):
+        return {k: strip_extra(v) for k, v in obj.items() if not k.startswith("emuExtra")}
+    if isinstance(obj, list):
+        return [strip_extra(v) for v in obj]
+    return obj
+
+
+def raw_get(path, headers, timeout=10):
+    """GET over a raw socket -> (bytes received, how it ended: 'eof',
+    'reset' or 'timeout'), for answers http.client cannot show."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    try:
+        req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % path
+        req += "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n"
+        s.sendall(req.encode())
+        data = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                return data, "reset"
+            except socket.timeout:
+                return data, "timeout"
+            if not d:
+                return data, "eof"
+            data += d
+    finally:
+        s.close()
+
+
+def split_response(data):
+    """Raw response bytes -> (status, headers dict (lowercase), body bytes)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, body
+
+
+class TestFaultMatrixKinds(Base):
+    """The fault kinds the fault matrix (tests/integration/test_fault_matrix.py) uses."""
+
+    def fault(self, rule):
+        ctl("POST", "/__emu/faults", rule)
+
+    def page(self, size=100, number=1, body=DAY2):
+        return self.query(dict(body, paging={"pageSize": size, "pageNumber": number}))
+
+    def test_content_type(self):
+        self.fault({"endpoint": "users", "kind": "content_type"})
+        st, h, raw = self.api("GET", "/api/v2/users?pageSize=5")
+        self.assertEqual((st, h["content-type"]), (200, "text/html"))
+        self.assertEqual(len(jbody(raw)["entities"]), 5)      # the body is the normal one
+        self.fault({"endpoint": "details", "kind": "content_type", "ctype": "application/xml"})
+        st, h, raw = self.api("POST", QUERY, DAY2)
+        self.assertEqual((st, h["content-type"]), (200, "application/xml"))
+        self.assertEqual(jbody(raw)["totalHits"], 41)
+        st, h, raw = self.api("GET", "/api/v2/users?pageSize=5")
+        self.assertEqual(h["content-type"], "application/json; charset=UTF-8")
+        self.assertEqual(ctl("GET", "/__emu/log")[0]["fault"], "content_type")
+
+    def test_reset_mid_body(self):
+        self.fault({"endpoint": "users", "kind": "reset"})
+        data, end = raw_get("/api/v2/users?pageSize=100", self.auth())
+        self.assertEqual(end, "reset")
+        st, h, body = split_response(data)
+        self.assertEqual(st, 200)
+        self.assertEqual(h["connection"], "close")
+        self.assertTrue(0 < len(body) < int(h["content-length"]), (len(body), h))
+        # gzip too, and the next request is normal
+        self.fault({"endpoint": "users", "kind": "reset"})
+        data, end = raw_get("/api/v2/users?pageSize=100",
+                            dict(self.auth(), **{"Accept-Encoding": "gzip"}))
+        self.assertEqual(end, "reset")
+        self.assertEqual(split_response(data)[1]["content-encoding"], "gzip")
+        self.assertEqual(self.api("GET", "/api/v2/users?pageSize=100")[0], 200)
+        self.assertEqual([e["fault"] for e in ctl("GET", "/__emu/log")], ["reset", "reset", None])
+
+    def test_stall(self):
+        self.fault({"endpoint": "users", "kind": "stall", "seconds": 1.5})
+        data, end = raw_get("/api/v2/users?pageSize=100", self.auth(), timeout=0.7)
+        self.assertEqual(end, "timeout")                     # headers and a part, then nothing
+        st, h, body = split_response(data)
+        self.assertEqual(st, 200)
+        self.assertTrue(0 < len(body) < int(h["content-length"]))
+        # a patient client sees the connection closed after "seconds", body short
+        self.fault({"endpoint": "users", "kind": "stall", "seconds": 1.5})
+        t = time.time()
+        data, end = raw_get("/api/v2/users?pageSize=100", self.auth())
+        self.assertEqual(end, "eof")
+        self.assertGreaterEqual(time.time() - t, 1.4)
+        st, h, body = split_response(data)
+        self.assertTrue(0 < len(body) < int(h["content-length"]))
+        # the default is 30 s; a client that hangs up ends the stall early
+        self.fault({"endpoint": "users", "kind": "stall"})
+        self.assertEqual(raw_get("/api/v2/users?pageSize=100", self.auth(), 0.3)[1], "timeout")
+        self.assertEqual(self.api("GET", "/api/v2/users?pageSize=100")[0], 200)
+        self.assertEqual(ctl("GET", "/__emu/faults")[2]["fired"], 1)
+
+    def test_extra_fields(self):
+        st, plain = self.page(10)
+        self.fault({"endpoint": "details", "kind": "extra_fields"})
+        st, extra = self.page(10)
+        self.assertEqual(st, 200)
+        self.assertEqual(strip_extra(extra), plain)
+        self.assertEqual(list(extra)[0], "emuExtraTopFirst")   # before the real fields
+        for c in extra["conversations"]:
+            self.assertEqual(list(c)[0], "emuExtraRowFirst")
+            self.assertIn("emuExtraRowNumber", c)
+            for p in c["participants"]:
+                self.assertIn("emuExtraParticipantFirst", p)
+                for se in p["sessions"]:
+                    self.assertIn("emuExtraSessionText", se)
+                    for g in se["segments"]:
+                        self.assertIn("emuExtraSegmentList", g)
+                    for m in se.get("metrics", []):
+                        self.assertIn("emuExtraMetricNull", m)
+        # users and the token answer too
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=3")
+        plain = jbody(raw)
+        self.fault({"endpoint": "users", "kind": "extra_fields"})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=3")
+        extra = jbody(raw)
+        self.assertEqual(strip_extra(extra), plain)
+        self.assertTrue(all("emuExtraRowFirst" in u for u in extra["entities"]))
+        self.fault({"endpoint": "token", "kind": "extra_fields"})
+        st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                             {"Authorization": basic()}, form=True)
+        tok = jbody(raw)
+        self.assertEqual(set(strip_extra(tok)), {"access_token", "token_type", "expires_in"})
+        self.assertIn("emuExtraTopText", tok)
+
+    def test_body_kinds_skip_error_answers(self):
+        """A body-rewriting rule that meets an error answer lets it through
+        and does not count: it fires on the next 2xx."""
+        self.fault({"endpoint": "users", "kind": "extra_fields"})
+        st, _, raw = request("GET", "/api/v2/users?pageSize=2",
+                             headers={"Authorization": "Bearer nope"})
+        self.assertEqual(st, 401)
+        self.assertNotIn(b"emuExtra", raw)
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertIn("emuExtraTopFirst", jbody(raw))
+        faults = ctl("GET", "/__emu/faults")
+        self.assertEqual((faults[0]["fired"], faults[0]["spent"]), (1, True))
+        self.assertEqual([e["fault"] for e in ctl("GET", "/__emu/log")], [None, "extra_fields"])
+
+    def test_huge_string(self):
+        self.fault({"endpoint": "details", "kind": "huge_string"})
+        st, b = self.page(10)
+        tag = b["conversations"][0]["externalTag"]
+        self.assertEqual(len(tag), 1048576)
+        self.assertTrue(tag.startswith("00000000|00000001|00000002|"))
+        self.assertEqual(tag[9 * 1000: 9 * 1001], "00001000|")
+        self.assertNotEqual(b["conversations"][1].get("externalTag"), tag)
+        self.fault({"endpoint": "users", "kind": "huge_string", "size": 20})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual(jbody(raw)["entities"][0]["title"], "00000000|00000001|00")
+        self.fault({"endpoint": "users", "kind": "huge_string", "field": "name", "size": 9})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual(jbody(raw)["entities"][0]["name"], "00000000|")
+        # a single conversation by id is its own first row
+        cid = b["conversations"][3]["conversationId"]
+        self.fault({"endpoint": "details", "kind": "huge_string", "size": 100})
+        st, _, raw = self.api("GET", "/api/v2/analytics/conversations/%s/details" % cid)
+        self.assertEqual(len(jbody(raw)["externalTag"]), 100)
+
+    def test_deep_nesting(self):
+        st, plain = self.page(5)
+        self.fault({"endpoint": "details", "kind": "deep_nesting"})
+        st, _, raw = self.api("POST", QUERY, dict(DAY2, paging={"pageSize": 5, "pageNumber": 1}))
+        self.assertEqual(st, 200)
+        deep = b'"emuDeep":' + b"[" * 10000 + b"]" * 10000
+        self.assertEqual(raw.count(deep), 1)
+        cut = jbody(raw.replace(deep, b'"emuDeep":null'))
+        self.assertIsNone(cut["conversations"][0].pop("emuDeep"))
+        self.assertEqual(cut, plain)
+        self.fault({"endpoint": "users", "kind": "deep_nesting", "depth": 3, "field": "x"})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual(jbody(raw)["entities"][0]["x"], [[[]]])
+
+    def test_empty_200(self):
+        self.fault({"endpoint": "details", "kind": "empty_200", "count": 2})
+        st, h, raw = self.api("POST", QUERY, DAY2)
+        self.assertEqual((st, raw, h["content-length"]), (200, b"", "0"))
+        # even where the answer would have been an error
+        st, h, raw = request("POST", QUERY, DAY2, {"Authorization": "Bearer nope"})
+        self.assertEqual((st, raw), (200, b""))
+        self.assertEqual(self.page()[0], 200)
+
+    def test_total_hits(self):
+        # query-page kinds ignore other requests: the users listing passes
+        self.fault([{"endpoint": "any", "kind": "total_hits", "delta": 50},
+                    {"endpoint": "details", "kind": "total_hits", "delta": -50}])
+        self.assertNotIn(b"totalHits", self.api("GET", "/api/v2/users?pageSize=2")[2])
+        st, b = self.page(10)
+        self.assertEqual((b["totalHits"], len(b["conversations"])), (41 + 50, 10))
+        st, b = self.page(10)
+        self.assertEqual((b["totalHits"], len(b["conversations"])), (0, 10))   # not below 0
+        self.fault({"endpoint": "details", "kind": "total_hits", "delta": -5, "after": 1})
+        self.assertEqual([self.page(10, n)[1]["totalHits"] for n in (1, 2, 3)], [41, 36, 41])
+
+    def test_repeat_page(self):
+        pages = [self.page(10, n)[1]["conversations"] for n in (1, 2, 3)]
+        ctl("POST", "/__emu/reset")
+        # page 1 has no previous page: the rule waits for page 2 and later
+        self.fault({"endpoint": "details", "kind": "repeat_page", "after": 1})
+        got = [self.page(10, n)[1] for n in (1, 2, 3, 4)]
+        self.assertEqual(got[0]["conversations"], pages[0])
+        self.assertEqual(got[1]["conversations"], pages[1])   # "after": 1 let page 2 through
+        self.assertEqual(got[2]["conversations"], pages[1])   # page 3 answers page 2's rows
+        self.assertEqual(got[2]["totalHits"], 41)
+        self.assertEqual(len(got[3]["conversations"]), 10)
+        log = ctl("GET", "/__emu/log")
+        self.assertEqual([e["fault"] for e in log], [None, None, "repeat_page", None])
+        self.assertEqual(log[2]["body"]["paging"]["pageNumber"], 3)   # logged as asked
+        # with page_shift the repeated page is shifted too (what paging page N-1 gives)
+        ctl("POST", "/__emu/settings", {"page_shift": 3})
+        self.fault({"endpoint": "details", "kind": "repeat_page"})
+        self.assertEqual(self.page(10, 3)[1]["conversations"], self.page(10, 2)[1]["conversations"])
+
+    def test_wrong_type(self):
+        st, plain = self.page(3)
+        first = plain["conversations"][0]
+        self.fault({"endpoint": "details", "kind": "wrong_type"})
+        st, b = self.page(3)
+        c = b["conversations"][0]
+        start_ms = c["conversationStart"]
+        self.assertIsInstance(start_ms, int)
+        self.assertEqual(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_ms // 1000)),
+                         first["conversationStart"][:19])
+        self.assertEqual(b["conversations"][1:], plain["conversations"][1:])
+        self.fault({"endpoint": "details", "kind": "wrong_type", "field": "divisionIds"})
+        c = self.page(3)[1]["conversations"][0]
+        self.assertEqual(c["divisionIds"], ",".join(first["divisionIds"]))
+        self.fault({"endpoint": "details", "kind": "wrong_type", "field": "conversationId",
+                    "value": {"not": "an id"}})
+        self.assertEqual(self.page(3)[1]["conversations"][0]["conversationId"], {"not": "an id"})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        version = jbody(raw)["entities"][0]["version"]
+        self.fault({"endpoint": "users", "kind": "wrong_type"})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual(jbody(raw)["entities"][0]["version"], str(version))
+
+    def test_probability(self):
+        def pattern(seed):
+            ctl("POST", "/__emu/reset")
+            ctl("POST", "/__emu/settings", {"fault_seed": seed})
+            self.fault({"endpoint": "users", "status": 503, "count": 0, "probability": 0.5})
+            return [self.api("GET", "/api/v2/users?pageSize=1")[0] for _ in range(40)]
+        a = pattern(7)
+        self.assertEqual(set(a), {200, 503})
+        self.assertTrue(8 <= a.count(503) <= 32, a.count(503))
+        self.assertEqual(pattern(7), a)                 # seeded: the same sequence again
+        self.assertNotEqual(pattern(8), a)
+        ctl("POST", "/__emu/reset")
+        self.fault([{"endpoint": "users", "status": 500, "count": 0, "probability": 0},
+                    {"endpoint": "users", "status": 502, "count": 2, "probability": 1}])
+        sts = [self.api("GET", "/api/v2/users?pageSize=1")[0] for _ in range(4)]
+        self.assertEqual(sts, [502, 502, 200, 200])
+        self.assertEqual(ctl("GET", "/__emu/faults")[0]["fired"], 0)
+        for bad in ({"probability": 1.5}, {"probability": "0.5"}, {"kind": "stall", "seconds": "x"},
+                    {"kind": "huge_string", "size": 0}, {"kind": "total_hits", "delta": 1.5},
+                    {"kind": "content_type", "ctype": ""}):
+            st, _, raw = request("POST", "/__emu/faults", bad)
+            self.assertEqual(st, 400, bad)
+        st, _, raw = request("POST", "/__emu/settings", {"fault_seed": "x"})
+        self.assertEqual(st, 400)
+    def test_every_and_oauth_body(self):
+        # every: each Nth matching request past "after"; count 0 = forever
+        self.fault({"endpoint": "users", "status": 503, "every": 3, "after": 1, "count": 0})
+        sts = [self.api("GET", "/api/v2/users?pageSize=1")[0] for _ in range(8)]
+        self.assertEqual(sts, [200, 200, 200, 503, 200, 200, 503, 200])
+        ctl("POST", "/__emu/reset")
+        # body "oauth": the login host's own error shape
+        self.fault([{"endpoint": "token", "status": 400, "body": "oauth"},
+                    {"endpoint": "token", "status": 401, "body": "oauth", "code": "invalid_grant",
+                     "message": "grant revoked"}])
+        for status, err, desc in ((400, "invalid_request", "HTTP 400 from the login service"),
+                                  (401, "invalid_grant", "grant revoked")):
+            st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                                 {"Authorization": basic()}, form=True)
+            self.assertEqual((st, jbody(raw)),
+                             (status, {"error": err, "description": desc,
+                                       "error_description": desc}))
+        st, _, raw = request("POST", "/__emu/faults", {"every": 0})
+        self.assertEqual(st, 400)
+
 class TestRateLimit(Base):
     def test_rate_limit_and_waits(self):
         ctl("POST", "/__emu/settings", {"rate_limit": 3, "rate_window": 2})
@@ -940,6 +1235,32 @@ class TestMutate(Base):
         self.assertEqual(b4["conversationId"], cid)
         self.assertEqual(self.by_id(cid), (200, new))
 
+    def test_add_between_pages_pushes_rows_to_later_pages(self):
+        """An add between two page requests of one interval shifts the later
+        pages, as live traffic does: the row that ended page 1 starts page 2."""
+        day = {"interval": "2024-03-02T00:00:00Z/2024-03-03T00:00:00Z"}
+
+        def page(n):
+            st, b = self.query(dict(day, paging={"pageSize": 10, "pageNumber": n}))
+            self.assertEqual(st, 200)
+            return b
+        p1 = page(1)
+        first = p1["conversations"][0]["conversationStart"]
+        # a conversation that sorts right after page 1's first row
+        at = first[:19] + ".999Z"
+        self.assertLess(first, at)
+        self.assertLess(at, p1["conversations"][1]["conversationStart"])
+        cid = self.mutate({"action": "add", "start": at})["conversationId"]
+        p2 = page(2)
+        self.assertEqual(p2["totalHits"], p1["totalHits"] + 1)
+        self.assertEqual(p2["conversations"][0], p1["conversations"][-1])
+        seen = [c["conversationId"] for c in p1["conversations"] + p2["conversations"]]
+        self.assertEqual(len(set(seen)), 19)              # one repeat, and the new one missed
+        self.assertNotIn(cid, seen)
+        # an add after the pages already read lands in a later page
+        late = self.mutate({"action": "add", "start": "2024-03-02T23:00:00Z"})["conversationId"]
+        rest = [c["conversationId"] for n in (3, 4, 5) for c in page(n).get("conversations", [])]
+        self.assertIn(late, rest)
     def users_any(self):
         out = []
         for n in (1, 2):
@@ -1304,6 +1625,15 @@ class TestEmuctl(Base):
         emuctl("reset", "--tokens")
         type(self).token = get_token()
 
+    def test_faults_and_clear_faults(self):
+        emuctl("fault", '[{"endpoint": "users", "kind": "stall", "seconds": 1}, {"status": 503}]')
+        self.assertEqual(self.api("GET", "/api/v2/analytics/conversations/x/details")[0], 503)
+        self.assertEqual(emuctl("faults")[1], "stall users fired=0 spent=no\n"
+                                              "status any fired=1 spent=yes\n")
+        self.assertEqual(emuctl("clear-faults")[1], "ok\n")
+        self.assertEqual(emuctl("faults")[1], "")
+        self.assertEqual(len(ctl("GET", "/__emu/log")), 1)     # the log stays
+
     def test_csv(self):
         rows = list(csv.DictReader(io.StringIO(emuctl("csv", "users")[1])))
         self.assertEqual(len(rows), 600)
@@ -1366,6 +1696,91 @@ class TestProcess(unittest.TestCase):
                 p.wait()
             p.stdout.close()
             p.stderr.close()
+
+class TestTLS(unittest.TestCase):
+    """--tls-cert/--tls-key: HTTPS with a self-signed certificate."""
+
+    def test_https_with_and_without_the_ca(self):
+        import ssl
+        if shutil.which("openssl") is None or subprocess.run(
+                ["openssl", "version"], capture_output=True).returncode != 0:
+            self.skipTest("openssl is not installed: cannot make a self-signed certificate")
+        d = tempfile.mkdtemp(prefix="gcemu-tls", dir=TMPDIR)
+        cert, key, pf = (os.path.join(d, n) for n in ("cert.pem", "key.pem", "port"))
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-days", "2", "-keyout", key, "-out", cert],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        proc = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--port-file", pf,
+                                 "--tls-cert", cert, "--tls-key", key],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        err = ""
+        try:
+            for _ in range(200):
+                if os.path.exists(pf) or proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            self.assertIsNone(proc.poll(), "emulator with TLS did not start")
+            with open(pf) as f:
+                port = int(f.read())
+            # trusting the certificate: the token endpoint and the API work
+            ctx = ssl.create_default_context(cafile=cert)
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=ctx)
+            c.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                      headers={"Authorization": basic(),
+                               "Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            tok = json.loads(r.read())["access_token"]
+            c.request("GET", "/api/v2/users?pageSize=3", headers={"Authorization": "Bearer " + tok})
+            r = c.getresponse()
+            self.assertEqual((r.status, len(json.loads(r.read())["entities"])), (200, 3))
+            self.assertIsInstance(c.sock, ssl.SSLSocket)
+            c.close()
+            # without the CA the handshake fails verification ...
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=30,
+                                            context=ssl.create_default_context())
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                c.request("GET", "/__emu/health")
+            c.close()
+            # ... plain HTTP gets no answer, and the server keeps serving
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+                c.request("GET", "/__emu/health")
+                c.getresponse()
+            c.close()
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=ctx)
+            c.request("GET", "/__emu/health")
+            self.assertTrue(json.loads(c.getresponse().read())["ok"])
+            # transport faults work over TLS too: a reset mid-body
+            c.request("POST", "/__emu/faults", body=json.dumps({"kind": "reset"}),
+                      headers={"Content-Type": "application/json"})
+            c.getresponse().read()
+            c.request("GET", "/api/v2/users?pageSize=100", headers={"Authorization": "Bearer " + tok})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            with self.assertRaises((ConnectionResetError, http.client.IncompleteRead, ssl.SSLError)):
+                r.read()
+            c.close()
+            # --tls-cert without --tls-key is a usage error
+            bad = subprocess.run([sys.executable, EMULATOR, "--tls-cert", cert],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(bad.returncode, 2)
+            self.assertIn("--tls-cert and --tls-key go together", bad.stderr)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+            err = proc.stderr.read().decode()
+            proc.stderr.close()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("listening on https://127.0.0.1:", err)
+        self.assertNotIn("Traceback", err)
 
 
 if __name__ == "__main__":
