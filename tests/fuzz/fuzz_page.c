@@ -1,0 +1,371 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_page.c
+ *		  libFuzzer target: a result page from the Genesys Cloud API, as
+ *		  src/json_tuple.c parses it and turns its rows into Datums.
+ *
+ * The input is a response body as the scanner receives it.  It goes
+ * through gc_page_parse(), the page-level accessors the scanner and UPDATE
+ * use (gc_page_row_count, gc_page_has_key, gc_page_string,
+ * gc_page_value_text), and then, for every table of the catalogue (users,
+ * conversations, participants, sessions, segments, session_metrics,
+ * participant_attributes), a cursor over every top-level object and every
+ * row with gc_cursor_values() into a column map built by the real
+ * gc_column_map_create() (so src/option.c's gc_get_column_key() and
+ * src/catalog.c resolve the keys).  Each table has the catalogue's columns
+ * plus extra ones: scoped keys ("conversation:.", "participant:purpose"),
+ * dotted paths, arrays of every element type, json/jsonb columns, a dropped
+ * column and names resolved by gc_snake_to_camel().
+ *
+ * Memory is handled as src/scan.c does: the page in batch_cxt, reset per
+ * page; each row in temp_cxt, reset per row.  Every Datum produced is read
+ * back byte by byte.  Errors raised while converting a value are caught as
+ * PG_TRY would, checked (no internal errors) and the walk goes on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "catalog/pg_type.h"
+#include "nodes/bitmapset.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "gc_fdw.h"
+#include "pg_shim.h"
+
+#define MAX_COLUMNS 64
+
+/* Extra columns of one table, after the catalogue's */
+typedef struct ExtraColumns
+{
+	const char *resource;
+	ShimColumn	cols[16];
+} ExtraColumns;
+
+/* Valid at every level: keys relative to the row */
+static const ShimColumn generic_extras[] = {
+	{"raw_text", "text", "."},
+	{"raw_json", "json", "."},
+	{"unknown_column", "text", NULL},
+	{"_odd__column_name_", "text", NULL},
+	{"gone", "text", NULL, true},
+	{"deep_path", "text", "a.b.c.d.e"},
+	{"loose_dots", "jsonb", ".a..b."},
+	{"n_int", "integer", "n"},
+	{"n_bigint", "bigint", "n"},
+	{"n_float", "float8", "n"},
+	{"b_bool", "boolean", "b"},
+	{"id_uuid", "uuid", "id"},
+	{"t_ts", "timestamptz", "t"},
+	{"list_text", "text[]", "list"},
+	{"list_int", "integer[]", "list"},
+	{"list_bigint", "bigint[]", "list"},
+	{"list_bool", "boolean[]", "list"},
+	{"list_float", "float8[]", "list"},
+	{"list_ts", "timestamptz[]", "list"},
+	{"list_uuid", "uuid[]", "list"},
+	{"list_json", "json[]", "list"},
+	{"list_jsonb", "jsonb[]", "list"},
+	{NULL}
+};
+
+/* Per table: scoped keys and real keys read as other types */
+static const ExtraColumns table_extras[] = {
+	{"users", {
+		{"division_raw", "jsonb", "division"},
+		{"manager_text", "text", "manager"},
+		{"self_raw", "jsonb", "user:."},
+		{"self_version", "bigint", "user:version"},
+		{NULL}}},
+	{"conversations", {
+		{"participants_json", "jsonb", "participants"},
+		{"participants_arr", "jsonb[]", "participants"},
+		{"self_id", "text", "conversation:conversationId"},
+		{"division_text", "text[]", "divisionIds"},
+		{NULL}}},
+	{"participants", {
+		{"conv_raw", "jsonb", "conversation:."},
+		{"conv_divisions", "text[]", "conversation:divisionIds"},
+		{"conv_deep", "text", "conversation:a.b"},
+		{"attributes_json", "jsonb", "attributes"},
+		{"sessions_arr", "json[]", "sessions"},
+		{NULL}}},
+	{"sessions", {
+		{"conv_raw", "jsonb", "conversation:."},
+		{"part_raw", "json", "participant:."},
+		{"part_purpose", "text", "participant:purpose"},
+		{"segments_json", "json[]", "segments"},
+		{"metrics_json", "jsonb", "metrics"},
+		{"flow_raw", "jsonb", "flow"},
+		{NULL}}},
+	{"segments", {
+		{"conv_raw", "jsonb", "conversation:."},
+		{"part_raw", "json", "participant:."},
+		{"sess_raw", "jsonb", "session:."},
+		{"sess_media", "text", "session:mediaType"},
+		{"sip_text", "text[]", "sipResponseCodes"},
+		{"sip_bigint", "bigint[]", "sipResponseCodes"},
+		{NULL}}},
+	{"session_metrics", {
+		{"conv_start_text", "text", "conversation:conversationStart"},
+		{"part_raw", "json", "participant:."},
+		{"sess_raw", "jsonb", "session:."},
+		{"value_float", "float8", "value"},
+		{"value_int", "integer", "value"},
+		{NULL}}},
+	{"participant_attributes", {
+		{"conv_raw", "jsonb", "conversation:."},
+		{"part_attrs", "jsonb", "participant:attributes"},
+		{"value_json", "jsonb", "value"},
+		{"value_int", "integer", "value"},
+		{"value_arr", "text[]", "value"},
+		{"name_uuid", "uuid", "name"},
+		{"name_arr", "text[]", "name"},
+		{"other_key", "text", "other"},
+		{"whole", "text", "."},
+		{NULL}}},
+};
+
+typedef struct FuzzTable
+{
+	const GcResourceDef *res;
+	const char *array_key;		/* "entities" or "conversations" */
+	Relation	rel;
+	GcColumnMap *map;			/* every column but the first */
+	GcColumnMap *single[MAX_COLUMNS];	/* column i alone */
+} FuzzTable;
+
+static FuzzTable tables[lengthof(table_extras)];
+static MemoryContext query_cxt;
+static MemoryContext batch_cxt;
+static MemoryContext temp_cxt;
+static Datum values[MAX_COLUMNS];
+static bool isnull[MAX_COLUMNS];
+
+static void
+add_column(ShimColumn *cols, int *ncols, const ShimColumn *col)
+{
+	if (*ncols >= MAX_COLUMNS)
+		shim_unreachable("too many harness columns");
+	cols[(*ncols)++] = *col;
+}
+
+/*
+ * build_tables
+ *		One fake foreign table per resource and its column map, once.  All
+ *		columns are used but the first (to exercise the skip), as a query
+ *		listing every other column would.
+ */
+static void
+build_tables(void)
+{
+	int			i;
+
+	query_cxt = shim_context_create(TopMemoryContext, "fuzz query");
+	batch_cxt = shim_context_create(query_cxt, "fuzz batch");
+	temp_cxt = shim_context_create(query_cxt, "fuzz temp");
+	MemoryContextSwitchTo(query_cxt);
+
+	for (i = 0; i < (int) lengthof(table_extras); i++)
+	{
+		FuzzTable  *t = &tables[i];
+		ShimColumn	cols[MAX_COLUMNS];
+		int			ncols = 0;
+		const GcColumnDef *cd;
+		const ShimColumn *extra;
+		Bitmapset  *attrs_used = NULL;
+		int			a;
+
+		t->res = gc_resource_lookup(table_extras[i].resource);
+		if (t->res == NULL)
+			shim_unreachable(table_extras[i].resource);
+		t->array_key = t->res->kind == GC_RESOURCE_USERS ? "entities" : "conversations";
+		for (cd = t->res->columns; cd->name; cd++)
+		{
+			ShimColumn	c = {cd->name, cd->type, NULL, false};
+
+			add_column(cols, &ncols, &c);
+		}
+		for (extra = generic_extras; extra->name; extra++)
+			add_column(cols, &ncols, extra);
+		for (extra = table_extras[i].cols; extra->name; extra++)
+			add_column(cols, &ncols, extra);
+		t->rel = shim_relation_create(t->res->name, cols, ncols);
+		for (a = 2; a <= ncols; a++)
+			attrs_used = bms_add_member(attrs_used,
+										a - FirstLowInvalidHeapAttributeNumber);
+		t->map = gc_column_map_create(t->rel, t->res, attrs_used);
+		(void) gc_column_map_uses_key(t->map, "dateLastLogin");
+		for (a = 1; a <= ncols; a++)
+			t->single[a - 1] =
+				gc_column_map_create(t->rel, t->res,
+									 bms_add_member(NULL, a - FirstLowInvalidHeapAttributeNumber));
+	}
+}
+
+/* The page, or NULL when gc_page_parse() refused it */
+static GcPage *
+parse_page(const uint8_t *data, size_t size)
+{
+	GcPage	   *volatile page = NULL;
+
+	PG_TRY();
+	{
+		page = gc_page_parse(batch_cxt, (const char *) data, size, "a fuzzed page");
+	}
+	PG_CATCH();
+	{
+		shim_caught("gc_page_parse");
+	}
+	PG_END_TRY();
+	return page;
+}
+
+/* gc_page_value_text() converts to the server encoding, so it may raise */
+static void
+page_value_text(GcPage *page, const char *dotted_key)
+{
+	PG_TRY();
+	{
+		char	   *text = gc_page_value_text(page, dotted_key);
+
+		if (text)
+			(void) strlen(text);
+	}
+	PG_CATCH();
+	{
+		shim_caught("gc_page_value_text");
+	}
+	PG_END_TRY();
+}
+
+static void
+page_accessors(GcPage *page)
+{
+	static const char *const keys[] = {
+		"entities", "conversations", "nextUri", "cursor", "totalHits",
+		"pageCount", "pageNumber", "pageSize", "total", "version", "id",
+		"", NULL
+	};
+	static const char *const dotted[] = {
+		"version", "name", "manager.id", "division.name", "a.b.c.d.e.f.g.h.i",
+		"a.b.c.d.e.f.g.h", ".", "..", "", "entities", "conversations", NULL
+	};
+	int			i;
+
+	for (i = 0; keys[i]; i++)
+	{
+		char	   *s;
+
+		(void) gc_page_row_count(page, keys[i]);
+		(void) gc_page_has_key(page, keys[i]);
+		s = gc_page_string(page, keys[i]);
+		if (s)
+			(void) strlen(s);
+	}
+	for (i = 0; dotted[i]; i++)
+		page_value_text(page, dotted[i]);
+}
+
+/*
+ * One row's values into map, read back; false when a value failed to
+ * convert (the error is checked and dropped).
+ */
+static bool
+row_values(FuzzTable *t, GcColumnMap *map, GcRowCursor *cur)
+{
+	MemoryContext old = MemoryContextSwitchTo(temp_cxt);
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		TupleDesc	desc = RelationGetDescr(t->rel);
+		int			i;
+
+		gc_cursor_values(cur, map, values, isnull);
+		for (i = 0; i < desc->natts; i++)
+			if (!isnull[i])
+			{
+				if (TupleDescAttr(desc, i)->attisdropped)
+					shim_unreachable("a dropped column got a value");
+				(void) shim_touch_datum(values[i], TupleDescAttr(desc, i)->atttypid);
+			}
+	}
+	PG_CATCH();
+	{
+		shim_caught("gc_cursor_values");
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(temp_cxt);
+	return ok;
+}
+
+/*
+ * The scanner stops at the first value that fails to convert; to reach the
+ * columns after it, a failing row is converted again one column at a time.
+ */
+static void
+row(FuzzTable *t, GcRowCursor *cur)
+{
+	int			i;
+
+	if (row_values(t, t->map, cur))
+		return;
+	for (i = 0; i < RelationGetDescr(t->rel)->natts; i++)
+		(void) row_values(t, t->single[i], cur);
+}
+
+static void
+walk_table(FuzzTable *t, GcPage *page)
+{
+	GcRowCursor *cur = gc_cursor_create(page, t->array_key, t->res->level);
+	int			tops = 0;
+
+	while (gc_cursor_next_top(cur))
+	{
+		char	   *s;
+
+		tops++;
+		s = gc_cursor_top_string(cur, "conversationId");
+		if (s)
+			(void) strlen(s);
+		s = gc_cursor_top_string(cur, "conversationStart");
+		if (s)
+			(void) strlen(s);
+		/* callers move to the next top once this returns false */
+		while (gc_cursor_next_row(cur))
+			row(t, cur);
+	}
+	if (tops != gc_page_row_count(page, t->array_key))
+		shim_unreachable("cursor tops differ from gc_page_row_count");
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	GcPage	   *page;
+	int			i;
+
+	if (query_cxt == NULL)
+	{
+		shim_init();
+		build_tables();
+	}
+	MemoryContextSwitchTo(batch_cxt);
+	page = parse_page(data, size);
+	if (page != NULL)
+	{
+		page_accessors(page);
+		for (i = 0; i < (int) lengthof(tables); i++)
+			walk_table(&tables[i], page);
+	}
+	MemoryContextSwitchTo(query_cxt);
+	MemoryContextReset(batch_cxt);
+	if (shim_context_chunks(batch_cxt) != 0 || shim_context_chunks(temp_cxt) != 0)
+		shim_unreachable("memory left in a reset context");
+	return 0;
+}
