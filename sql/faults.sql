@@ -94,9 +94,14 @@ SELECT users_exact();
 \! python3 tests/emuctl.py log-count --endpoint token
 \! python3 tests/emuctl.py log-count --grant refresh_token
 
--- Two 401s in a row: an authentication error (SQLSTATE 28000)
+-- Two 401s in a row (a fresh token revoked too) still succeed ...
 \! python3 tests/emuctl.py reset
 \! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 401, "count": 2}'
+SELECT count(*) FROM users;
+\! python3 tests/emuctl.py log-count --endpoint token
+-- ... three are an authentication error (SQLSTATE 28000)
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py fault '{"endpoint": "users", "kind": "status", "status": 401, "count": 3}'
 SELECT show_error('SELECT count(*) FROM users');
 \! python3 tests/emuctl.py log-summary
 \! python3 tests/emuctl.py reset

@@ -19,7 +19,7 @@
  *
  * SQLSTATEs raised here:
  *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
- *	  401 twice in a row								INVALID_AUTHORIZATION_SPECIFICATION
+ *	  401 three times in a row							INVALID_AUTHORIZATION_SPECIFICATION
  *	  403 (missing.permissions, not.authorized)			INSUFFICIENT_PRIVILEGE
  *	  other 4xx, 501, 5xx or 429 after the retries		FDW_ERROR
  *	  response body above GC_HTTP_MAX_BODY				PROGRAM_LIMIT_EXCEEDED
@@ -29,7 +29,9 @@
  * stats->token_requests (token endpoint); every retry after a 429, a 5xx or
  * a network failure counts in stats->retries, and its sleep in
  * wait_429_secs (with waits_429) or backoff_secs.  The repeat after a 401
- * is not a retry: auth.c counts the new token in stats->reauths.
+ * is not a retry: auth.c counts the new token in stats->reauths.  Two new
+ * tokens in a row may be rejected (a concurrent revocation can hit a fresh
+ * token); the third 401 in a row is an error.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,6 +59,7 @@
 #define GC_BACKOFF_5XX_CAP_SECS 30.0
 #define GC_BACKOFF_429_CAP_SECS 60.0
 #define GC_TOKEN_PATH			"/oauth/token"
+#define GC_MAX_REAUTHS_IN_A_ROW 2	/* new tokens before a 401 is an error */
 #define GC_TOKEN_BODY			"grant_type=client_credentials"
 
 /*
@@ -825,7 +828,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 	int			backoff_step = 0;
 	int			step_429 = 0;
 	double		waited = 0;
-	bool		after_reauth = false;
+	int			reauths_in_a_row = 0;
 	bool		uncertain = false;
 
 	if (stats == NULL)
@@ -881,10 +884,15 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		}
 		else if (resp->status == 401 && !req->is_token)
 		{
-			if (after_reauth)
+			/*
+			 * A fresh token can be revoked by a concurrent revocation once;
+			 * rejected again, the credentials or the client's roles are
+			 * wrong, and asking for more tokens would not help.
+			 */
+			if (reauths_in_a_row >= GC_MAX_REAUTHS_IN_A_ROW)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						 errmsg("Genesys Cloud rejected the access token twice in a row: %s %s",
+						 errmsg("Genesys Cloud rejected the access token three times in a row: %s %s",
 								req->method, req->path),
 						 errdetail("%s.", gc_describe_response(resp)),
 						 errhint("The token was issued to OAuth client \"%s\" moments before; check that the client is active and has roles, and that the environment, api_url and login_url options of server \"%s\" name the same region.",
@@ -893,7 +901,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 				 req->method, req->path);
 			gc_stats_reauth(req->endpoint);
 			gc_auth_forget_token(conn);
-			after_reauth = true;
+			reauths_in_a_row++;
 			continue;
 		}
 		else if (resp->status == 429)
@@ -951,7 +959,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 		else
 			gc_report_api_error(req, resp);
 
-		after_reauth = false;
+		reauths_in_a_row = 0;
 		retries++;
 		stats->retries++;
 		waited += delay;

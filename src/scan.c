@@ -111,6 +111,9 @@ typedef struct GcScanState
 	GcRowCursor *cursor;		/* rows of the page, in batch_cxt */
 	bool		in_top;			/* cursor is inside an accepted top object */
 	bool		last_page;		/* no page follows in this window */
+	char		prev_first[64];	/* first and last conversation ids of the */
+	char		prev_last[64];	/* previous details page of the series */
+	bool		refetched;		/* the current page was asked for twice */
 
 	GcScanStats stats;
 	uint64		progress_id;	/* this scan in the gc_fdw.progress view */
@@ -591,6 +594,8 @@ next_window(GcScanState *st)
 		st->window_rows = 0;
 		st->page_number = 0;
 		st->last_page = false;
+		st->prev_first[0] = st->prev_last[0] = '\0';
+		st->refetched = false;
 		gc_progress_window(st->progress_id, st->win_start, st->win_end, st->windows);
 		return true;
 	}
@@ -630,6 +635,8 @@ next_window(GcScanState *st)
 	st->window_rows = 0;
 	st->page_number = 0;
 	st->last_page = false;
+	st->prev_first[0] = st->prev_last[0] = '\0';
+	st->refetched = false;
 
 	MemoryContextReset(st->window_cxt);
 	st->carried_ids = NULL;
@@ -803,6 +810,33 @@ split_window(GcScanState *st, const GcHttpResponse *resp)
  *		Fetch and parse the next page into batch_cxt, moving to the next
  *		window when the current one is done.  False when the scan is over.
  */
+/*
+ * repeats_previous_page
+ *		Whether the page just parsed has the same first and last conversation
+ *		as the previous page of its request series; remembers this page's.
+ */
+static bool
+repeats_previous_page(GcScanState *st)
+{
+	GcRowCursor *cur = gc_cursor_create(st->page, st->array_key, GC_LEVEL_CONVERSATION);
+	char	   *first = NULL;
+	char	   *last = NULL;
+	bool		same;
+
+	while (gc_cursor_next_top(cur))
+	{
+		last = gc_cursor_top_string(cur, "conversationId");
+		if (first == NULL)
+			first = last;
+	}
+	/* page 1 starts a series (a window, or a half of a split one) */
+	same = st->page_number > 1 && first && last && st->prev_first[0] != '\0' &&
+		strcmp(first, st->prev_first) == 0 && strcmp(last, st->prev_last) == 0;
+	strlcpy(st->prev_first, first ? first : "", sizeof(st->prev_first));
+	strlcpy(st->prev_last, last ? last : "", sizeof(st->prev_last));
+	return same;
+}
+
 static bool
 fetch_next_page(GcScanState *st)
 {
@@ -906,6 +940,33 @@ fetch_next_page(GcScanState *st)
 		}
 		st->page = gc_page_parse(st->batch_cxt, resp.body, resp.body_len, what);
 		st->cursor = gc_cursor_create(st->page, st->array_key, res->level);
+
+		/*
+		 * A details page identical to the one before it (buggy paging, or
+		 * results shifting by a whole page) would end the window early:
+		 * its rows are all duplicates, yet count towards totalHits.  Ask
+		 * for it once more; if it repeats again, fail rather than return a
+		 * short result.
+		 */
+		if (st->mode == GC_MODE_INTERVAL &&
+			gc_page_row_count(st->page, st->array_key) > 0 &&
+			repeats_previous_page(st))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			if (!st->refetched)
+			{
+				elog(DEBUG1, "gc_fdw: %s repeats the previous page; asking for it again", what);
+				st->refetched = true;
+				st->page_number--;
+				continue;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("Genesys Cloud answered %s with the rows of the previous page, twice", what),
+					 errdetail("Reading on would skip the rows of this page; the scan stops instead of returning a short result."),
+					 errhint("Retry the query; if it persists, read a shorter conversation_start range or use a smaller page_size.")));
+		}
+		st->refetched = false;
 		MemoryContextSwitchTo(oldcxt);
 
 		st->page_rows = gc_page_row_count(st->page, st->array_key);

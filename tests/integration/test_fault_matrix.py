@@ -483,10 +483,10 @@ class FaultMatrix(unittest.TestCase):
         exact rows or a clear error would do; a silently short result
         would not.
 
-        Known gc_fdw bug (this test fails): the repeated page's rows are all
-        dropped as duplicates, paging goes on with page 3, and the window
-        ends once it has received totalHits rows (duplicates included), so
-        the 10 rows of the real page 2 are never asked for again."""
+        This test found a bug, since fixed: the repeated page's rows were
+        all dropped as duplicates and the window ended at totalHits rows
+        (duplicates included), so the real page 2 was never asked for.  The
+        scan now asks for a page that repeats the previous one again."""
         gcfdw.emu_fault({"endpoint": "details", "kind": "repeat_page"})
         faulty, nxt = self.faulty_then_next(exact_sql("fm_conv10", DAY_LO, DAY_HI),
                                             exact_sql("fm_conv10", DAY_LO, DAY_HI))
@@ -506,6 +506,17 @@ class FaultMatrix(unittest.TestCase):
                          "the rows of the page it replaced: got %s of %s conversations of %s "
                          "(count|distinct|md5), pages asked %s, page 2 answered with page 1's "
                          "rows" % (got[0], expected.split("|")[0], DAY_LO, pages))
+
+    def test_page_repeating_persistently_is_a_clear_error(self):
+        """A page that repeats the previous one again when asked a second
+        time stops the scan with a clear error, never a short result."""
+        gcfdw.emu_fault({"endpoint": "details", "kind": "repeat_page", "count": 0})
+        faulty, nxt = self.faulty_then_next(exact_sql("fm_conv10", DAY_LO, DAY_HI),
+                                            exact_sql("fm_conv10", DAY_LO, DAY_HI))
+        self.assert_error(faulty, "HV00K", "Genesys Cloud answered POST "
+                          "/api/v2/analytics/conversations/details/query (page 2) with the rows "
+                          "of the previous page, twice")
+        self.assert_next_works(nxt, truth_row(DAY_LO, DAY_HI))
 
     # -- live data -------------------------------------------------------
 
