@@ -29,10 +29,13 @@ install_packages() {
 
 # build_and_install: compile with the project's warning flags and install
 # into the PostgreSQL 15 tree.
+# GC_COPT adds compiler flags (tests/run-ubsan.sh builds with UBSan); the
+# objects are rebuilt whenever it is set, so no stale object escapes it.
 build_and_install() {
-	log "building gc_fdw"
-	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
-	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+	log "building gc_fdw${GC_COPT:+ with $GC_COPT}"
+	[ -n "${GC_COPT:-}" ] && make -C "$GC_ROOT" -s clean PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT="${GC_COPT:-}" >/dev/null
+	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT="${GC_COPT:-}" install >/dev/null
 }
 
 # start_emulator WORKDIR: start the emulator on a free loopback port and
