@@ -5,7 +5,7 @@
 
 GC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GC_PACKAGES="build-essential pkg-config postgresql-15 postgresql-server-dev-15 \
-postgresql-15-cron libcurl4-openssl-dev libjson-c-dev python3 curl ca-certificates"
+postgresql-15-cron libcurl4-openssl-dev libjson-c-dev python3 curl ca-certificates openssl"
 
 log() { printf '== %s\n' "$*" >&2; }
 

@@ -9,6 +9,7 @@ exact against the emulator in turn.
 """
 import datetime as dt
 import json
+import os
 import time
 import unittest
 
@@ -260,6 +261,11 @@ class TestSyncConversations(SyncTestCase):
             self.assertEqual((table, server), ("%s.conversations" % SRC, "emu"))
             self.assertRegex(waiting, r"^HTTP POST /api/v2/analytics/conversations/details/query")
             self.assertEqual((has_until, has_window), ("t", "t"))
+
+            # what pg_stat_activity shows of the running sync holds no secret
+            activity = psql("SELECT string_agg(query, ' ') FROM pg_stat_activity").stdout
+            self.assertIn("gc_fdw.sync_conversations", activity)
+            self.assertNotIn(os.environ["GC_EMU_SECRET"], activity)
 
             t0 = time.monotonic()
             second = self.sync(", '%s', '%s'" % RANGE)

@@ -90,6 +90,35 @@ class WaitsAndCancel(unittest.TestCase):
         self.assertLess(latency, 1.5, "cancel took %.2f s" % latency)
         print("\n    pg_cancel_backend during a 5xx backoff: returned after %.3f s" % latency)
 
+    def test_terminate_interrupts_slow_transfer(self):
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "delay", "seconds": 60, "stream": True},
+            "gc_terminate_transfer", "SELECT pg_terminate_backend(%d);", "HTTP GET /api/v2/users%")
+        self.assertIn("terminating connection due to administrator command", stderr)
+        self.assertLess(latency, 1.5, "terminate took %.2f s" % latency)
+        print("\n    pg_terminate_backend during a slow transfer: returned after %.3f s" % latency)
+
+    def test_terminate_interrupts_5xx_backoff(self):
+        latency, stderr = self.interrupt_during(
+            {"endpoint": "users", "kind": "status", "status": 503, "count": 0},
+            "gc_terminate_backoff", "SELECT pg_terminate_backend(%d);", "backoff after HTTP 503%")
+        self.assertIn("terminating connection due to administrator command", stderr)
+        self.assertLess(latency, 1.5, "terminate took %.2f s" % latency)
+        print("\n    pg_terminate_backend during a 5xx backoff: returned after %.3f s" % latency)
+
+    def test_statement_timeout_interrupts_5xx_backoff(self):
+        """Backoff sleeps (1, 2, 4 s ... with max_retries 8) end with the
+        statement."""
+        gcfdw.emu_fault({"endpoint": "users", "kind": "status", "status": 503, "count": 0})
+        start = time.monotonic()
+        proc = gcfdw.psql("ALTER SERVER emu OPTIONS (SET max_retries '8');\n"
+                          "SET statement_timeout = '2s';\n" + USERS, check=False)
+        elapsed = time.monotonic() - start
+        gcfdw.psql("ALTER SERVER emu OPTIONS (SET max_retries '3');")
+        self.assertIn("canceling statement due to statement timeout", proc.stderr)
+        self.assertLess(elapsed, 4.0, "cancel took %.2f s" % elapsed)
+        print("\n    statement_timeout 2s during 5xx backoffs returned after %.2f s" % elapsed)
+
     def test_terminate_interrupts_retry_after(self):
         latency, stderr = self.interrupt_during(
             {"endpoint": "users", "kind": "status", "status": 429, "retry_after": "60"},
