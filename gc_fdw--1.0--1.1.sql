@@ -140,7 +140,8 @@ RETURNS text
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_src text := left('gc_fdw_src_' || p_server, 63);
+    v_srv oid;
+    v_src text;
     v_tables text[];
     v_keys text[];
     v_missing text;
@@ -159,6 +160,10 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER gc_fdw, or check the server_name argument.';
     END IF;
+    SELECT s.oid INTO v_srv FROM pg_catalog.pg_foreign_server s WHERE s.srvname = p_server;
+    -- readable, and distinct even for long server names that share a prefix
+    v_src := CASE WHEN length('gc_fdw_src_' || p_server) <= 63 THEN 'gc_fdw_src_' || p_server
+                  ELSE left('gc_fdw_src_' || p_server, 50) || '_' || v_srv END;
     -- syncs starting together (users and conversations into a new schema)
     -- create schemas and tables one at a time; held until the caller commits
     PERFORM pg_advisory_xact_lock(hashtext('gc_fdw.sync_prepare'));
@@ -187,6 +192,15 @@ BEGIN
     IF v_missing IS NOT NULL THEN
         EXECUTE format('IMPORT FOREIGN SCHEMA genesys LIMIT TO (%s) FROM SERVER %I INTO %I',
                        v_missing, p_server, v_src);
+    END IF;
+    -- the source tables must read this server, whoever created them
+    IF EXISTS (SELECT 1 FROM unnest(v_tables) t
+                 JOIN pg_catalog.pg_foreign_table ft
+                   ON ft.ftrelid = format('%I.%I', v_src, t)::regclass
+                WHERE ft.ftserver <> v_srv) THEN
+        RAISE EXCEPTION 'schema "%" holds foreign tables of another server', v_src
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'The sync keeps its source tables there; drop or rename that schema.';
     END IF;
 
     IF to_regnamespace(quote_ident(p_target)) IS NULL THEN
@@ -312,6 +326,22 @@ BEGIN
 END
 $$;
 
+-- Internal: a hold of a sync's lock left in this session by an earlier run
+-- that failed outside its exception blocks would keep every other session
+-- out until this one ends; release it (session locks stack)
+CREATE FUNCTION gc_fdw.sync_release_own_lock(p_key1 int, p_key2 int)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                     AND l.objsubid = 2 AND l.classid = p_key1::oid AND l.objid = p_key2::oid) LOOP
+        PERFORM pg_advisory_unlock(p_key1, p_key2);
+    END LOOP;
+END
+$$;
+
 -- Internal: a run that found another run of the same sync holding its
 -- advisory lock says so, with that run's pid, and logs a skipped run
 CREATE FUNCTION gc_fdw.sync_skipped(p_kind text, p_server text, p_target text)
@@ -383,7 +413,12 @@ BEGIN
         RAISE EXCEPTION 'max_runtime must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NOT isfinite(coalesce(start_from, now())) OR NOT isfinite(coalesce(until, now())) THEN
+        RAISE EXCEPTION 'start_from and until must be finite timestamps'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
+    PERFORM gc_fdw.sync_release_own_lock(v_key1, v_key2);
     IF NOT pg_try_advisory_lock(v_key1, v_key2) THEN
         PERFORM gc_fdw.sync_skipped('conversations', v_server, v_target);
         RETURN;
@@ -401,7 +436,10 @@ BEGIN
                       HINT = format('CALL gc_fdw.sync_conversations(%L, %L, start_from => now() - interval ''30 days'');',
                                     v_server, v_target);
         END IF;
-        v_until := coalesce(until, date_trunc('second', v_started) - interval '1 minute');
+        -- never past a minute ago: a watermark in the future would skip
+        -- every conversation between now and then
+        v_until := least(coalesce(until, 'infinity'),
+                         date_trunc('second', v_started) - interval '1 minute');
         -- lookback counted in UTC days, whatever the session's time zone
         v_from := CASE WHEN v_wm_before IS NULL THEN start_from
                        ELSE ((v_wm_before AT TIME ZONE 'UTC') - lookback) AT TIME ZONE 'UTC' END;
@@ -433,13 +471,8 @@ BEGIN
     LOOP
         IF v_phase = 'chunk' AND v_lo >= v_until THEN
             -- then conversations still in progress from before this run's range
-            EXECUTE format('SELECT array_agg(conversation_id) FROM (SELECT conversation_id FROM %I.conversations'
-                           ' WHERE conversation_end IS NULL AND conversation_start < $1'
-                           ' ORDER BY conversation_start LIMIT 1000) s', v_target)
-                INTO v_ids USING v_from;
-            EXIT WHEN v_ids IS NULL;
             v_phase := 'refresh';
-        ELSIF v_phase = 'refresh' THEN
+        ELSIF v_phase IN ('refresh', 'done') THEN
             EXIT;
         END IF;
         IF clock_timestamp() - v_started >= max_runtime THEN
@@ -463,9 +496,21 @@ BEGIN
                               updated_at = clock_timestamp()
                 RETURNING s.watermark INTO v_wm_new;
             ELSE
-                c := gc_fdw.sync_conversations_chunk(v_src, v_target, NULL, NULL, v_ids);
+                -- the newest first: an id the API no longer returns stays
+                -- open locally, and must not crowd out live ones
+                EXECUTE format('SELECT array_agg(conversation_id) FROM (SELECT conversation_id'
+                               ' FROM %I.conversations WHERE conversation_end IS NULL'
+                               ' AND conversation_start < $1'
+                               ' ORDER BY conversation_start DESC LIMIT 1000) s', v_target)
+                    INTO v_ids USING v_from;
+                IF v_ids IS NULL THEN
+                    v_phase := 'done';
+                ELSE
+                    c := gc_fdw.sync_conversations_chunk(v_src, v_target, NULL, NULL, v_ids);
+                END IF;
             END IF;
             -- the date the jobs API gave for this chunk (NULL for other modes)
+            IF v_phase <> 'done' THEN
             v_avail := CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END;
             INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
                                          window_start, window_end, mode, requests, pages, rows_read,
@@ -478,6 +523,7 @@ BEGIN
                     c.child_rows, c.in_progress, c.http_429, c.wait_429_seconds, c.reauths,
                     coalesce(v_wm_new, v_wm),
                     v_avail, v_chunk_started, clock_timestamp(), 'succeeded');
+            END IF;
         EXCEPTION WHEN OTHERS OR query_canceled THEN
             GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
                                     v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
@@ -506,7 +552,7 @@ BEGIN
                 v_chunk_no, v_chunks,
                 date_trunc('second', (clock_timestamp() - v_started) / v_chunk_no * (v_chunks - v_chunk_no));
             v_lo := v_hi;
-        ELSE
+        ELSIF v_phase = 'refresh' THEN
             RAISE INFO 'gc_fdw: % conversation(s) in progress from before % re-read by id: % written, % still in progress',
                 c.rows_read, v_from, c.rows_upserted, c.in_progress;
         END IF;
@@ -579,6 +625,7 @@ DECLARE
     s1 record;
 BEGIN
     COMMIT;
+    PERFORM gc_fdw.sync_release_own_lock(v_key1, v_key2);
     IF NOT pg_try_advisory_lock(v_key1, v_key2) THEN
         PERFORM gc_fdw.sync_skipped('users', v_server, v_target);
         RETURN;

@@ -87,6 +87,17 @@ SELECT name, title FROM m.users WHERE id IN (SELECT id FROM three) ORDER BY name
 \! python3 tests/emuctl.py fault '{"endpoint": "users", "method": "PATCH", "status": 403, "after": 2}'
 SELECT try($$UPDATE m.users SET title = 'Part way' WHERE id IN (SELECT id FROM three)$$);
 
+-- a generated column is computed locally and never sent, even when its key
+-- is writable (it once crashed the backend)
+\! python3 tests/emuctl.py reset
+CREATE FOREIGN TABLE m.users_gen (id uuid, version integer, name text,
+  dept_shout text OPTIONS (key 'department') GENERATED ALWAYS AS (upper(name)) STORED)
+  SERVER emu OPTIONS (resource 'users');
+EXPLAIN (VERBOSE, COSTS OFF) UPDATE m.users_gen SET name = name || ' Jr';
+UPDATE m.users_gen SET name = name || ' Jr' WHERE id = (SELECT id FROM three LIMIT 1)
+RETURNING name, dept_shout;
+\! python3 tests/emuctl.py log-patches
+
 -- refused before anything is sent
 \! python3 tests/emuctl.py reset
 UPDATE m.users SET division_id = NULL;

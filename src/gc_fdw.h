@@ -187,6 +187,10 @@ typedef struct GcHttpResponse
 
 extern void gc_http_init(void);
 
+/* Whether the exchange that last raised an error may have taken effect
+ * (network failure, timeout, 5xx, cancel) rather than being refused (4xx). */
+extern bool gc_http_failure_uncertain;
+
 /*
  * Authenticated API call with the full retry policy: 401 re-authenticates
  * once, 429 waits as Retry-After says, 5xx/network errors back off.
@@ -218,7 +222,8 @@ extern void gc_http_token_request(GcConnection *conn, GcScanStats *stats,
 								  GcHttpResponse *resp);
 
 /* DELETE without raising (abort callbacks); true on a 2xx answer */
-extern bool gc_http_delete_quietly(const char *url, const char *token);
+extern bool gc_http_delete_quietly(const char *url, const char *token,
+								   const char *ca_file);
 
 /* Interruptible sleep: honours cancel, statement_timeout, terminate. */
 extern void gc_sleep_interruptible(double seconds);

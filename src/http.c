@@ -99,6 +99,9 @@ typedef struct GcRequest
 } GcRequest;
 
 static CURL *gc_curl = NULL;
+
+/* the last exchange that ended in an error may have taken effect */
+bool		gc_http_failure_uncertain = false;
 static GcTransfer gc_xfer;
 static bool gc_curl_initialized = false;
 
@@ -383,7 +386,7 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* TLS peers are always verified; ca_file adds a private CA */
+	/* TLS peers are always verified; ca_file replaces the system CA bundle */
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (conn->opts.ca_file != NULL)
@@ -634,6 +637,10 @@ gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
 	else if (resp->status == 403)
 		hint = psprintf("Give the OAuth client \"%s\" a role with the permission named above (for example analytics:conversationDetail:view for conversation details) in the divisions whose data you read.",
 						conn->client_id);
+	else if (resp->status == 404 && strcmp(req->method, "PATCH") == 0)
+		hint = pstrdup("The user no longer exists in Genesys Cloud (or is deleted); read the users again.");
+	else if (resp->status == 400 && strcmp(req->method, "PATCH") == 0)
+		hint = pstrdup("Genesys Cloud refused the new values; check them against the user fields' rules (for example a valid email address, a manager who is an active user).");
 	else if (resp->status == 404)
 		hint = psprintf("Check the environment and %s options of server \"%s\".",
 						req->url_option, conn->server_name);
@@ -778,7 +785,7 @@ gc_budget_update(GcConnection *conn)
 	if (gc_xfer.ratelimit_count[0] == '\0' || *end != '\0')
 		return;
 	reset = gc_xfer.ratelimit_reset[0] ? strtod(gc_xfer.ratelimit_reset, &end) : 60.0;
-	if (reset < 0 || reset > 3600)
+	if (!(reset >= 0 && reset <= 3600))	/* also NaN */
 		reset = 60.0;
 	gc_budget.umid = conn->umid;
 	gc_budget.allowed = allowed;
@@ -805,7 +812,8 @@ gc_budget_wait(GcConnection *conn, const GcRequest *req)
 	gc_budget.umid = InvalidOid;	/* the next answer reports the new window */
 	if (ms <= 0)
 		return 0;
-	secs = ms / 1000.0;
+	/* never longer than a 429 would be allowed to make us wait */
+	secs = Min(ms / 1000.0, (double) conn->opts.max_retry_after);
 	elog(DEBUG1, "gc_fdw: rate limit budget of %ld requests spent; waiting %.1f s before %s %s",
 		 gc_budget.allowed, secs, req->method, req->path);
 	gc_progress_waiting(psprintf("rate limit budget spent, window resets: %s %s",
@@ -998,6 +1006,8 @@ gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 	}
 	PG_CATCH();
 	{
+		/* only a definite 4xx refusal says the request did nothing */
+		gc_http_failure_uncertain = !(resp->status >= 400 && resp->status < 500);
 		gc_stats_error(req->endpoint);
 		gc_progress_waiting_done();
 		PG_RE_THROW();
@@ -1107,7 +1117,7 @@ gc_discard_callback(char *data, size_t size, size_t nmemb, void *userdata)
  *		by a 5 second timeout.  Returns whether the API answered 2xx.
  */
 bool
-gc_http_delete_quietly(const char *url, const char *token)
+gc_http_delete_quietly(const char *url, const char *token, const char *ca_file)
 {
 	struct curl_slist *headers = NULL;
 	char		auth[GC_HEADER_VALUE_LEN * 4];
@@ -1132,6 +1142,10 @@ gc_http_delete_quietly(const char *url, const char *token)
 	curl_easy_setopt(gc_curl, CURLOPT_CONNECTTIMEOUT, 2L);
 	curl_easy_setopt(gc_curl, CURLOPT_TIMEOUT, 5L);
 	curl_easy_setopt(gc_curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(gc_curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(gc_curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL)
+		curl_easy_setopt(gc_curl, CURLOPT_CAINFO, ca_file);
 	curl_easy_setopt(gc_curl, CURLOPT_WRITEFUNCTION, gc_discard_callback);
 	rc = curl_easy_perform(gc_curl);
 	if (rc == CURLE_OK)

@@ -31,6 +31,7 @@
 typedef struct GcPendingJob
 {
 	char	   *delete_url;		/* full URL of DELETE .../jobs/{id} */
+	char	   *ca_file;		/* the server's ca_file, or NULL */
 	char	   *token;			/* bearer token at submission (malloc'd) */
 	size_t		token_len;
 	SubTransactionId subid;		/* subtransaction that submitted it */
@@ -103,6 +104,8 @@ free_pending(GcPendingJob *job)
 		free(job->token);
 	}
 	pfree(job->delete_url);
+	if (job->ca_file)
+		pfree(job->ca_file);
 	pfree(job);
 }
 
@@ -126,7 +129,7 @@ delete_pending(SubTransactionId subid)
 			continue;
 		}
 		*link = job->next;
-		if (!gc_http_delete_quietly(job->delete_url, job->token))
+		if (!gc_http_delete_quietly(job->delete_url, job->token, job->ca_file))
 			elog(WARNING, "gc_fdw: could not delete an unfinished Genesys Cloud analytics job; it expires by itself");
 		free_pending(job);
 	}
@@ -196,6 +199,8 @@ gc_job_submit(GcConnection *conn, const char *body, GcScanStats *stats,
 	job->delete_url = MemoryContextStrdup(TopMemoryContext,
 										  psprintf("%s%s/%s", conn->opts.api_url,
 												   GC_JOBS_PATH, job_id));
+	job->ca_file = conn->opts.ca_file ?
+		MemoryContextStrdup(TopMemoryContext, conn->opts.ca_file) : NULL;
 	job->token_len = strlen(token);
 	job->token = strdup(token);
 	if (job->token == NULL)
@@ -291,7 +296,7 @@ gc_job_finish(const char *job_id, bool delete_it)
 			strcmp(job->delete_url + url_len - strlen(suffix), suffix) == 0)
 		{
 			*link = job->next;
-			if (delete_it && !gc_http_delete_quietly(job->delete_url, job->token))
+			if (delete_it && !gc_http_delete_quietly(job->delete_url, job->token, job->ca_file))
 				elog(WARNING, "gc_fdw: could not delete Genesys Cloud analytics job %s; it expires by itself",
 					 job_id);
 			free_pending(job);

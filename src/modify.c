@@ -36,6 +36,7 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "gc_fdw.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -118,6 +119,7 @@ typedef struct GcModifyState
 	int64		updated;		/* PATCHes the API accepted */
 	int64		unchanged;		/* rows with nothing to send */
 	int64		conflicts_retried;
+	const char *in_flight;		/* user whose PATCH was sent, answer pending */
 } GcModifyState;
 
 /* Users updated by the current transaction, for the warning at rollback */
@@ -280,7 +282,11 @@ gcPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 		refuse(relname, plan->operation, res);
 	}
 
-	updated = get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
+	/*
+	 * The columns the statement sets, not get_rel_all_updated_cols(): that
+	 * adds generated columns, which are computed locally and never sent.
+	 */
+	updated = rte->updatedCols;
 	col = -1;
 	while ((col = bms_next_member(updated, col)) >= 0)
 	{
@@ -292,6 +298,8 @@ gcPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 		if (attnum <= 0)
 			continue;
 		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		if (attr->attgenerated)
+			continue;
 		key = gc_get_column_key(rte->relid, attnum, res);
 		field = writable_field(key);
 		if (field == NULL)
@@ -375,6 +383,9 @@ gcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		fmgr_info(func, &sc->output);
 		sc->old_junk = ExecFindJunkAttributeInTlist(subplan->targetlist,
 													psprintf(GC_JUNK_OLD, sc->attnum));
+		if (!AttributeNumberIsValid(sc->old_junk) && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+			elog(ERROR, "gc_fdw: the junk column with the old value of column %d is missing",
+				 sc->attnum);
 		st->set_columns = lappend(st->set_columns, sc);
 	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -560,9 +571,17 @@ update_user(GcModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		}
 		appendStringInfoChar(&body, '}');
 
-		gc_api_call_ex(st->conn, "PATCH", path, body.data, &st->stats, &resp, 409);
+		/* sent as UTF-8 whatever the database encoding */
+		st->in_flight = id;
+		gc_api_call_ex(st->conn, "PATCH", path,
+					   pg_server_to_any(body.data, body.len, PG_UTF8),
+					   &st->stats, &resp, 409);
+		st->in_flight = NULL;
 		if (resp.status != 409)
 		{
+			/* applied: counted before anything else can fail */
+			st->updated++;
+			gc_xact_user_updates++;
 			store_answer(st, slot, resp.body, resp.body_len);
 			return true;
 		}
@@ -592,6 +611,8 @@ update_user(GcModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 			{
 				GcHttpResponse again;
 
+				st->updated++;
+				gc_xact_user_updates++;
 				gc_api_call(st->conn, "GET", path, NULL, &st->stats, &again);
 				store_answer(st, slot, again.body, again.body_len);
 				return true;
@@ -656,12 +677,7 @@ gcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	oldcxt = MemoryContextSwitchTo(st->row_cxt);
 	PG_TRY();
 	{
-		if (update_user(st, slot, planSlot))
-		{
-			st->updated++;
-			gc_xact_user_updates++;
-		}
-		else
+		if (!update_user(st, slot, planSlot))
 			st->unchanged++;
 	}
 	PG_CATCH();
@@ -676,6 +692,10 @@ gcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			"No user had been updated by this statement." :
 			psprintf("%lld user(s) had already been updated by this statement and stay updated: the Genesys Cloud API is not transactional.",
 					 (long long) st->updated);
+		if (st->in_flight && gc_http_failure_uncertain)
+			note = psprintf("%s The PATCH of user %s had been sent and may have been applied.",
+							note, st->in_flight);
+		st->in_flight = NULL;
 		edata->detail = edata->detail ? psprintf("%s %s", edata->detail, note) : pstrdup(note);
 		ReThrowError(edata);
 	}

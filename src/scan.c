@@ -806,11 +806,6 @@ split_window(GcScanState *st, const GcHttpResponse *resp)
 }
 
 /*
- * fetch_next_page
- *		Fetch and parse the next page into batch_cxt, moving to the next
- *		window when the current one is done.  False when the scan is over.
- */
-/*
  * repeats_previous_page
  *		Whether the page just parsed has the same first and last conversation
  *		as the previous page of its request series; remembers this page's.
@@ -837,9 +832,15 @@ repeats_previous_page(GcScanState *st)
 	return same;
 }
 
+/*
+ * fetch_next_page
+ *		Fetch and parse the next page into batch_cxt, moving to the next
+ *		window when the current one is done.  False when the scan is over.
+ */
 static bool
 fetch_next_page(GcScanState *st)
 {
+	bool		shifted;
 	const GcResourceDef *res = st->table_opts.resource;
 	MemoryContext oldcxt;
 	StringInfoData req;
@@ -943,28 +944,27 @@ fetch_next_page(GcScanState *st)
 
 		/*
 		 * A details page identical to the one before it (buggy paging, or
-		 * results shifting by a whole page) would end the window early:
-		 * its rows are all duplicates, yet count towards totalHits.  Ask
-		 * for it once more; if it repeats again, fail rather than return a
-		 * short result.
+		 * results shifting by a whole page under live traffic) would end the
+		 * window early: its rows are all duplicates, yet count towards
+		 * totalHits.  Ask for it once more; if it repeats again, the results
+		 * shifted: read on, without counting the page towards totalHits, so
+		 * the rows it displaced are still fetched from the pages after it.
 		 */
+		shifted = false;
 		if (st->mode == GC_MODE_INTERVAL &&
 			gc_page_row_count(st->page, st->array_key) > 0 &&
 			repeats_previous_page(st))
 		{
-			MemoryContextSwitchTo(oldcxt);
 			if (!st->refetched)
 			{
+				MemoryContextSwitchTo(oldcxt);
 				elog(DEBUG1, "gc_fdw: %s repeats the previous page; asking for it again", what);
 				st->refetched = true;
 				st->page_number--;
 				continue;
 			}
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("Genesys Cloud answered %s with the rows of the previous page, twice", what),
-					 errdetail("Reading on would skip the rows of this page; the scan stops instead of returning a short result."),
-					 errhint("Retry the query; if it persists, read a shorter conversation_start range or use a smaller page_size.")));
+			elog(DEBUG1, "gc_fdw: %s repeats the previous page again; reading on", what);
+			shifted = true;
 		}
 		st->refetched = false;
 		MemoryContextSwitchTo(oldcxt);
@@ -972,6 +972,8 @@ fetch_next_page(GcScanState *st)
 		st->page_rows = gc_page_row_count(st->page, st->array_key);
 		st->stats.pages++;
 		st->stats.rows_received += st->page_rows;
+		if (shifted)
+			st->window_rows -= st->page_rows;	/* added back just below */
 		gc_stats_page(st->page_rows);
 		gc_progress_page(st->progress_id, st->stats.pages,
 						 st->stats.rows_received, st->stats.requests);

@@ -24,6 +24,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "gc_fdw.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -130,7 +131,12 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 	appendStringInfoString(&doc, "{\"conversations\":[");
 	(void) JsonbToCString(&doc, &conversation->root, VARSIZE(conversation));
 	appendStringInfoString(&doc, "]}");
-	page = gc_page_parse(call_cxt, doc.data, doc.len, "a stored conversation");
+	{
+		/* json-c reads UTF-8; jsonb's text is in the database encoding */
+		char	   *utf8 = pg_server_to_any(doc.data, doc.len, PG_UTF8);
+
+		page = gc_page_parse(call_cxt, utf8, strlen(utf8), "a stored conversation");
+	}
 	cursor = gc_cursor_create(page, "conversations", res->level);
 	values = palloc(sizeof(Datum) * Max(rsinfo->setDesc->natts, 1));
 	nulls = palloc(sizeof(bool) * Max(rsinfo->setDesc->natts, 1));
