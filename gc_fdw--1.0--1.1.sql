@@ -326,35 +326,35 @@ BEGIN
 END
 $$;
 
--- Internal: a hold of a sync's lock left in this session by an earlier run
--- that failed outside its exception blocks would keep every other session
--- out until this one ends; release it (session locks stack)
-CREATE FUNCTION gc_fdw.sync_release_own_lock(p_key1 int, p_key2 int)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                   WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
-                     AND l.objsubid = 2 AND l.classid = p_key1::oid AND l.objid = p_key2::oid) LOOP
-        PERFORM pg_advisory_unlock(p_key1, p_key2);
-    END LOOP;
-END
-$$;
-
--- Internal: a run that found another run of the same sync holding its
--- advisory lock says so, with that run's pid, and logs a skipped run
-CREATE FUNCTION gc_fdw.sync_skipped(p_kind text, p_server text, p_target text)
-RETURNS void
+-- Internal: the one place that knows a sync's advisory lock (a session
+-- lock on (sync kind, [server, target]), so runs of one server into one
+-- schema exclude each other and nothing else).
+--
+-- sync_lock takes it, or says which run holds it (NOTICE with its pid, a
+-- skipped row in the log) and returns false.  A hold this session still has
+-- from an earlier run that failed outside its exception blocks would keep
+-- every other session out until this one ends: it is released first
+-- (session locks stack).
+CREATE FUNCTION gc_fdw.sync_lock(p_kind text, p_server text, p_target text)
+RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    k1 int := hashtext('gc_fdw.sync_' || p_kind);
+    k2 int := hashtext(jsonb_build_array(p_server, p_target)::text);
     v_holder integer;
 BEGIN
+    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                     AND l.objsubid = 2 AND l.classid = k1::oid AND l.objid = k2::oid) LOOP
+        PERFORM pg_advisory_unlock(k1, k2);
+    END LOOP;
+    IF pg_try_advisory_lock(k1, k2) THEN
+        RETURN true;
+    END IF;
     SELECT l.pid INTO v_holder FROM pg_catalog.pg_locks l
      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-       AND l.classid = hashtext('gc_fdw.sync_' || p_kind)::oid
-       AND l.objid = hashtext(jsonb_build_array(p_server, p_target)::text)::oid
+       AND l.classid = k1::oid AND l.objid = k2::oid
      LIMIT 1;
     RAISE NOTICE 'gc_fdw: a sync of % from server "%" into schema "%" is already running (pid %); skipped',
         p_kind, p_server, p_target, coalesce(v_holder::text, 'unknown');
@@ -362,7 +362,16 @@ BEGIN
                                  finished_at, status, error)
     VALUES (nextval('gc_fdw.sync_run_id_seq'), 'run', 'sync_' || p_kind, p_server, p_target,
             clock_timestamp(), 'skipped', 'another sync of the same server and target was running');
+    RETURN false;
 END
+$$;
+
+CREATE FUNCTION gc_fdw.sync_unlock(p_kind text, p_server text, p_target text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_advisory_unlock(hashtext('gc_fdw.sync_' || p_kind),
+                              hashtext(jsonb_build_array(p_server, p_target)::text))
 $$;
 
 CREATE PROCEDURE gc_fdw.sync_conversations(
@@ -375,8 +384,6 @@ AS $$
 DECLARE
     v_server text := sync_conversations.server_name;
     v_target text := sync_conversations.target_schema;
-    v_key1 int := hashtext('gc_fdw.sync_conversations');
-    v_key2 int := hashtext(jsonb_build_array(v_server, v_target)::text);
     v_started timestamptz := clock_timestamp();
     v_src text;
     v_run bigint;
@@ -418,9 +425,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    PERFORM gc_fdw.sync_release_own_lock(v_key1, v_key2);
-    IF NOT pg_try_advisory_lock(v_key1, v_key2) THEN
-        PERFORM gc_fdw.sync_skipped('conversations', v_server, v_target);
+    IF NOT gc_fdw.sync_lock('conversations', v_server, v_target) THEN
         RETURN;
     END IF;
 
@@ -454,7 +459,7 @@ BEGIN
         DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'running',
                       updated_at = clock_timestamp();
     EXCEPTION WHEN OTHERS OR query_canceled THEN
-        PERFORM pg_advisory_unlock(v_key1, v_key2);
+        PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
         RAISE;
     END;
     COMMIT;
@@ -582,7 +587,7 @@ BEGIN
            last_success = CASE WHEN v_failed THEN s.last_success ELSE clock_timestamp() END,
            updated_at = clock_timestamp()
      WHERE s.server_name = v_server AND s.target_schema = v_target AND s.kind = 'conversations';
-    PERFORM pg_advisory_unlock(v_key1, v_key2);
+    PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
     COMMIT;
 
     IF v_failed THEN
@@ -607,8 +612,6 @@ AS $$
 DECLARE
     v_server text := sync_users.server_name;
     v_target text := sync_users.target_schema;
-    v_key1 int := hashtext('gc_fdw.sync_users');
-    v_key2 int := hashtext(jsonb_build_array(v_server, v_target)::text);
     v_started timestamptz := clock_timestamp();
     v_src text;
     v_run bigint;
@@ -625,9 +628,7 @@ DECLARE
     s1 record;
 BEGIN
     COMMIT;
-    PERFORM gc_fdw.sync_release_own_lock(v_key1, v_key2);
-    IF NOT pg_try_advisory_lock(v_key1, v_key2) THEN
-        PERFORM gc_fdw.sync_skipped('users', v_server, v_target);
+    IF NOT gc_fdw.sync_lock('users', v_server, v_target) THEN
         RETURN;
     END IF;
 
@@ -638,7 +639,7 @@ BEGIN
                                      started_at, status)
         VALUES (v_run, 'run', 'sync_users', v_server, v_target, 'users', v_started, 'running');
     EXCEPTION WHEN OTHERS OR query_canceled THEN
-        PERFORM pg_advisory_unlock(v_key1, v_key2);
+        PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
         RAISE;
     END;
     COMMIT;
@@ -701,7 +702,7 @@ BEGIN
         DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'failed',
                       updated_at = clock_timestamp();
     END IF;
-    PERFORM pg_advisory_unlock(v_key1, v_key2);
+    PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
     COMMIT;
     IF v_failed THEN
         RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_err,
