@@ -38,11 +38,14 @@ build_and_install() {
 	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT="${GC_COPT:-}" install >/dev/null
 }
 
-# start_emulator WORKDIR: start the emulator on a free loopback port and
-# export GC_EMU_URL; the test credentials come from the environment
-# (GC_EMU_CLIENT_ID/GC_EMU_SECRET) so they never appear in SQL files.
+# start_emulator WORKDIR [EMULATOR OPTIONS...]: start the emulator on a
+# free loopback port and export GC_EMU_URL; the test credentials come from
+# the environment (GC_EMU_CLIENT_ID/GC_EMU_SECRET) so they never appear in
+# SQL files.  Extra options (e.g. --scale 40 for the benchmarks) are passed
+# on; a large dataset takes a while to generate, hence the minute allowed.
 start_emulator() {
 	local work=$1
+	shift
 	mkdir -p "$work"
 	rm -f "$work/emulator.port"
 	: "${GC_EMU_CLIENT_ID:=gc-test-client}"
@@ -51,11 +54,11 @@ start_emulator() {
 	python3 "$GC_ROOT/tests/emulator/genesys_emulator.py" --port 0 \
 		--port-file "$work/emulator.port" \
 		--client "$GC_EMU_CLIENT_ID:$GC_EMU_SECRET" \
-		--client "demo-client:demo-secret-PLUGH" \
+		--client "demo-client:demo-secret-PLUGH" "$@" \
 		>"$work/emulator.log" 2>&1 &
 	GC_EMU_PID=$!
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do
 		[ -s "$work/emulator.port" ] && break
 		kill -0 "$GC_EMU_PID" 2>/dev/null || { cat "$work/emulator.log" >&2; return 1; }
 		sleep 0.1
