@@ -3,7 +3,9 @@
 
 Pages POST /api/v2/analytics/conversations/details/query over 7-day
 windows, refreshes the token on 401, sleeps on 429 as Retry-After says, and
-inserts each page's conversations with psycopg2's executemany.  Used by
+inserts each page's conversations with psycopg2's executemany into a table
+with the columns of gc_fdw's conversations foreign table (the eleven top
+level fields and raw, the whole conversation as jsonb).  Used by
 bench/compare.py as the baseline gc_fdw is measured against; it is not part
 of gc_fdw.  Needs Debian's python3-requests and python3-psycopg2 (run with
 /usr/bin/python3).
@@ -21,6 +23,22 @@ import time
 
 import psycopg2
 import requests
+
+
+# The target table's columns (those of gc_fdw's conversations foreign table)
+# and the conversation keys they come from; raw is the whole conversation.
+# Absent keys insert NULL; psycopg2 sends divisionIds as ARRAY['...'], a
+# text[] that needs the explicit cast to uuid[].
+COLUMNS = ("conversation_id", "conversation_start", "conversation_end", "originating_direction",
+           "division_ids", "media_stats_min_conversation_mos",
+           "media_stats_min_conversation_r_factor", "conversation_initiator",
+           "customer_participation", "external_tag", "self_served")
+KEYS = ("conversationId", "conversationStart", "conversationEnd", "originatingDirection",
+        "divisionIds", "mediaStatsMinConversationMos", "mediaStatsMinConversationRFactor",
+        "conversationInitiator", "customerParticipation", "externalTag", "selfServed")
+
+PLACEHOLDERS = ", ".join("%s::uuid[]" if c == "division_ids" else "%s"
+                         for c in COLUMNS + ("raw",))
 
 
 def windows(lo, hi):
@@ -72,11 +90,10 @@ def main():
             convs = r.json().get("conversations") or []
             if not convs:
                 break
-            batch = [(c["conversationId"], c["conversationStart"], c.get("conversationEnd"),
-                      json.dumps(c)) for c in convs
+            batch = [tuple(c.get(k) for k in KEYS) + (json.dumps(c),) for c in convs
                      if iso(w_lo) <= c["conversationStart"] < iso(w_hi)]
-            cur.executemany("INSERT INTO %s (conversation_id, conversation_start, conversation_end,"
-                            " raw) VALUES (%%s, %%s, %%s, %%s) ON CONFLICT DO NOTHING" % table, batch)
+            cur.executemany("INSERT INTO %s (%s, raw) VALUES (%s) ON CONFLICT DO NOTHING"
+                            % (table, ", ".join(COLUMNS), PLACEHOLDERS), batch)
             db.commit()
             page += 1
     cur.execute("SELECT count(*) FROM %s" % table)
