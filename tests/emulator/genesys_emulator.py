@@ -12,11 +12,17 @@ control API under /__emu/ (no auth).  PATCH /api/v2/users/{id} updates a
 user with optimistic locking on its version.  Wire formats follow the official SDK typings
 (purecloud-platform-client-v2 index.d.ts) and /work/shared/genesys-api.md.
 
+Pages (sync query, users listing, job results) are served from caches kept
+per dataset version, so that benchmarks measure their client and not the
+emulator; /__emu/prerender fills them ahead of time and /__emu/stats shows
+the time spent handling requests.  The setting latency_ms adds a round trip.
+
 Python 3 standard library only; listens on 127.0.0.1 only.
 
 Usage:
     python3 tests/emulator/genesys_emulator.py --port 0 --port-file F \
-        [--client ID:SECRET ...] [--seed N] [--tls-cert PEM --tls-key PEM]
+        [--client ID:SECRET ...] [--seed N] [--scale N] [--tls-cert PEM --tls-key PEM]
+        [--page-cache-mb N]
 
 Secrets and access tokens are never printed, logged or returned by the
 control API.
@@ -28,6 +34,7 @@ import binascii
 import bisect
 import copy
 import datetime as dt
+import gc
 import gzip
 import json
 import math
@@ -45,6 +52,7 @@ import time
 import unicodedata
 import urllib.parse
 import uuid
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_CLIENTS = ["gc-test-client:gc-test-secret-XYZZY",
@@ -64,11 +72,27 @@ DEFAULT_SETTINGS = {
     "patch_conflict_every": 0,        # N > 0: every Nth accepted PATCH /api/v2/users/{id}
                                       # meets a simulated remote edit and gets 409
     "fault_seed": 0,                  # seed of the RNG behind fault rules' "probability"
+    "latency_ms": 0,                  # delay before each /api/ answer's status line, as a
+                                      # network round trip would (benchmarks: 100)
 }
 
 DAY_MS = 86400 * 1000
 DATASET_START = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
 DATASET_DAYS = 21                     # 2024-03-01 .. 2024-03-22 (exclusive)
+
+# gzip level of every compressed answer.  Measured on a 100-conversation
+# details page (368 KB) at --scale 40: level 1 gives 71 KB in 1.9 ms, 6 gives
+# 54 KB in 4.3 ms, 9 gives 53 KB in 8.3 ms; decompressing level 6 is also
+# faster for the client (0.54 ms against 0.70 ms at level 1).  Cached pages
+# pay the compression once, so 6 (zlib's default, what gateways send) costs
+# nothing per request and keeps the bytes on the wire close to the real API.
+GZIP_LEVEL = 6
+# Rendered-page cache budget per dataset version (identity plus gzip bytes;
+# least recently used pages go first).  --page-cache-mb changes it.
+PAGE_CACHE_BYTES = 2048 * 1024 * 1024
+# Hit lists (the matching conversations of one query, sorted) kept per
+# dataset version; a week at --scale 250 is ~70,000 references (0.5 MB).
+QUERY_CACHE_ENTRIES = 128
 
 
 # ---------------------------------------------------------------------------
@@ -182,6 +206,7 @@ class Dataset:
         self.conversations = self._gen_conversations(rng)
         self.conv_by_id = {c["meta"]["id"]: c for c in self.conversations}
         self.added = 0                # conversations added by /__emu/mutate
+        self.cache = ServeCache(self)
 
     def fork(self):
         """A copy that /__emu/mutate may change without touching self.
@@ -196,6 +221,9 @@ class Dataset:
         ds.users_by_id = dict(self.users_by_id)
         ds.conversations = list(self.conversations)
         ds.conv_by_id = dict(self.conv_by_id)
+        # rendered pages and hit lists describe self, not the fork that is
+        # about to change: the fork starts with empty ones
+        ds.cache = ServeCache(ds)
         return ds
 
     def replace_user(self, old, new):
@@ -618,7 +646,13 @@ def make_entry(conv, media):
     "plain" (served by the sync query and lookups) is "full" without
     participant attributes; "meta" holds the instants the query matching
     and ordering use.  Every change to a conversation rebuilds its entry
-    here so the three never disagree."""
+    here so the three never disagree.
+
+    "plain" shares everything below the participants with "full" (a deep
+    copy took 60% of the dataset generation time and half its memory).
+    That is safe because nothing edits an entry once built: mutations
+    deep-copy "full", change the copy and build a new entry.  The same
+    holds for the serialized JSON that entry_json() keeps in the entry."""
     seg_starts, seg_ends, open_seg = [], [], False
     for _, _, g in iter_segments(conv):
         seg_starts.append(parse_iso(g["segmentStart"]))
@@ -626,9 +660,9 @@ def make_entry(conv, media):
             seg_ends.append(parse_iso(g["segmentEnd"]))
         else:
             open_seg = True
-    plain = copy.deepcopy(conv)
-    for p in plain["participants"]:
-        p.pop("attributes", None)
+    plain = dict(conv)
+    plain["participants"] = [{k: v for k, v in p.items() if k != "attributes"}
+                             for p in conv["participants"]]
     end = conv.get("conversationEnd")
     meta = {"id": conv["conversationId"], "start": parse_iso(conv["conversationStart"]),
             "end": None if end is None else parse_iso(end), "seg_start": min(seg_starts),
@@ -1197,6 +1231,49 @@ def parse_query_common(body):
     return start, end, cf, sf, order, order_by
 
 
+def parse_details_query(body, max_results):
+    """Validate a sync details query -> {"match": (first_day, last_day, cf,
+    sf, order, orderBy) for ServeCache.query_hits, "page_size", "page_number"}.
+
+    Raises QueryError as the API answers it."""
+    start, end, cf, sf, order, order_by = parse_query_common(body)
+    days = (end - start) / DAY_MS
+    limit_days = 31 if (cf or sf) else 7
+    if days > limit_days:
+        raise QueryError("Interval length of %.2f days exceeds the maximum of %d days%s. "
+                         "Use a smaller interval." % (days, limit_days,
+                                                      "" if (cf or sf) else
+                                                      " for queries without filters"))
+    paging = body.get("paging") or {}
+    if not isinstance(paging, dict):
+        raise QueryError("paging must be an object")
+    try:
+        page_size = int(paging.get("pageSize", 25) if paging.get("pageSize") is not None else 25)
+        page_number = int(paging.get("pageNumber", 1) if paging.get("pageNumber") is not None else 1)
+    except (TypeError, ValueError):
+        raise QueryError("paging values must be integers", "invalid.value")
+    if not 1 <= page_size <= 100:
+        raise QueryError("paging.pageSize must be between 1 and 100", "invalid.value")
+    if page_number < 1:
+        raise QueryError("paging.pageNumber must be at least 1", "invalid.value")
+    if page_number * page_size > max_results:
+        raise QueryError("Pagination may not exceed %d results" % max_results)
+    # day-touch matching: start day D with D_start < end and D_end > start
+    first_day = start // DAY_MS
+    last_day = (end - 1) // DAY_MS
+    return {"match": (first_day, last_day, cf, sf, order, order_by),
+            "page_size": page_size, "page_number": page_number}
+
+
+def details_offset(page_number, page_size, page_shift):
+    """The first row of a sync query page; pages after the first start
+    page_shift rows early (the setting page_shift)."""
+    offset = (page_number - 1) * page_size
+    if page_number > 1:
+        offset = max(0, offset - page_shift)
+    return offset
+
+
 def sort_conversations(items, order, order_by):
     """Sort dataset entries; open ends sort as +infinity; tie-break on id."""
     inf = float("inf")
@@ -1207,6 +1284,164 @@ def sort_conversations(items, order, order_by):
         v = c["meta"][key_field]
         return (inf if v is None else v, c["meta"]["id"])
     return sorted(items, key=key, reverse=(order == "desc"))
+
+
+# ---------------------------------------------------------------------------
+# Pre-rendered pages: serving fast enough not to be the benchmark bottleneck
+# ---------------------------------------------------------------------------
+#
+# A published Dataset is never modified (mutations publish forks), so
+# everything derived from one version can be kept with it and needs no
+# invalidation: /__emu/mutate and user PATCHes publish a fork with an empty
+# ServeCache, and /__emu/reset switches back to the pristine dataset, whose
+# cache is still right.  Settings that change a body (page_shift,
+# availability_date) are part of the cache keys; the ones that only decide
+# whether a request is answered at all (max_results, rate_limit, tokens)
+# are checked before the cache is consulted, per request.  A request that a
+# fault rule fires on never reads or fills the page cache.
+
+def dumps_bytes(obj):
+    """The emulator's one JSON encoding (compact, UTF-8, not ASCII-escaped)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def entry_json(entry, which):
+    """The serialized "plain" or "full" conversation of a dataset entry.
+
+    Kept in the entry itself: entries are never edited (make_entry), so
+    the bytes stay right for every dataset version sharing the entry.  Two
+    threads may both compute it; they store equal bytes."""
+    key = which + "_json"
+    raw = entry.get(key)
+    if raw is None:
+        raw = dumps_bytes(entry[which])
+        entry[key] = raw
+    return raw
+
+
+def canonical_json(value):
+    """A hashable text for filters: equal JSON gives equal text, whatever
+    the key order the client sent."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def details_page_body(hits, offset, page_size):
+    """A sync query page, byte for byte what dumps_bytes() makes of
+    {"conversations": [...], "totalHits": n} ("conversations" absent when
+    the page is empty), built from the conversations' cached JSON."""
+    page = hits[offset: offset + page_size]
+    if not page:
+        return b'{"totalHits":%d}' % len(hits)
+    return (b'{"conversations":[' + b",".join(entry_json(c, "plain") for c in page)
+            + b'],"totalHits":%d}' % len(hits))
+
+
+def job_page_body(ds, ids, cursor, availability):
+    """An async job results page, as dumps_bytes() renders {conversations,
+    cursor?, dataAvailabilityDate}; rows read from ds (a job's ids are fixed
+    at submission, its rows are not)."""
+    parts = [b'{"conversations":[',
+             b",".join(entry_json(ds.conv_by_id[i], "full") for i in ids if i in ds.conv_by_id),
+             b"]"]
+    if cursor is not None:
+        parts.append(b',"cursor":' + dumps_bytes(cursor))
+    parts.append(b',"dataAvailabilityDate":' + dumps_bytes(availability) + b"}")
+    return b"".join(parts)
+
+
+class RenderedPage:
+    """One cached answer body: identity bytes, and gzip once asked for."""
+    __slots__ = ("identity", "gzip")
+
+    def __init__(self, identity):
+        self.identity = identity
+        self.gzip = None
+
+    def size(self):
+        return len(self.identity) + (len(self.gzip) if self.gzip is not None else 0)
+
+
+class ServeCache:
+    """What one Dataset version serves repeatedly, computed on first use:
+    the conversations grouped by UTC start day, the hit list of each sync
+    query and the rendered page bodies (identity and gzip)."""
+
+    def __init__(self, ds):
+        self.ds = ds
+        self.lock = threading.Lock()
+        self.days = None              # UTC day number -> entries in (start, id) order
+        self.hits = OrderedDict()     # query key -> sorted entries (LRU)
+        self.pages = OrderedDict()    # page key -> RenderedPage (LRU)
+        self.page_bytes = 0
+        self.evictions = 0
+
+    def by_day(self):
+        """The day index; ds.conversations is kept in (start, id) order, so
+        each day's list is too."""
+        days = self.days
+        if days is None:
+            days = {}
+            for c in self.ds.conversations:
+                days.setdefault(c["meta"]["start"] // DAY_MS, []).append(c)
+            self.days = days
+        return days
+
+    def query_hits(self, first_day, last_day, cf, sf, order, order_by):
+        """(key, hits): the sorted entries a sync query matches (day-touch
+        matching over first_day..last_day, then the filters), reading only
+        the days the interval touches.  The key names the query for the
+        page cache: the days, not the exact instants, decide the hits."""
+        order = "desc" if order == "desc" else "asc"     # unordered behaves as asc
+        key = (first_day, last_day, canonical_json(cf), canonical_json(sf), order, order_by)
+        with self.lock:
+            hits = self.hits.get(key)
+            if hits is not None:
+                self.hits.move_to_end(key)
+                return key, hits
+        days = self.by_day()
+        hits = []
+        for d in range(first_day, last_day + 1):
+            for c in days.get(d, ()):
+                if not (cf or sf) or conversation_matches(c["plain"], cf, sf):
+                    hits.append(c)
+        hits = sort_conversations(hits, order, order_by)
+        with self.lock:
+            self.hits[key] = hits
+            while len(self.hits) > QUERY_CACHE_ENTRIES:
+                self.hits.popitem(last=False)
+        return key, hits
+
+    def page(self, key, render, want_gzip):
+        """(RenderedPage, hit): the page for key, rendering (render() ->
+        identity bytes) and compressing only what is not cached yet.  hit
+        says whether the encoding asked for was already there.  Rendering
+        happens outside the lock; two threads missing the same page both
+        render it and one copy is kept."""
+        with self.lock:
+            rp = self.pages.get(key)
+            if rp is not None:
+                self.pages.move_to_end(key)
+                if rp.gzip is not None or not want_gzip:
+                    return rp, True
+        if rp is None:
+            rp = RenderedPage(render())
+        gz = None
+        if want_gzip:
+            gz = gzip.compress(rp.identity, compresslevel=GZIP_LEVEL, mtime=0)
+        with self.lock:
+            kept = self.pages.get(key)
+            if kept is None:
+                kept = rp
+                self.pages[key] = rp
+                self.page_bytes += len(rp.identity)
+            if gz is not None and kept.gzip is None:
+                kept.gzip = gz
+                self.page_bytes += len(gz)
+            while self.page_bytes > PAGE_CACHE_BYTES and len(self.pages) > 1:
+                _, old = self.pages.popitem(last=False)
+                self.page_bytes -= old.size()
+                self.evictions += 1
+        return kept, False
 
 
 # ---------------------------------------------------------------------------
@@ -1224,16 +1459,27 @@ class State:
         self.mutated = False
         self.tokens = {}          # token -> {seq, client_id, expires, revoked}
         self.token_seq = 0
+        self.stats_lock = threading.Lock()    # not self.lock: taken on every request
         self.reset(tokens=False)
 
-    def reset(self, tokens=False):
-        """Clear faults, settings, log, rate windows and jobs (and tokens).
+    def reset(self, tokens=False, caches=False):
+        """Clear faults, settings, log, rate windows, jobs and stats (and tokens).
 
-        A mutated dataset goes back to the pristine one."""
+        A mutated dataset goes back to the pristine one.  Its rendered pages
+        stay (they are still right) unless caches is true, which also drops
+        the conversations' serialized JSON, for a cold-start measurement."""
         with self.lock:
             if self.mutated:
                 self.dataset = self.pristine
                 self.mutated = False
+            if caches:
+                self.pristine.cache = ServeCache(self.pristine)
+                for c in self.pristine.conversations:
+                    c.pop("plain_json", None)
+                    c.pop("full_json", None)
+            with self.stats_lock:
+                self.stats = {"requests": 0, "handler_seconds": 0.0, "latency_seconds": 0.0,
+                              "cache_hits": 0, "cache_misses": 0}
             self.faults = []
             self.settings = dict(DEFAULT_SETTINGS)
             self.log = []
@@ -1385,6 +1631,19 @@ class State:
             # pace themselves from the headers would wait for a limit the
             # emulator never enforces
             return (limit if limit > 0 else None), w["count"], reset, False
+
+    def count_request(self, seconds, latency):
+        """Add one answered request to /__emu/stats (latency = the latency_ms
+        sleep, which is not part of seconds)."""
+        with self.stats_lock:
+            self.stats["requests"] += 1
+            self.stats["handler_seconds"] += seconds
+            self.stats["latency_seconds"] += latency
+
+    def count_cache(self, hit):
+        """Add one page served from (hit) or rendered into the page cache."""
+        with self.stats_lock:
+            self.stats["cache_hits" if hit else "cache_misses"] += 1
 
     def add_log(self, entry):
         """Append a request log entry, assigning its seq."""
@@ -1591,7 +1850,7 @@ def rewrite_body(rep, rule, cls):
             field = rule.get("field") or ("version" if is_user else "conversationStart")
             first[field] = (rule["value"] if "value" in rule
                             else wrong_type_value(first.get(field)))
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = dumps_bytes(obj)
     if splice is not None:
         # json.dumps cannot nest 10,000 levels (recursion limit): splice
         body = body.replace(json.dumps(DEEP_PLACEHOLDER).encode(), splice, 1)
@@ -1606,8 +1865,9 @@ class Reply:
     def __init__(self, status, obj=None, raw=None, ctype="application/json", headers=None):
         self.status = status
         if raw is None and obj is not None:
-            raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            raw = dumps_bytes(obj)
         self.body = raw or b""
+        self.gzip = None            # body already gzip-compressed (a cached page)
         self.ctype = ctype
         self.headers = dict(headers or {})
         self.mode = "normal"        # normal | delay | stream | truncate | reset | stall
@@ -1658,6 +1918,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True    # e.g. a client that does not trust us
                 return
         super().handle()
+
+    def parse_request(self):
+        """Note when the request line has been read: /__emu/stats counts a
+        request's handler time from here (not the keep-alive wait before)."""
+        self.request_started = time.perf_counter()
+        return super().parse_request()
 
     def version_string(self):
         """Server header value."""
@@ -1722,7 +1988,8 @@ class Handler(BaseHTTPRequestHandler):
         """Write a Reply honouring gzip, streaming and truncation modes."""
         body = rep.body
         if body and rep.status != 204 and self.wants_gzip():
-            body = gzip.compress(body, mtime=0)
+            body = rep.gzip if rep.gzip is not None else gzip.compress(
+                body, compresslevel=GZIP_LEVEL, mtime=0)
             rep.headers["Content-Encoding"] = "gzip"
         if rep.mode == "delay":
             time.sleep(rep.seconds)
@@ -1855,10 +2122,19 @@ class Handler(BaseHTTPRequestHandler):
         entry["status"] = rep.status
         if rep.fault and not entry["fault"]:
             entry["fault"] = rep.fault
+        latency = 0.0
+        if path.startswith("/api/"):
+            # a network round trip: in this connection's thread, so
+            # requests on other connections overlap with it
+            latency = float(self.state.settings.get("latency_ms") or 0) / 1000.0
+            if latency > 0:
+                time.sleep(latency)
         try:
             self.send_reply(rep, corr, rate)
         finally:
             entry["end_time"] = time.time()
+            self.state.count_request(time.perf_counter() - self.request_started - latency,
+                                     latency)
 
     # -- emulated endpoints -------------------------------------------------
 
@@ -1872,6 +2148,9 @@ class Handler(BaseHTTPRequestHandler):
             query_page = query_page_number(entry["body"])
         fault = (st.take_fault(cls, self.command, path, query_page)
                  if cls != "other" else None)
+        # a fault may rewrite or cut the body: such a request neither reads
+        # nor fills the rendered-page cache
+        self.page_cache_ok = fault is None
         rate = None
         post = None      # post-processing mode from the fault
         if fault:
@@ -1900,6 +2179,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             rep, rate = self.api(cls, path, query, raw, corr, entry)
         if post:
+            rep.gzip = None     # the body may change below; compress what is sent
             kind = post["kind"]
             if kind in BODY_KINDS and not rewrite_body(rep, post, cls):
                 # nothing to rewrite (an error answer, no rows): not counted
@@ -2116,60 +2396,50 @@ class Handler(BaseHTTPRequestHandler):
         def uri(n):
             q = [("pageSize", page_size), ("pageNumber", n)] + extra
             return "/api/v2/users?" + urllib.parse.urlencode(q)
-        out = {"entities": [ds.render_user(u, "dateLastLogin" in expand) for u in chunk],
-               "pageSize": page_size, "pageNumber": page_number, "total": total,
-               "firstUri": uri(1), "selfUri": uri(page_number)}
-        if page_number < page_count:
-            out["nextUri"] = uri(page_number + 1)
-        if page_number > 1:
-            out["previousUri"] = uri(page_number - 1)
-        out["lastUri"] = uri(max(1, page_count))
-        out["pageCount"] = page_count
-        return Reply(200, out)
+
+        def render():
+            out = {"entities": [ds.render_user(u, "dateLastLogin" in expand) for u in chunk],
+                   "pageSize": page_size, "pageNumber": page_number, "total": total,
+                   "firstUri": uri(1), "selfUri": uri(page_number)}
+            if page_number < page_count:
+                out["nextUri"] = uri(page_number + 1)
+            if page_number > 1:
+                out["previousUri"] = uri(page_number - 1)
+            out["lastUri"] = uri(max(1, page_count))
+            out["pageCount"] = page_count
+            return dumps_bytes(out)
+        # every other parameter, in the order sent, shapes the page (the URIs
+        # repeat them), so all of them are the key
+        key = ("users", page_size, page_number,
+               tuple((k, tuple(v)) for k, v in query.items()
+                     if k not in ("pageSize", "pageNumber")))
+        return self.cached_page(ds, key, render)
 
     # -- sync details query -------------------------------------------------
 
     def details_query(self, body):
         """POST /api/v2/analytics/conversations/details/query."""
-        start, end, cf, sf, order, order_by = parse_query_common(body)
-        days = (end - start) / DAY_MS
-        limit_days = 31 if (cf or sf) else 7
-        if days > limit_days:
-            raise QueryError("Interval length of %.2f days exceeds the maximum of %d days%s. "
-                             "Use a smaller interval." % (days, limit_days,
-                                                          "" if (cf or sf) else
-                                                          " for queries without filters"))
-        paging = body.get("paging") or {}
-        if not isinstance(paging, dict):
-            raise QueryError("paging must be an object")
-        try:
-            page_size = int(paging.get("pageSize", 25) if paging.get("pageSize") is not None else 25)
-            page_number = int(paging.get("pageNumber", 1) if paging.get("pageNumber") is not None else 1)
-        except (TypeError, ValueError):
-            raise QueryError("paging values must be integers", "invalid.value")
-        if not 1 <= page_size <= 100:
-            raise QueryError("paging.pageSize must be between 1 and 100", "invalid.value")
-        if page_number < 1:
-            raise QueryError("paging.pageNumber must be at least 1", "invalid.value")
-        cap = int(self.state.settings["max_results"])
-        if page_number * page_size > cap:
-            raise QueryError("Pagination may not exceed %d results" % cap)
-        # day-touch matching: start day D with D_start < end and D_end > start
-        first_day = start // DAY_MS
-        last_day = (end - 1) // DAY_MS
-        hits = [c for c in self.state.dataset.conversations
-                if first_day <= c["meta"]["start"] // DAY_MS <= last_day
-                and conversation_matches(c["plain"], cf, sf)]
-        hits = sort_conversations(hits, order, order_by)
-        offset = (page_number - 1) * page_size
-        if page_number > 1:
-            offset = max(0, offset - int(self.state.settings.get("page_shift") or 0))
-        page = hits[offset: offset + page_size]
-        out = {}
-        if page:
-            out["conversations"] = [c["plain"] for c in page]
-        out["totalHits"] = len(hits)
-        return Reply(200, out)
+        ds = self.state.dataset
+        page_shift = int(self.state.settings.get("page_shift") or 0)
+        q = parse_details_query(body, int(self.state.settings["max_results"]))
+        qkey, hits = ds.cache.query_hits(*q["match"])
+        offset = details_offset(q["page_number"], q["page_size"], page_shift)
+        return self.cached_page(ds, ("details", qkey, offset, q["page_size"]),
+                                lambda: details_page_body(hits, offset, q["page_size"]))
+
+    def cached_page(self, ds, key, render):
+        """A 200 answer whose body render() makes from ds, served from ds's
+        rendered-page cache (identity or gzip, as the client asks).  A
+        request a fault fired on renders afresh and caches nothing."""
+        if not self.page_cache_ok:
+            return Reply(200, raw=render())
+        want_gzip = self.wants_gzip()
+        rp, hit = ds.cache.page(key, render, want_gzip)
+        self.state.count_cache(hit)
+        rep = Reply(200, raw=rp.identity)
+        if want_gzip:
+            rep.gzip = rp.gzip
+        return rep
 
     # -- async jobs ---------------------------------------------------------
 
@@ -2231,12 +2501,14 @@ class Handler(BaseHTTPRequestHandler):
             ids = job["ids"]
             page = ids[offset: offset + page_size]
             ds = st.dataset
-            out = {"conversations": [ds.conv_by_id[i]["full"] for i in page if i in ds.conv_by_id]}
+            cursor = None
             if offset + page_size < len(ids):
-                out["cursor"] = base64.urlsafe_b64encode(
+                cursor = base64.urlsafe_b64encode(
                     ("%s:%d" % (rest[0], offset + page_size)).encode()).decode()
-            out["dataAvailabilityDate"] = st.settings["availability_date"]
-            return Reply(200, out)
+            avail = st.settings["availability_date"]
+            # job ids are unique uuids, and the job's ids never change
+            key = ("job", rest[0], offset, page_size, avail)
+            return self.cached_page(ds, key, lambda: job_page_body(ds, page, cursor, avail))
         return None
 
     def job_submit(self, body):
@@ -2285,8 +2557,22 @@ class Handler(BaseHTTPRequestHandler):
                                "conversations": len(st.dataset.conversations),
                                "mutated": st.mutated})
         if path == "/__emu/reset" and method == "POST":
-            st.reset(tokens=bool(body and body.get("tokens")))
+            st.reset(tokens=bool(body and body.get("tokens")),
+                     caches=bool(body and body.get("caches")))
             return Reply(200, {"ok": True})
+        if path == "/__emu/prerender" and method == "POST":
+            try:
+                return Reply(200, prerender_details(st, body))
+            except QueryError as e:
+                return Reply(400, {"error": str(e)})
+        if path == "/__emu/stats" and method == "GET":
+            cache = st.dataset.cache
+            with st.stats_lock:
+                out = dict(st.stats)
+            with cache.lock:
+                out.update({"cached_pages": len(cache.pages), "cache_bytes": cache.page_bytes,
+                            "cache_evictions": cache.evictions})
+            return Reply(200, out)
         if path == "/__emu/mutate" and method == "POST":
             try:
                 return Reply(200, st.mutate(body))
@@ -2327,6 +2613,10 @@ class Handler(BaseHTTPRequestHandler):
                 fs = body.get("fault_seed", 0)
                 if not isinstance(fs, int) or isinstance(fs, bool):
                     return Reply(400, {"error": "fault_seed must be an integer"})
+                lat = body.get("latency_ms", 0)
+                if not isinstance(lat, (int, float)) or isinstance(lat, bool) or \
+                        not 0 <= lat <= 600000:
+                    return Reply(400, {"error": "latency_ms must be a number from 0 to 600000"})
                 if "availability_date" in body:
                     try:
                         body["availability_date"] = iso_ms(parse_iso(body["availability_date"]))
@@ -2351,6 +2641,42 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__emu/dataset/conversations":
             return Reply(200, [c["plain"] for c in st.dataset.conversations])
         return Reply(404, {"error": "unknown control endpoint %s %s" % (method, path)})
+
+
+def prerender_details(st, body):
+    """POST /__emu/prerender: render every page of a sync query (identity
+    and gzip) into the current dataset's page cache, so that a benchmark's
+    first pass is served like any later one.
+
+    body is a details query (interval, filters, order, orderBy,
+    paging.pageSize; pageNumber is ignored), validated as the API does.
+    Pages run from 1 to the last one holding rows (at least 1), under the
+    current page_shift, and stop where max_results would refuse them."""
+    t0 = time.perf_counter()
+    if isinstance(body, dict) and isinstance(body.get("paging"), dict):
+        body = dict(body, paging={k: v for k, v in body["paging"].items() if k != "pageNumber"})
+    with st.lock:
+        cap = int(st.settings["max_results"])
+        shift = int(st.settings.get("page_shift") or 0)
+        ds = st.dataset
+    q = parse_details_query(body, cap)
+    size = q["page_size"]
+    qkey, hits = ds.cache.query_hits(*q["match"])
+    pages = identity = compressed = 0
+    number = 1
+    while number * size <= cap:
+        offset = details_offset(number, size, shift)
+        rp, _ = ds.cache.page(("details", qkey, offset, size),
+                              lambda: details_page_body(hits, offset, size), True)
+        pages += 1
+        identity += len(rp.identity)
+        compressed += len(rp.gzip)
+        if offset + size >= len(hits):
+            break
+        number += 1
+    return {"pages": pages, "totalHits": len(hits), "bytes": identity + compressed,
+            "identity_bytes": identity, "gzip_bytes": compressed,
+            "seconds": round(time.perf_counter() - t0, 6)}
 
 
 FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
@@ -2442,6 +2768,7 @@ class Server(ThreadingHTTPServer):
 
 def main(argv=None):
     """Parse args, build the dataset, serve until SIGTERM/SIGINT."""
+    global PAGE_CACHE_BYTES
     ap = argparse.ArgumentParser(description="Genesys Cloud CX API emulator")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
@@ -2452,6 +2779,8 @@ def main(argv=None):
     ap.add_argument("--tls-cert", metavar="FILE",
                     help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
     ap.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    ap.add_argument("--page-cache-mb", type=int, default=PAGE_CACHE_BYTES >> 20,
+                    help="rendered-page cache budget per dataset version, MiB")
     args = ap.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
@@ -2461,7 +2790,18 @@ def main(argv=None):
         if not sep or not cid:
             ap.error("--client must be ID:SECRET")
         clients[cid] = sec
-    ds = Dataset(args.seed, scale=args.scale)
+    PAGE_CACHE_BYTES = max(0, args.page_cache_mb) << 20
+    # The dataset is millions of long-lived objects: collecting cycles while
+    # it is built is a third of the generation time, and a full collection
+    # later would walk all of it in the middle of serving (seconds at
+    # --scale 250).  So build it with the collector off, then move it out of
+    # the collector's sight (gc.freeze); request garbage is collected as usual.
+    gc.disable()
+    try:
+        ds = Dataset(args.seed, scale=args.scale)
+    finally:
+        gc.enable()
+    gc.freeze()
     httpd = Server(("127.0.0.1", args.port), Handler)
     httpd.state = State(clients, ds)
     scheme = "http"
