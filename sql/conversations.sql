@@ -116,6 +116,17 @@ SELECT conversation_id, conversation_start, conversation_end, originating_direct
   FROM conversations
  WHERE conversation_start >= '2024-03-03' AND conversation_start < '2024-03-03 03:00'
  ORDER BY conversation_start;
+-- jsonb columns are built from the parsed page directly, json columns from
+-- its text: both must hold the same values (numbers, strings, nesting) for
+-- every conversation and user
+CREATE FOREIGN TABLE conversations_json (conversation_start timestamptz, raw jsonb,
+  raw_text json OPTIONS (key '.'))
+  SERVER emu OPTIONS (resource 'conversations');
+SELECT count(*) AS conversations, count(*) FILTER (WHERE raw = raw_text::jsonb) AS same
+  FROM conversations_json WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+CREATE FOREIGN TABLE users_json (raw jsonb, raw_text json OPTIONS (key '.'))
+  SERVER emu OPTIONS (resource 'users');
+SELECT count(*) AS users, count(*) FILTER (WHERE raw = raw_text::jsonb) AS same FROM users_json;
 
 -- Columns may read any field by key, nested objects as jsonb
 CREATE FOREIGN TABLE conversation_docs (
