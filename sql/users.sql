@@ -6,8 +6,11 @@
 \getenv emu_url GC_EMU_URL
 \getenv emu_client GC_EMU_CLIENT_ID
 \getenv emu_secret GC_EMU_SECRET
+-- One page at a time (concurrency 1): the request logs printed by these
+-- tests show the order pages are asked for.  concurrency.sql tests pages
+-- requested several at a time.
 CREATE SERVER emu FOREIGN DATA WRAPPER gc_fdw
-  OPTIONS (api_url :'emu_url', login_url :'emu_url', max_retries '2');
+  OPTIONS (api_url :'emu_url', login_url :'emu_url', max_retries '2', concurrency '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER emu
   OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
 

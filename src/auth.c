@@ -57,6 +57,7 @@ typedef struct GcTokenEntry
 } GcTokenEntry;
 
 static HTAB *gc_token_cache = NULL;
+static uint64 gc_token_generation = 0;
 static bool gc_auth_callbacks_registered = false;
 
 /*
@@ -386,6 +387,7 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 				 lifetime * USECS_PER_SEC / 10);
 	entry->token = token;
 	entry->token_len = token_len;
+	gc_token_generation++;
 	/* counted from the request, not the answer, to err on the safe side */
 	entry->expires_at = requested_at + lifetime * USECS_PER_SEC;
 	entry->renew_at = entry->expires_at - margin;
@@ -447,6 +449,16 @@ gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
 		stats->reauths++;
 	entry->had_token = true;
 	return entry->token;
+}
+
+/*
+ * gc_auth_token_generation
+ *		How many tokens this backend has fetched so far.
+ */
+uint64
+gc_auth_token_generation(void)
+{
+	return gc_token_generation;
 }
 
 /*

@@ -96,6 +96,11 @@ typedef struct GcServerOptions
 	char	   *ca_file;		/* PEM CA bundle for TLS verification, or NULL */
 } GcServerOptions;
 
+/* Requests one scan sends at once (option "concurrency"): the most, and
+ * the default, chosen by measurement (docs/performance.md) */
+#define GC_MAX_CONCURRENCY 16
+#define GC_DEFAULT_CONCURRENCY 4
+
 /* How conversation details are read (option "mode") */
 typedef enum GcReadMode
 {
@@ -113,6 +118,7 @@ typedef struct GcTableOptions
 	GcReadMode	mode;			/* query API, jobs API, or by range length */
 	int			jobs_min_days;	/* auto: ranges at least this long use jobs */
 	int			jobs_poll_interval; /* seconds between the first job polls */
+	int			concurrency;	/* pages requested at once (table > server) */
 	bool		unavailable_error;	/* range past dataAvailabilityDate: error */
 	bool		retry_conflicts;	/* UPDATE: on_conflict 'retry' */
 } GcTableOptions;
@@ -205,6 +211,39 @@ extern void gc_api_call_ex(GcConnection *conn, const char *method,
 						   const char *path_query, const char *json_body,
 						   GcScanStats *stats, GcHttpResponse *resp,
 						   long return_status);
+
+
+/*
+ * The first attempt of a request sent ahead of need, concurrently with
+ * others (gc_api_send_many).  gc_api_call_attempted later runs the retry
+ * policy from it, as if the request had just been sent.
+ */
+typedef struct GcAttempt
+{
+	int			curl_rc;		/* libcurl result; 0 = an answer came */
+	GcHttpResponse resp;		/* the answer, when curl_rc is 0 */
+	char		retry_after[64];	/* its Retry-After header */
+	char		curl_error[256];	/* libcurl's message, when curl_rc != 0 */
+	uint64		token_generation;	/* gc_auth_token_generation() at send */
+	bool		used;			/* handed to gc_api_call_attempted */
+} GcAttempt;
+
+/*
+ * Send the first attempt of n (<= GC_MAX_CONCURRENCY) authenticated API
+ * requests at once and wait for all of them: attempts[i] gets the outcome of
+ * path_queries[i] (json_bodies may be NULL).  Only a cancel or an internal
+ * failure ereports here; answers of any status are kept for
+ * gc_api_call_attempted.
+ */
+extern void gc_api_send_many(GcConnection *conn, const char *method, int n,
+							 char **path_queries, char **json_bodies,
+							 GcScanStats *stats, GcAttempt *attempts);
+extern void gc_api_call_attempted(GcConnection *conn, const char *method,
+								  const char *path_query, const char *json_body,
+								  GcScanStats *stats, GcHttpResponse *resp,
+								  long return_status, GcAttempt *first);
+/* Requests left in the rate-limit window as last reported, -1 unknown */
+extern int	gc_api_budget_left(GcConnection *conn);
 /* "HTTP status 409, Genesys code ..., correlation id ..." for messages */
 extern char *gc_describe_response(const GcHttpResponse *resp);
 extern void gc_api_report_error(GcConnection *conn, const char *method,
@@ -239,6 +278,9 @@ extern const char *gc_auth_get_token(GcConnection *conn, GcScanStats *stats);
 
 /* Drop the cached token of conn (after a 401). */
 extern void gc_auth_forget_token(GcConnection *conn);
+/* Counts the tokens this backend has fetched: tells a 401 on a request sent
+ * before a newer token from one sent with the current token. */
+extern uint64 gc_auth_token_generation(void);
 
 /* ----------------------------------------------------------------
  * deparse.c: WHERE clauses to API requests

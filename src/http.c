@@ -98,12 +98,36 @@ typedef struct GcRequest
 	GcEndpointStats *endpoint;	/* counters of gc_fdw.stats() */
 } GcRequest;
 
-static CURL *gc_curl = NULL;
+/*
+ * One easy handle per concurrent request, each with its own transfer state.
+ * All requests run through one multi handle, whose connection pool keeps
+ * keep-alive connections and TLS sessions for every slot: a single request
+ * uses slot 0, concurrent pages slots 0..n-1.
+ */
+typedef struct GcSlot
+{
+	CURL	   *easy;
+	GcTransfer	xfer;
+	struct curl_slist *headers; /* of the request in progress, or NULL */
+	bool		done;
+} GcSlot;
+
+static CURLM *gc_multi = NULL;
+static GcSlot gc_slots[GC_MAX_CONCURRENCY];
+
+/* job DELETEs from abort callbacks use their own handle, outside gc_multi */
+static CURL *gc_curl_quiet = NULL;
 
 /* the last exchange that ended in an error may have taken effect */
 bool		gc_http_failure_uncertain = false;
-static GcTransfer gc_xfer;
 static bool gc_curl_initialized = false;
+
+StaticAssertDecl(sizeof(((GcAttempt *) NULL)->curl_error) >= CURL_ERROR_SIZE,
+				 "GcAttempt.curl_error holds a libcurl error buffer");
+
+static void gc_budget_update(GcConnection *conn, const GcTransfer *xfer);
+static void gc_attempt_collect(const GcRequest *req, GcTransfer *xfer,
+							   GcAttempt *out, TimestampTz started);
 
 /*
  * gc_http_init
@@ -320,70 +344,42 @@ gc_free_headers(struct curl_slist *list)
 }
 
 /*
- * gc_http_perform
- *		One HTTP exchange.  Returns the libcurl result; on CURLE_OK, resp
- *		holds the status, a palloc'd copy of the body and the headers.
- *
- * Everything that may ereport happens before the header list exists or
- * after it is freed, and the handle is reset before returning so that it
- * holds no pointer into freed memory and no copy of the credentials.
+ * gc_slot_prepare
+ *		Set up slot's easy handle for req: options, callbacks and a header
+ *		list (which may hold the bearer token, and is wiped by
+ *		gc_slot_release).  False when the header list could not be built.
  */
-static CURLcode
-gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
+static bool
+gc_slot_prepare(GcSlot *slot, const GcRequest *req, const char *auth_line)
 {
 	GcConnection *conn = req->conn;
-	CURL	   *curl;
-	struct curl_slist *headers = NULL;
-	char	   *auth_line = NULL;
-	bool		headers_ok = true;
+	CURL	   *curl = slot->easy;
+	GcTransfer *xfer = &slot->xfer;
 	const char *body = req->body;
-	CURLcode	rc;
-	long		status = 0;
-	TimestampTz started;
+	bool		ok;
 
-	memset(resp, 0, sizeof(*resp));
-	if (gc_curl == NULL)
-	{
-		gc_curl = curl_easy_init();
-		if (gc_curl == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-					 errmsg("could not create a libcurl handle")));
-	}
-	curl = gc_curl;
-	if (token != NULL)
-		auth_line = psprintf("Authorization: Bearer %s", token);
-
-	headers_ok = gc_append_header(&headers, "Accept: application/json");
+	slot->headers = NULL;
+	ok = gc_append_header(&slot->headers, "Accept: application/json");
 	if (auth_line != NULL)
-	{
-		headers_ok = headers_ok && gc_append_header(&headers, auth_line);
-		explicit_bzero(auth_line, strlen(auth_line));
-		pfree(auth_line);
-	}
+		ok = ok && gc_append_header(&slot->headers, auth_line);
 	if (req->is_token)
-		headers_ok = headers_ok && gc_append_header(&headers,
-													"Content-Type: application/x-www-form-urlencoded");
+		ok = ok && gc_append_header(&slot->headers,
+									"Content-Type: application/x-www-form-urlencoded");
 	else if (body != NULL)
-		headers_ok = headers_ok && gc_append_header(&headers,
-													"Content-Type: application/json");
+		ok = ok && gc_append_header(&slot->headers, "Content-Type: application/json");
 	/* no "Expect: 100-continue" round trip for large bodies */
-	headers_ok = headers_ok && gc_append_header(&headers, "Expect:");
-	if (!headers_ok)
-	{
-		gc_free_headers(headers);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory while preparing a Genesys Cloud request")));
-	}
+	ok = ok && gc_append_header(&slot->headers, "Expect:");
+	if (!ok)
+		return false;
 
-	gc_xfer.body_len = 0;
-	gc_xfer.body_too_large = false;
-	gc_xfer.body_out_of_memory = false;
-	gc_clear_headers(&gc_xfer);
-	gc_xfer.curl_error[0] = '\0';
+	xfer->body_len = 0;
+	xfer->body_too_large = false;
+	xfer->body_out_of_memory = false;
+	gc_clear_headers(xfer);
+	xfer->curl_error[0] = '\0';
 
 	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_PRIVATE, slot);
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* TLS peers are always verified; ca_file replaces the system CA bundle */
@@ -391,7 +387,7 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (conn->opts.ca_file != NULL)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, conn->opts.ca_file);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, gc_xfer.curl_error);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, xfer->curl_error);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, GC_FDW_USER_AGENT);
@@ -399,11 +395,11 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) conn->opts.connect_timeout);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) conn->opts.request_timeout);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, slot->headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, gc_write_callback);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &gc_xfer);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, xfer);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, gc_header_callback);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &gc_xfer);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, xfer);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, gc_progress_callback);
 	if (req->is_token)
@@ -427,24 +423,178 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 							 (curl_off_t) (body ? strlen(body) : 0));
 		}
 	}
+	return true;
+}
+
+/*
+ * gc_slot_release
+ *		Detach slot from the multi handle, reset its easy handle (no pointer
+ *		into freed memory, no copy of the credentials stays) and wipe and
+ *		free its header list.
+ */
+static void
+gc_slot_release(GcSlot *slot, bool attached)
+{
+	if (attached)
+		curl_multi_remove_handle(gc_multi, slot->easy);
+	curl_easy_reset(slot->easy);
+	gc_free_headers(slot->headers);
+	slot->headers = NULL;
+}
+
+/*
+ * gc_http_perform_many
+ *		Run the first attempt of n requests at once (one connection each,
+ *		reused from the multi handle's pool) and wait for all of them.
+ *		out[i] gets the libcurl result of reqs[i] and, on CURLE_OK, its
+ *		response (body palloc'd in the current memory context).
+ *
+ * The wait polls the sockets in slices of at most a second and stops at a
+ * pending cancel or terminate; signals also end the poll at once.  Nothing
+ * may ereport while a header list exists: every failure is recorded, the
+ * slots are released, and only then are errors raised.
+ */
+static void
+gc_http_perform_many(GcRequest *reqs, const char *token, int n, GcAttempt *out)
+{
+	char	   *auth_line = NULL;
+	bool		prepared_all = true;
+	bool		interrupted = false;
+	CURLMcode	mc = CURLM_OK;
+	int			prepared = 0;
+	int			attached = 0;
+	int			running = 0;
+	int			i;
+	CURLMsg    *msg;
+	int			left;
+	TimestampTz started;
+
+	Assert(n >= 1 && n <= GC_MAX_CONCURRENCY);
+	if (gc_multi == NULL && (gc_multi = curl_multi_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	for (i = 0; i < n; i++)
+	{
+		if (gc_slots[i].easy == NULL && (gc_slots[i].easy = curl_easy_init()) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		memset(&out[i], 0, sizeof(GcAttempt));
+		out[i].curl_rc = CURLE_OK;
+	}
+	if (token != NULL)
+		auth_line = psprintf("Authorization: Bearer %s", token);
+	for (i = 0; i < n && prepared_all; i++)
+	{
+		prepared_all = gc_slot_prepare(&gc_slots[i], &reqs[i], auth_line);
+		prepared = i + 1;
+	}
+	if (auth_line != NULL)
+	{
+		explicit_bzero(auth_line, strlen(auth_line));
+		pfree(auth_line);
+	}
+	if (!prepared_all)
+	{
+		for (i = 0; i < prepared; i++)
+			gc_slot_release(&gc_slots[i], false);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory while preparing a Genesys Cloud request")));
+	}
 
 	started = GetCurrentTimestamp();
-	rc = curl_easy_perform(curl);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_reset(curl);
-	gc_free_headers(headers);
+	for (i = 0; i < n; i++)
+	{
+		gc_slots[i].done = false;
+		if (curl_multi_add_handle(gc_multi, gc_slots[i].easy) != CURLM_OK)
+			break;
+		attached++;
+	}
+	if (attached == n)
+	{
+		for (;;)
+		{
+			mc = curl_multi_perform(gc_multi, &running);
+			if (mc != CURLM_OK || running == 0)
+				break;
+			if (InterruptPending && (QueryCancelPending || ProcDiePending))
+			{
+				interrupted = true;
+				break;
+			}
+			/* a signal (cancel, timeout, terminate) ends the poll early */
+			mc = curl_multi_poll(gc_multi, NULL, 0, 1000, NULL);
+			if (mc != CURLM_OK)
+				break;
+		}
+	}
+	else
+		mc = CURLM_OUT_OF_MEMORY;
+	while ((msg = curl_multi_info_read(gc_multi, &left)) != NULL)
+	{
+		GcSlot	   *slot = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+		if (slot == NULL)
+			continue;
+		i = (int) (slot - gc_slots);
+		slot->done = true;
+		out[i].curl_rc = msg->data.result;
+		if (msg->data.result == CURLE_OK)
+		{
+			double		total = 0;
+
+			curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &out[i].resp.status);
+			curl_easy_getinfo(slot->easy, CURLINFO_TOTAL_TIME, &total);
+			out[i].resp.elapsed_secs = total;
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (!gc_slots[i].done)
+			out[i].curl_rc = interrupted ? CURLE_ABORTED_BY_CALLBACK :
+				CURLE_OUT_OF_MEMORY;
+		gc_slot_release(&gc_slots[i], i < attached);
+	}
 
 	/* From here on ereport is safe again */
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
+	for (i = 0; i < n; i++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling Genesys Cloud request %s %s",
-						req->method, req->path)));
+		if (out[i].curl_rc == CURLE_ABORTED_BY_CALLBACK)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling Genesys Cloud request %s %s",
+							reqs[i].method, reqs[i].path)));
+		}
 	}
-	if (rc == CURLE_WRITE_ERROR && gc_xfer.body_too_large)
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("libcurl failed while sending %s %s: %s",
+						reqs[0].method, reqs[0].path, curl_multi_strerror(mc))));
+	for (i = 0; i < n; i++)
+		gc_attempt_collect(&reqs[i], &gc_slots[i].xfer, &out[i], started);
+}
+
+/*
+ * gc_attempt_collect
+ *		Turn what slot's transfer received into out: the palloc'd body and
+ *		the headers gc_fdw keeps, or the failure to report.
+ */
+static void
+gc_attempt_collect(const GcRequest *req, GcTransfer *xfer, GcAttempt *out,
+				   TimestampTz started)
+{
+	GcHttpResponse *resp = &out->resp;
+	CURLcode	rc = (CURLcode) out->curl_rc;
+
+	if (rc == CURLE_WRITE_ERROR && xfer->body_too_large)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s response too large: %s %s",
@@ -452,49 +602,51 @@ gc_http_perform(const GcRequest *req, const char *token, GcHttpResponse *resp)
 				 errdetail("The response body exceeds %zu MB.",
 						   GC_HTTP_MAX_BODY / (1024 * 1024)),
 				 errhint("Use a smaller page_size for the foreign table.")));
-	if (rc == CURLE_WRITE_ERROR && gc_xfer.body_out_of_memory)
+	if (rc == CURLE_WRITE_ERROR && xfer->body_out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving %s %s",
 						req->method, req->path)));
 	if (rc != CURLE_OK)
 	{
-		if (gc_xfer.curl_error[0] == '\0')
-			strlcpy(gc_xfer.curl_error, curl_easy_strerror(rc),
-					sizeof(gc_xfer.curl_error));
+		strlcpy(out->curl_error,
+				xfer->curl_error[0] ? xfer->curl_error : curl_easy_strerror(rc),
+				sizeof(out->curl_error));
 		elog(DEBUG1, "gc_fdw: %s %s failed: %s",
-			 req->method, req->path, gc_xfer.curl_error);
-		return rc;
+			 req->method, req->path, out->curl_error);
+		return;
 	}
 
-	resp->status = status;
-	resp->elapsed_secs = (GetCurrentTimestamp() - started) / 1000000.0;
-	resp->body_len = gc_xfer.body_len;
-	resp->body = palloc_extended(gc_xfer.body_len + 1, MCXT_ALLOC_NO_OOM);
-	if (resp->body != NULL && gc_xfer.body_len > 0)
-		memcpy(resp->body, gc_xfer.body, gc_xfer.body_len);
+	if (resp->elapsed_secs <= 0)
+		resp->elapsed_secs = (GetCurrentTimestamp() - started) / 1000000.0;
+	resp->body_len = xfer->body_len;
+	resp->body = palloc_extended(xfer->body_len + 1, MCXT_ALLOC_NO_OOM);
+	if (resp->body != NULL && xfer->body_len > 0)
+		memcpy(resp->body, xfer->body, xfer->body_len);
 	/* the token endpoint's answer is a secret: leave no copy behind */
-	if (req->is_token && gc_xfer.body_len > 0)
-		explicit_bzero(gc_xfer.body, gc_xfer.body_len);
+	if (req->is_token && xfer->body_len > 0)
+		explicit_bzero(xfer->body, xfer->body_len);
 	if (resp->body == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving %s %s",
 						req->method, req->path)));
-	resp->body[gc_xfer.body_len] = '\0';
-	if (gc_xfer.content_type[0] != '\0')
-		resp->content_type = pstrdup(gc_xfer.content_type);
-	if (gc_xfer.correlation_id[0] != '\0')
-		resp->correlation_id = pstrdup(gc_xfer.correlation_id);
+	resp->body[xfer->body_len] = '\0';
+	if (xfer->content_type[0] != '\0')
+		resp->content_type = pstrdup(xfer->content_type);
+	if (xfer->correlation_id[0] != '\0')
+		resp->correlation_id = pstrdup(xfer->correlation_id);
+	strlcpy(out->retry_after, xfer->retry_after, sizeof(out->retry_after));
+	if (!req->is_token)
+		gc_budget_update(req->conn, xfer);
 
 	elog(DEBUG1, "gc_fdw: %s %s -> HTTP %ld, %zu bytes in %.3f s, correlation id %s",
-		 req->method, req->path, status, resp->body_len, resp->elapsed_secs,
+		 req->method, req->path, resp->status, resp->body_len, resp->elapsed_secs,
 		 resp->correlation_id ? resp->correlation_id : "(none)");
-	if (gc_xfer.ratelimit_allowed[0] != '\0')
+	if (xfer->ratelimit_allowed[0] != '\0')
 		elog(DEBUG2, "gc_fdw: rate limit: %s of %s requests used, window resets in %s s",
-			 gc_xfer.ratelimit_count, gc_xfer.ratelimit_allowed,
-			 gc_xfer.ratelimit_reset[0] ? gc_xfer.ratelimit_reset : "?");
-	return CURLE_OK;
+			 xfer->ratelimit_count, xfer->ratelimit_allowed,
+			 xfer->ratelimit_reset[0] ? xfer->ratelimit_reset : "?");
 }
 
 /*
@@ -662,7 +814,8 @@ gc_report_api_error(const GcRequest *req, const GcHttpResponse *resp)
  */
 static void
 pg_attribute_noreturn()
-gc_report_transport_error(const GcRequest *req, CURLcode rc, int attempts)
+gc_report_transport_error(const GcRequest *req, CURLcode rc,
+						  const char *curl_error, int attempts)
 {
 	bool		timed_out = (rc == CURLE_OPERATION_TIMEDOUT);
 
@@ -675,8 +828,8 @@ gc_report_transport_error(const GcRequest *req, CURLcode rc, int attempts)
 					req->service, req->method, req->path),
 			 attempts > 1 ?
 			 errdetail("Gave up after %d attempt(s): %s (URL %s).",
-					   attempts, gc_xfer.curl_error, req->url) :
-			 errdetail("%s (URL %s).", gc_xfer.curl_error, req->url),
+					   attempts, curl_error, req->url) :
+			 errdetail("%s (URL %s).", curl_error, req->url),
 			 timed_out ?
 			 errhint("Raise the request_timeout or connect_timeout option of server \"%s\", or use a smaller page_size.",
 					 req->conn->server_name) :
@@ -772,21 +925,31 @@ static GcRateBudget gc_budget = {InvalidOid, 0, 0, 0};
 
 /* Note the budget an API answer reported */
 static void
-gc_budget_update(GcConnection *conn)
+gc_budget_update(GcConnection *conn, const GcTransfer *xfer)
 {
 	char	   *end;
-	long		allowed = strtol(gc_xfer.ratelimit_allowed, &end, 10);
+	long		allowed = strtol(xfer->ratelimit_allowed, &end, 10);
 	long		used;
 	double		reset;
 
-	if (gc_xfer.ratelimit_allowed[0] == '\0' || *end != '\0' || allowed <= 0)
+	if (xfer->ratelimit_allowed[0] == '\0' || *end != '\0' || allowed <= 0)
 		return;
-	used = strtol(gc_xfer.ratelimit_count, &end, 10);
-	if (gc_xfer.ratelimit_count[0] == '\0' || *end != '\0')
+	used = strtol(xfer->ratelimit_count, &end, 10);
+	if (xfer->ratelimit_count[0] == '\0' || *end != '\0')
 		return;
-	reset = gc_xfer.ratelimit_reset[0] ? strtod(gc_xfer.ratelimit_reset, &end) : 60.0;
+	reset = xfer->ratelimit_reset[0] ? strtod(xfer->ratelimit_reset, &end) : 60.0;
 	if (!(reset >= 0 && reset <= 3600))	/* also NaN */
 		reset = 60.0;
+
+	/*
+	 * Answers to concurrent requests arrive in any order: within the window
+	 * already noted, a lower count is an earlier request's.  Keeping the
+	 * highest errs towards waiting (the window may have reset a moment
+	 * early), never towards a 429.
+	 */
+	if (gc_budget.umid == conn->umid && gc_budget.allowed == allowed &&
+		used < gc_budget.used && GetCurrentTimestamp() < gc_budget.resets_at)
+		return;
 	gc_budget.umid = conn->umid;
 	gc_budget.allowed = allowed;
 	gc_budget.used = used;
@@ -823,12 +986,43 @@ gc_budget_wait(GcConnection *conn, const GcRequest *req)
 	return secs;
 }
 
+/* Count one exchange the API or login host answered (or failed) */
+static void
+gc_count_attempt(const GcRequest *req, GcScanStats *stats, const GcAttempt *att)
+{
+	gc_stats_exchange(req->endpoint, att->curl_rc == CURLE_OK ? att->resp.status : 0,
+					  att->resp.body_len);
+	if (stats == NULL)
+		return;
+	if (req->is_token)
+		stats->token_requests++;
+	else
+		stats->requests++;
+}
+
+/* A copy of src in the current memory context */
+static void
+gc_response_copy(GcHttpResponse *dst, const GcHttpResponse *src)
+{
+	*dst = *src;
+	dst->body = palloc(src->body_len + 1);
+	if (src->body_len > 0)
+		memcpy(dst->body, src->body, src->body_len);
+	dst->body[src->body_len] = '\0';
+	dst->content_type = src->content_type ? pstrdup(src->content_type) : NULL;
+	dst->correlation_id = src->correlation_id ? pstrdup(src->correlation_id) : NULL;
+}
+
 /*
  * gc_http_exchange
- *		Run req under the retry policy; see the file header.
+ *		Run req under the retry policy; see the file header.  When first is
+ *		given, it is the outcome of the request's first attempt, already
+ *		sent (concurrently with others) and counted: the policy starts from
+ *		it instead of sending the request again.
  */
 static void
-gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
+gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
+				 GcAttempt *first)
 {
 	GcConnection *conn = req->conn;
 	GcScanStats scratch_stats;
@@ -838,6 +1032,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 	double		waited = 0;
 	int			reauths_in_a_row = 0;
 	bool		uncertain = false;
+	GcAttempt	att;
 
 	if (stats == NULL)
 	{
@@ -848,40 +1043,47 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 
 	for (;;)
 	{
-		const char *token = NULL;
 		CURLcode	rc;
 		double		delay;
 
 		gc_response_free(resp);
-		/* may itself run a token exchange on the same handle */
-		if (!req->is_token)
+		if (first != NULL && !first->used)
 		{
-			double		paced = gc_budget_wait(conn, req);
-
-			if (paced > 0)
-			{
-				stats->pacing_waits++;
-				stats->pacing_secs += paced;
-			}
-			token = gc_auth_get_token(conn, stats);
+			first->used = true;
+			att = *first;
+			if (att.curl_rc == CURLE_OK)
+				gc_response_copy(&att.resp, &first->resp);
 		}
-		gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
-							conn->opts.request_timeout);
-		rc = gc_http_perform(req, token, resp);
-		gc_progress_waiting_done();
-		if (rc == CURLE_OK && !req->is_token)
-			gc_budget_update(conn);
-		gc_stats_exchange(req->endpoint, rc == CURLE_OK ? resp->status : 0,
-						  resp->body_len);
-		if (req->is_token)
-			stats->token_requests++;
 		else
-			stats->requests++;
+		{
+			const char *token = NULL;
+
+			/* may itself run a token exchange on the same handle */
+			if (!req->is_token)
+			{
+				double		paced = gc_budget_wait(conn, req);
+
+				if (paced > 0)
+				{
+					stats->pacing_waits++;
+					stats->pacing_secs += paced;
+				}
+				token = gc_auth_get_token(conn, stats);
+			}
+			gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
+								conn->opts.request_timeout);
+			gc_http_perform_many(req, token, 1, &att);
+			att.token_generation = gc_auth_token_generation();
+			gc_progress_waiting_done();
+			gc_count_attempt(req, stats, &att);
+		}
+		*resp = att.resp;
+		rc = (CURLcode) att.curl_rc;
 
 		if (rc != CURLE_OK)
 		{
 			if (!gc_transient_failure(rc) || retries >= conn->opts.max_retries)
-				gc_report_transport_error(req, rc, retries + 1);
+				gc_report_transport_error(req, rc, att.curl_error, retries + 1);
 			delay = gc_backoff_secs(backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
 			stats->backoff_secs += delay;
 		}
@@ -908,13 +1110,15 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
 			elog(DEBUG1, "gc_fdw: %s %s -> HTTP 401, fetching a new token",
 				 req->method, req->path);
 			gc_stats_reauth(req->endpoint);
-			gc_auth_forget_token(conn);
+			/* unless a newer token came since this attempt was sent */
+			if (att.token_generation == gc_auth_token_generation())
+				gc_auth_forget_token(conn);
 			reauths_in_a_row++;
 			continue;
 		}
 		else if (resp->status == 429)
 		{
-			double		asked = gc_retry_after_secs(gc_xfer.retry_after);
+			double		asked = gc_retry_after_secs(att.retry_after);
 
 			if (asked > conn->opts.max_retry_after)
 				ereport(ERROR,
@@ -997,12 +1201,13 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
  *		cancel) against its endpoint and clearing the progress wait.
  */
 static void
-gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp)
+gc_http_request(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
+				GcAttempt *first)
 {
 	req->endpoint = gc_stats_endpoint(req->method, req->path);
 	PG_TRY();
 	{
-		gc_http_exchange(req, stats, resp);
+		gc_http_exchange(req, stats, resp, first);
 	}
 	PG_CATCH();
 	{
@@ -1057,6 +1262,21 @@ gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
 			   const char *json_body, GcScanStats *stats, GcHttpResponse *resp,
 			   long return_status)
 {
+	gc_api_call_attempted(conn, method, path_query, json_body, stats, resp,
+						  return_status, NULL);
+}
+
+/*
+ * gc_api_call_attempted
+ *		gc_api_call_ex whose first attempt may already have been sent by
+ *		gc_api_send_many (first, or NULL); see gc_fdw.h.
+ */
+void
+gc_api_call_attempted(GcConnection *conn, const char *method,
+					  const char *path_query, const char *json_body,
+					  GcScanStats *stats, GcHttpResponse *resp,
+					  long return_status, GcAttempt *first)
+{
 	GcRequest	req;
 
 	memset(&req, 0, sizeof(req));
@@ -1070,8 +1290,101 @@ gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
 	req.service = "Genesys Cloud API";
 	req.url_option = "api_url";
 
-	gc_http_request(&req, stats, resp);
+	gc_http_request(&req, stats, resp, first);
 	pfree(req.url);
+}
+
+/* gc_api_send_many's work, counted in stats */
+static void
+gc_send_many_counted(GcConnection *conn, GcRequest *reqs, int n,
+					 GcScanStats *stats, GcAttempt *attempts)
+{
+	const char *method = reqs[0].method;
+	GcScanStats scratch_stats;
+	double		paced;
+	const char *token;
+	uint64		generation;
+	int			i;
+
+	if (stats == NULL)
+	{
+		memset(&scratch_stats, 0, sizeof(scratch_stats));
+		stats = &scratch_stats;
+	}
+	paced = gc_budget_wait(conn, &reqs[0]);
+	if (paced > 0)
+	{
+		stats->pacing_waits++;
+		stats->pacing_secs += paced;
+	}
+	token = gc_auth_get_token(conn, stats);
+	generation = gc_auth_token_generation();
+	gc_progress_waiting(psprintf("HTTP %s %s and %d more, concurrently",
+								 method, reqs[0].path, n - 1),
+						conn->opts.request_timeout);
+	gc_http_perform_many(reqs, token, n, attempts);
+	gc_progress_waiting_done();
+	for (i = 0; i < n; i++)
+	{
+		attempts[i].token_generation = generation;
+		gc_count_attempt(&reqs[i], stats, &attempts[i]);
+	}
+}
+
+/*
+ * gc_api_send_many
+ *		Send the first attempt of n API requests at once; see gc_fdw.h.
+ *		Pacing applies as to one request (the caller sizes n to the
+ *		budget), and every request is counted as sent.
+ */
+void
+gc_api_send_many(GcConnection *conn, const char *method, int n,
+				 char **path_queries, char **json_bodies, GcScanStats *stats,
+				 GcAttempt *attempts)
+{
+	GcRequest  *reqs = palloc0(sizeof(GcRequest) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		reqs[i].conn = conn;
+		reqs[i].method = method;
+		reqs[i].path = path_queries[i];
+		reqs[i].url = psprintf("%s%s", conn->opts.api_url, path_queries[i]);
+		reqs[i].body = json_bodies ? json_bodies[i] : NULL;
+		reqs[i].service = "Genesys Cloud API";
+		reqs[i].url_option = "api_url";
+		reqs[i].endpoint = gc_stats_endpoint(method, path_queries[i]);
+	}
+	PG_TRY();
+	{
+		gc_send_many_counted(conn, reqs, n, stats, attempts);
+	}
+	PG_CATCH();
+	{
+		/* read-only listings: nothing is uncertain, but count the error */
+		gc_stats_error(reqs[0].endpoint);
+		gc_progress_waiting_done();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	for (i = 0; i < n; i++)
+		pfree(reqs[i].url);
+	pfree(reqs);
+}
+
+/*
+ * gc_api_budget_left
+ *		Requests left in the current rate-limit window of conn's OAuth
+ *		client as the last answer reported it, or -1 when unknown.
+ */
+int
+gc_api_budget_left(GcConnection *conn)
+{
+	if (gc_budget.umid != conn->umid || gc_budget.allowed <= 0 ||
+		GetCurrentTimestamp() >= gc_budget.resets_at)
+		return -1;
+	return (int) Max(0, gc_budget.allowed - gc_budget.used);
 }
 
 /*
@@ -1097,7 +1410,7 @@ gc_http_token_request(GcConnection *conn, GcScanStats *stats,
 	req.service = "Genesys Cloud login service";
 	req.url_option = "login_url";
 
-	gc_http_request(&req, stats, resp);
+	gc_http_request(&req, stats, resp, NULL);
 	pfree(req.url);
 }
 
@@ -1124,7 +1437,7 @@ gc_http_delete_quietly(const char *url, const char *token, const char *ca_file)
 	long		status = 0;
 	CURLcode	rc;
 
-	if (gc_curl == NULL && (gc_curl = curl_easy_init()) == NULL)
+	if (gc_curl_quiet == NULL && (gc_curl_quiet = curl_easy_init()) == NULL)
 		return false;
 	if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= (int) sizeof(auth))
 		return false;
@@ -1133,24 +1446,24 @@ gc_http_delete_quietly(const char *url, const char *token, const char *ca_file)
 	if (headers == NULL)
 		return false;
 
-	curl_easy_reset(gc_curl);
-	curl_easy_setopt(gc_curl, CURLOPT_URL, url);
-	curl_easy_setopt(gc_curl, CURLOPT_CUSTOMREQUEST, "DELETE");
-	curl_easy_setopt(gc_curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(gc_curl, CURLOPT_USERAGENT, GC_FDW_USER_AGENT);
-	curl_easy_setopt(gc_curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(gc_curl, CURLOPT_CONNECTTIMEOUT, 2L);
-	curl_easy_setopt(gc_curl, CURLOPT_TIMEOUT, 5L);
-	curl_easy_setopt(gc_curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(gc_curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(gc_curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_reset(gc_curl_quiet);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_URL, url);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_USERAGENT, GC_FDW_USER_AGENT);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_CONNECTTIMEOUT, 2L);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ca_file != NULL)
-		curl_easy_setopt(gc_curl, CURLOPT_CAINFO, ca_file);
-	curl_easy_setopt(gc_curl, CURLOPT_WRITEFUNCTION, gc_discard_callback);
-	rc = curl_easy_perform(gc_curl);
+		curl_easy_setopt(gc_curl_quiet, CURLOPT_CAINFO, ca_file);
+	curl_easy_setopt(gc_curl_quiet, CURLOPT_WRITEFUNCTION, gc_discard_callback);
+	rc = curl_easy_perform(gc_curl_quiet);
 	if (rc == CURLE_OK)
-		curl_easy_getinfo(gc_curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_reset(gc_curl);
+		curl_easy_getinfo(gc_curl_quiet, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_reset(gc_curl_quiet);
 	gc_free_headers(headers);
 	elog(DEBUG1, "gc_fdw: DELETE of an unfinished analytics job -> %s, HTTP %ld",
 		 rc == CURLE_OK ? "sent" : curl_easy_strerror(rc), status);

@@ -76,6 +76,7 @@ static const GcOption gc_options[] = {
 	{"mode", ForeignServerRelationId, GC_OPT_MODE, {0}},
 	{"jobs_min_days", ForeignServerRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
 	{"jobs_poll_interval", ForeignServerRelationId, GC_OPT_INT, {1, 60, 3, "seconds"}},
+	{"concurrency", ForeignServerRelationId, GC_OPT_INT, {1, GC_MAX_CONCURRENCY, GC_DEFAULT_CONCURRENCY, "requests"}},
 	{"unavailable_data", ForeignServerRelationId, GC_OPT_UNAVAILABLE, {0}},
 	{"on_conflict", ForeignServerRelationId, GC_OPT_ON_CONFLICT, {0}},
 	{"ca_file", ForeignServerRelationId, GC_OPT_CA_FILE, {0}},
@@ -87,6 +88,7 @@ static const GcOption gc_options[] = {
 	{"pushdown", ForeignTableRelationId, GC_OPT_BOOL, {0}},
 	{"mode", ForeignTableRelationId, GC_OPT_MODE, {0}},
 	{"jobs_min_days", ForeignTableRelationId, GC_OPT_INT, {1, 3650, 31, "days"}},
+	{"concurrency", ForeignTableRelationId, GC_OPT_INT, {1, GC_MAX_CONCURRENCY, GC_DEFAULT_CONCURRENCY, "requests"}},
 	{"unavailable_data", ForeignTableRelationId, GC_OPT_UNAVAILABLE, {0}},
 	{"on_conflict", ForeignTableRelationId, GC_OPT_ON_CONFLICT, {0}},
 	{"key", AttributeRelationId, GC_OPT_STRING, {0}},
@@ -577,6 +579,9 @@ apply_shared_options(List *options, GcTableOptions *opts)
 		else if (strcmp(def->defname, "jobs_poll_interval") == 0)
 			opts->jobs_poll_interval = parse_int_option(def->defname, value,
 														&find_option("jobs_poll_interval")->range);
+		else if (strcmp(def->defname, "concurrency") == 0)
+			opts->concurrency = parse_int_option(def->defname, value,
+												 &find_option("concurrency")->range);
 		else if (strcmp(def->defname, "unavailable_data") == 0)
 			opts->unavailable_error = strcmp(value, "error") == 0;
 		else if (strcmp(def->defname, "on_conflict") == 0)
@@ -600,6 +605,7 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 	opts->mode = GC_READ_AUTO;
 	opts->jobs_min_days = find_option("jobs_min_days")->range.dflt;
 	opts->jobs_poll_interval = find_option("jobs_poll_interval")->range.dflt;
+	opts->concurrency = GC_DEFAULT_CONCURRENCY;
 	opts->unavailable_error = false;
 	opts->retry_conflicts = false;
 	/* options a table shares with its server: the server's, then the table's */

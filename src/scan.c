@@ -71,6 +71,7 @@ typedef struct GcScanState
 	MemoryContext scan_cxt;		/* per (re)scan: evaluated conditions */
 	MemoryContext window_cxt;	/* per window: de-dup table */
 	MemoryContext batch_cxt;	/* per page: body and parsed JSON */
+	MemoryContext ahead_cxt;	/* per batch: pages requested ahead */
 	MemoryContext temp_cxt;		/* per row */
 
 	bool		started;
@@ -114,6 +115,20 @@ typedef struct GcScanState
 	char		prev_first[64];	/* first and last conversation ids of the */
 	char		prev_last[64];	/* previous details page of the series */
 	bool		refetched;		/* the current page was asked for twice */
+
+	/*
+	 * Concurrent paging: once the first page of a request series says how
+	 * many pages it holds, the next ones are requested several at a time
+	 * (option "concurrency") and handed out in page order.
+	 */
+	int			series;			/* bumped whenever page numbers restart */
+	int			series_pages;	/* pages of the series (0: unknown) */
+	GcAttempt  *ahead;			/* in ahead_cxt: pages ahead_first.. */
+	int			ahead_count;
+	int			ahead_first;
+	int			ahead_series;	/* the series they belong to */
+	int64		ahead_sent;		/* pages requested ahead, for EXPLAIN */
+	int64		ahead_unused;	/* ... and never read (LIMIT, split) */
 
 	GcScanStats stats;
 	uint64		progress_id;	/* this scan in the gc_fdw.progress view */
@@ -189,6 +204,8 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 										  "gc_fdw page", ALLOCSET_DEFAULT_SIZES);
 	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "gc_fdw row", ALLOCSET_SMALL_SIZES);
+	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "gc_fdw pages ahead", ALLOCSET_DEFAULT_SIZES);
 }
 
 /*
@@ -593,6 +610,8 @@ next_window(GcScanState *st)
 		st->stats.windows++;
 		st->window_rows = 0;
 		st->page_number = 0;
+		st->series++;
+		st->series_pages = 0;
 		st->last_page = false;
 		st->prev_first[0] = st->prev_last[0] = '\0';
 		st->refetched = false;
@@ -634,6 +653,8 @@ next_window(GcScanState *st)
 	st->windows++;
 	st->window_rows = 0;
 	st->page_number = 0;
+	st->series++;
+	st->series_pages = 0;
 	st->last_page = false;
 	st->prev_first[0] = st->prev_last[0] = '\0';
 	st->refetched = false;
@@ -800,6 +821,8 @@ split_window(GcScanState *st, const GcHttpResponse *resp)
 	st->stats.splits++;
 	st->window_rows = 0;
 	st->page_number = 0;
+	st->series++;
+	st->series_pages = 0;
 	st->last_page = false;
 	elog(DEBUG1, "gc_fdw: window too large for the API, split at %s",
 		 gc_format_timestamp(mid, false));
@@ -830,6 +853,176 @@ repeats_previous_page(GcScanState *st)
 	strlcpy(st->prev_first, first ? first : "", sizeof(st->prev_first));
 	strlcpy(st->prev_last, last ? last : "", sizeof(st->prev_last));
 	return same;
+}
+
+/*
+ * page_request
+ *		The request for page page_number of the current series: a users
+ *		listing path, or the details query path and body.
+ */
+static void
+page_request(GcScanState *st, int page_number, char **path, char **body)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (st->mode == GC_MODE_USERS)
+	{
+		gc_build_users_query(&buf, st->state_filter, st->table_opts.page_size,
+							 page_number, st->want_last_login, st->chunk_ids);
+		*path = buf.data;
+		*body = NULL;
+	}
+	else
+	{
+		gc_build_details_query(&buf, st->win_start, st->win_end,
+							   st->table_opts.page_size, page_number,
+							   st->conversation_filters, st->segment_filters,
+							   st->descending);
+		*path = pstrdup(st->table_opts.resource->path);
+		*body = buf.data;
+	}
+}
+
+/*
+ * pages_to_request
+ *		How many pages to request at once from page p on: one until the
+ *		series' first page has said how many it holds, then up to the
+ *		concurrency option, never past the series' last page (no request
+ *		is wasted on an empty page) and never more than the rate-limit
+ *		budget has left.
+ */
+static int
+pages_to_request(GcScanState *st, int p)
+{
+	int			n = st->table_opts.concurrency;
+	int			budget;
+
+	if (n <= 1 || p <= 1 || st->series_pages <= 0 || p >= st->series_pages)
+		return 1;
+	n = Min(n, st->series_pages - p + 1);
+	budget = gc_api_budget_left(st->conn);
+	if (budget >= 0)
+		n = Min(n, Max(budget, 1));
+	return Max(n, 1);
+}
+
+/*
+ * discard_ahead
+ *		Forget the pages requested ahead, counting those never read.
+ */
+static void
+discard_ahead(GcScanState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->ahead_count; i++)
+		if (!st->ahead[i].used)
+			st->ahead_unused++;
+	st->ahead = NULL;
+	st->ahead_count = 0;
+	MemoryContextReset(st->ahead_cxt);
+}
+
+/*
+ * fetch_page
+ *		The answer to page st->page_number of the current series (users or
+ *		details query), in the current memory context: taken from the pages
+ *		requested ahead when it is among them, else requested now, together
+ *		with the pages after it when the series has more.  The retry policy
+ *		(401, 429, 5xx, network) applies to each page as if it had been
+ *		requested alone.
+ */
+static void
+fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
+		   long return_status)
+{
+	int			p = st->page_number;
+	GcAttempt  *first = NULL;
+	char	   *path;
+	char	   *body;
+	bool		ahead_of_p = false;
+
+	if (st->ahead_count > 0 && st->ahead_series == st->series &&
+		p >= st->ahead_first && p < st->ahead_first + st->ahead_count)
+	{
+		GcAttempt  *a = &st->ahead[p - st->ahead_first];
+
+		if (!a->used)
+			first = a;
+		else
+		{
+			/* asked again (a repeated page): keep the later ones */
+			int			i;
+
+			for (i = p - st->ahead_first + 1; i < st->ahead_count; i++)
+				ahead_of_p = ahead_of_p || !st->ahead[i].used;
+		}
+	}
+	if (first == NULL && !ahead_of_p)
+	{
+		int			n = pages_to_request(st, p);
+
+		discard_ahead(st);
+		if (n > 1)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+			char	  **paths = palloc(sizeof(char *) * n);
+			char	  **bodies = palloc(sizeof(char *) * n);
+			int			i;
+
+			for (i = 0; i < n; i++)
+				page_request(st, p + i, &paths[i], &bodies[i]);
+			st->ahead = palloc0(sizeof(GcAttempt) * n);
+			gc_api_send_many(st->conn, method, n, paths,
+							 st->mode == GC_MODE_USERS ? NULL : bodies,
+							 &st->stats, st->ahead);
+			MemoryContextSwitchTo(oldcxt);
+			st->ahead_count = n;
+			st->ahead_first = p;
+			st->ahead_series = st->series;
+			st->ahead_sent += n - 1;
+			first = &st->ahead[0];
+		}
+	}
+	page_request(st, p, &path, &body);
+	gc_api_call_attempted(st->conn, method, path, body, &st->stats, resp,
+						  return_status, first);
+	if (first != NULL && first->curl_rc == 0 && first->resp.body != NULL)
+	{
+		/* the answer was copied to resp: free the page held ahead now */
+		pfree(first->resp.body);
+		first->resp.body = NULL;
+	}
+}
+
+/*
+ * note_series_pages
+ *		From a series' first page, how many pages the series holds:
+ *		totalHits (details query, approximate) or pageCount (users).
+ */
+static void
+note_series_pages(GcScanState *st)
+{
+	char	   *text = NULL;
+	long long	n = 0;
+
+	if (st->page_number != 1)
+		return;
+	if (st->mode == GC_MODE_INTERVAL)
+	{
+		text = gc_page_string(st->page, "totalHits");
+		if (text != NULL)
+			n = (strtoll(text, NULL, 10) + st->table_opts.page_size - 1) /
+				st->table_opts.page_size;
+	}
+	else if (st->mode == GC_MODE_USERS)
+	{
+		text = gc_page_string(st->page, "pageCount");
+		if (text != NULL)
+			n = strtoll(text, NULL, 10);
+	}
+	st->series_pages = (n > 0 && n < INT_MAX) ? (int) n : 0;
 }
 
 /*
@@ -864,10 +1057,7 @@ fetch_next_page(GcScanState *st)
 		switch (st->mode)
 		{
 			case GC_MODE_USERS:
-				gc_build_users_query(&req, st->state_filter, st->table_opts.page_size,
-									 st->page_number, st->want_last_login,
-									 st->chunk_ids);
-				gc_api_call(st->conn, "GET", req.data, NULL, &st->stats, &resp);
+				fetch_page(st, "GET", &resp, 0);
 				what = psprintf("GET %s (page %d)", res->path, st->page_number);
 				break;
 			case GC_MODE_LOOKUP:
@@ -921,12 +1111,7 @@ fetch_next_page(GcScanState *st)
 				what = psprintf("GET %s/%s/results", GC_JOBS_API_PATH, st->job_id);
 				break;
 			default:
-				gc_build_details_query(&req, st->win_start, st->win_end,
-									   st->table_opts.page_size, st->page_number,
-									   st->conversation_filters, st->segment_filters,
-									   st->descending);
-				gc_api_call_ex(st->conn, res->method, res->path, req.data,
-							   &st->stats, &resp, 400);
+				fetch_page(st, res->method, &resp, 400);
 				if (resp.status == 400)
 				{
 					if (!window_too_large(&resp))
@@ -941,6 +1126,7 @@ fetch_next_page(GcScanState *st)
 		}
 		st->page = gc_page_parse(st->batch_cxt, resp.body, resp.body_len, what);
 		st->cursor = gc_cursor_create(st->page, st->array_key, res->level);
+		note_series_pages(st);
 
 		/*
 		 * A details page identical to the one before it (buggy paging, or
@@ -1104,6 +1290,7 @@ gc_scan_rescan(ForeignScanState *node)
 	MemoryContextReset(st->batch_cxt);
 	MemoryContextReset(st->temp_cxt);
 	MemoryContextReset(st->window_cxt);
+	discard_ahead(st);
 	st->seen_ids = NULL;
 	st->page = NULL;
 	st->cursor = NULL;
@@ -1128,7 +1315,9 @@ gc_scan_end(ForeignScanState *node)
 	MemoryContextDelete(st->batch_cxt);
 	MemoryContextDelete(st->temp_cxt);
 	MemoryContextDelete(st->window_cxt);
-	st->batch_cxt = st->temp_cxt = st->window_cxt = NULL;
+	discard_ahead(st);
+	MemoryContextDelete(st->ahead_cxt);
+	st->batch_cxt = st->temp_cxt = st->window_cxt = st->ahead_cxt = NULL;
 }
 
 /* Count of windows next_window() cuts [lo, hi) into */
@@ -1219,6 +1408,8 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Page Size", NULL, 1000, es);
 	else if (st->mode != GC_MODE_LOOKUP)
 		ExplainPropertyInteger("Page Size", NULL, st->table_opts.page_size, es);
+	if (es->verbose && !reads_jobs && st->mode != GC_MODE_LOOKUP)
+		ExplainPropertyInteger("Concurrency", NULL, st->table_opts.concurrency, es);
 
 	if (evaluable && st->empty)
 		ExplainPropertyText("Genesys Request Sent", "none: the conditions exclude every row", es);
@@ -1261,6 +1452,18 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyFloat("Job Wait Time", "s", st->stats.job_wait_secs, 1, es);
 		}
 		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
+		if (st->ahead_sent > 0)
+		{
+			int64		unused = st->ahead_unused;
+			int			i;
+
+			/* the batch still held counts too (EXPLAIN runs before the end) */
+			for (i = 0; i < st->ahead_count; i++)
+				if (!st->ahead[i].used)
+					unused++;
+			ExplainPropertyInteger("Pages Requested Ahead", NULL, st->ahead_sent, es);
+			ExplainPropertyInteger("Pages Requested Ahead Unused", NULL, unused, es);
+		}
 		ExplainPropertyInteger("Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Rows Received", NULL, st->stats.rows_received, es);
 		ExplainPropertyInteger("Duplicates Dropped", NULL, st->stats.duplicates, es);

@@ -24,13 +24,14 @@ class TokensAndTransport(unittest.TestCase):
 
     def test_token_expiry_mid_scan(self):
         """A token that lives 2 s expires during a ~6 s scan: the scan renews
-        it and returns every row exactly once."""
+        it and returns every row exactly once, also when it expires under
+        pages requested at once."""
         gcfdw.emu_reset()
         truth = gcfdw.emu("/__emu/dataset/conversations")
         gcfdw.emu("/__emu/reset", {"tokens": True})
-        gcfdw.emu_settings({"token_lifetime": 2})
-        gcfdw.emu_fault({"endpoint": "details", "kind": "delay", "seconds": 0.6,
-                         "count": 20})
+        # every answer takes 1 s: about 6 s for the three windows, each a
+        # first page and then the rest requested at once
+        gcfdw.emu_settings({"token_lifetime": 2, "latency_ms": 1000})
         out = gcfdw.psql(FULL_RANGE).stdout.strip()
         self.assertEqual(out, "%d|%d" % (len(truth), len(truth)))
         log = gcfdw.emu_log()
@@ -57,8 +58,11 @@ class TokensAndTransport(unittest.TestCase):
             self.assertTrue(entry["user_agent"].startswith("gc_fdw/%s " % DEFAULT_VERSION),
                             entry["user_agent"])
         if "peer_port" in api[0]:
-            self.assertEqual(len({e["peer_port"] for e in api}), 1,
-                             "pages should reuse one keep-alive connection")
+            # one keep-alive connection per page in flight at once (the
+            # default concurrency is 4), each reused for later pages
+            ports = {e["peer_port"] for e in api}
+            self.assertLessEqual(len(ports), 4, "more connections than pages in flight")
+            self.assertLess(len(ports), len(api), "pages should reuse keep-alive connections")
 
 
 if __name__ == "__main__":
