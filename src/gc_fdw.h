@@ -99,7 +99,7 @@ typedef struct GcServerOptions
 /* Requests one scan sends at once (option "concurrency"): the most, and
  * the default, chosen by measurement (docs/performance.md) */
 #define GC_MAX_CONCURRENCY 16
-#define GC_DEFAULT_CONCURRENCY 4
+#define GC_DEFAULT_CONCURRENCY 8
 
 /* How conversation details are read (option "mode") */
 typedef enum GcReadMode

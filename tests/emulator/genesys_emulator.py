@@ -2756,6 +2756,10 @@ class Server(ThreadingHTTPServer):
     """ThreadingHTTPServer carrying the emulator state."""
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a client opening
+    # more connections at once (concurrent page fetch), which then waits a
+    # second for the retransmission
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         """Connections the client drops (or that a fault resets) are normal
