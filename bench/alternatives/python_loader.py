@@ -6,7 +6,7 @@ windows, refreshes the token on 401, sleeps on 429 as Retry-After says, and
 inserts each page's conversations with psycopg2's executemany into a table
 with the columns of gc_fdw's conversations foreign table (the eleven top
 level fields and raw, the whole conversation as jsonb).  Used by
-bench/compare.py as the baseline gc_fdw is measured against; it is not part
+bench/perf.py as a baseline gc_fdw is measured against; it is not part
 of gc_fdw.  Needs Debian's python3-requests and python3-psycopg2 (run with
 /usr/bin/python3).
 
