@@ -27,6 +27,9 @@ CREATE FOREIGN TABLE users (id uuid, name text, state text, division_id uuid, ve
 CREATE FOREIGN TABLE conversations (conversation_id uuid, conversation_start timestamptz,
   conversation_end timestamptz, division_ids uuid[], media_stats_min_conversation_mos float8, raw jsonb)
   SERVER emu OPTIONS (resource 'conversations');
+-- pages of 10: concurrent batches of 8 pages, a LIMIT that leaves some unread
+CREATE FOREIGN TABLE conversations_small (conversation_id uuid, conversation_start timestamptz, raw jsonb)
+  SERVER emu OPTIONS (resource 'conversations', page_size '10');
 CREATE FOREIGN TABLE conversations_bad (conversation_start timestamptz,
   direction int OPTIONS (key 'originatingDirection')) SERVER emu OPTIONS (resource 'conversations');
 CREATE SCHEMA g;
@@ -53,6 +56,8 @@ SELECT count(*), sum(cardinality(division_ids)), sum(length(raw::text)) > 0 FROM
 SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
 SELECT count(*), max(raw->>'conversationId') IS NOT NULL FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-09';
 SELECT * FROM conversations_bad WHERE conversation_start >= '2024-03-03' AND conversation_start < '2024-03-04';
+SELECT count(*), count(DISTINCT conversation_id), sum(length(raw::text)) > 0 FROM conversations_small WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11';
+SELECT count(*) FROM (SELECT * FROM conversations_small WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11' LIMIT 15) x;
 SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
 SELECT count(*), sum(length(raw::text)) > 0 FROM g.segments WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11';
 SELECT count(*) FROM g.session_metrics WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-06';
