@@ -85,6 +85,12 @@ SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
 \! python3 tests/emuctl.py log-count --endpoint details --status 429
 \! python3 tests/emuctl.py log-count --endpoint details --status 503
 
+-- Results shifting while the scan pages (live traffic): every page after
+-- the first starts 3 rows early; each row still comes once
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py settings '{"page_shift": 3}'
+SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
+
 -- A revocation hits every page of a batch: one new token, not one per page
 \! python3 tests/emuctl.py reset
 SELECT count(*) FROM conc_conversations
