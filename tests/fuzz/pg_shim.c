@@ -23,7 +23,17 @@
  *		boolean, float8, timestamptz, json, jsonb and arrays of them).  They
  *		validate like PostgreSQL's (uuid, integers, booleans, floats and JSON
  *		closely; timestamptz only for ISO 8601 shapes) and return Datums of
- *		the right representation, but jsonb is kept as text, not binary jsonb.
+ *		the right representation, except jsonb and numeric (below).
+ *	  - jsonb: pushJsonbValue keeps jsonb_util.c's stack of containers and
+ *		aborts on what the real one only Assert()s (unbalanced BEGIN/END, a
+ *		KEY outside an object, a VALUE without a KEY, ...); it reads every
+ *		string byte and refuses NUL bytes and invalid encoding.
+ *		JsonbValueToJsonb returns a varlena of canonical JSON text (keys
+ *		sorted and de-duplicated as jsonb does), which jsonb_in also
+ *		produces, so a jsonb built by gc_fdw can be compared with jsonb_in's.
+ *		numeric_in has PostgreSQL 15's grammar and overflow errors; its
+ *		Numeric is the number's text.  check_stack_depth() measures the
+ *		stack from the harness's frame against a 2MB max_stack_depth.
  *	  - arrays: construct_md_array/construct_empty_array build real
  *		ArrayType varlenas (null bitmap, alignment) as arrayfuncs.c does.
  *	  - catalog: fake relations with a TupleDesc, column "key" options
@@ -67,6 +77,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -826,6 +837,12 @@ GetDatabaseEncoding(void)
 	return database_encoding;
 }
 
+const char *
+GetDatabaseEncodingName(void)
+{
+	return pg_enc2name_tbl[database_encoding].name;
+}
+
 static void
 shim_report_invalid_encoding(int encoding, const char *mbstr, int len)
 {
@@ -1548,10 +1565,633 @@ date2j(int y, int m, int d)
 	return julian;
 }
 
-/*
- * A strict RFC 8259 validator standing in for PostgreSQL's JSON lexer and
- * parser: the same grammar, the same surrogate-pair rules, \u0000 refused by
- * jsonb, and a nesting limit in place of check_stack_depth().
+/* ----------------------------------------------------------------
+ * numeric input (utils/adt/numeric.c)
+ * ----------------------------------------------------------------
+ *
+ * numeric_in's grammar and range checks as in PostgreSQL 15 (leading and
+ * trailing spaces, a sign, digits with at most one '.', an exponent read by
+ * strtol, NaN and the infinities; "value overflows numeric format" past a
+ * display scale of 16383 or a base-10000 weight of 32767).  The Numeric it
+ * returns is a varlena holding the number's text, not numeric.c's format.
+ */
+#define SHIM_NUMERIC_DSCALE_MAX 0x3FFF
+#define SHIM_NUMERIC_WEIGHT_MAX PG_INT16_MAX
+#define SHIM_NUMERIC_WEIGHT_MIN (-SHIM_NUMERIC_WEIGHT_MAX - 1)
+
+static void pg_attribute_noreturn()
+shim_numeric_syntax_error(const char *str)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type %s: \"%s\"", "numeric", str)));
+}
+
+static void pg_attribute_noreturn()
+shim_numeric_overflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value overflows numeric format")));
+}
+
+Datum
+numeric_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	const char *cp = str;
+	const char *start;
+	const char *end;
+	text	   *result;
+
+	if (typmod != -1)
+		shim_unreachable("numeric_in with a typmod");
+	while (*cp != '\0' && isspace((unsigned char) *cp))
+		cp++;
+	start = cp;
+	if (pg_strncasecmp(cp, "NaN", 3) == 0)
+		cp += 3;
+	else if (pg_strncasecmp(cp, "Infinity", 8) == 0)
+		cp += 8;
+	else if (pg_strncasecmp(cp, "+Infinity", 9) == 0)
+		cp += 9;
+	else if (pg_strncasecmp(cp, "-Infinity", 9) == 0)
+		cp += 9;
+	else if (pg_strncasecmp(cp, "inf", 3) == 0)
+		cp += 3;
+	else if (pg_strncasecmp(cp, "+inf", 4) == 0)
+		cp += 4;
+	else if (pg_strncasecmp(cp, "-inf", 4) == 0)
+		cp += 4;
+	else
+	{
+		/* set_var_from_str() */
+		bool		have_dp = false;
+		int			nint = 0;	/* digits before the point */
+		int			dscale = 0; /* digits after it */
+		int			first_nz = -1;	/* index of the first non-zero digit */
+		int			ndigits = 0;
+		int			e10 = 0;	/* decimal weight of the first non-zero digit */
+
+		if (*cp == '+' || *cp == '-')
+			cp++;
+		if (*cp == '.')
+		{
+			have_dp = true;
+			cp++;
+		}
+		if (!isdigit((unsigned char) *cp))
+			shim_numeric_syntax_error(str);
+		while (*cp)
+		{
+			if (isdigit((unsigned char) *cp))
+			{
+				if (*cp != '0' && first_nz < 0)
+					first_nz = ndigits;
+				ndigits++;
+				if (have_dp)
+					dscale++;
+				else
+					nint++;
+				cp++;
+			}
+			else if (*cp == '.')
+			{
+				if (have_dp)
+					shim_numeric_syntax_error(str);
+				have_dp = true;
+				cp++;
+			}
+			else
+				break;
+		}
+		if (first_nz >= 0)
+			e10 = nint - 1 - first_nz;
+		if (*cp == 'e' || *cp == 'E')
+		{
+			long		exponent;
+			char	   *endptr;
+
+			cp++;
+			exponent = strtol(cp, &endptr, 10);
+			if (endptr == cp)
+				shim_numeric_syntax_error(str);
+			cp = endptr;
+			if (exponent >= INT_MAX / 2 || exponent <= -(INT_MAX / 2))
+				shim_numeric_overflow();
+			e10 += (int) exponent;
+			dscale -= (int) exponent;
+			if (dscale < 0)
+				dscale = 0;
+		}
+		end = cp;
+		while (*cp)
+		{
+			if (!isspace((unsigned char) *cp))
+				shim_numeric_syntax_error(str);
+			cp++;
+		}
+		/* make_result(): the weight (base 10000) and dscale must fit */
+		if (dscale > SHIM_NUMERIC_DSCALE_MAX)
+			shim_numeric_overflow();
+		if (first_nz >= 0)
+		{
+			int			weight = (e10 >= 0) ? e10 / 4 : -((-e10 - 1) / 4 + 1);
+
+			if (weight > SHIM_NUMERIC_WEIGHT_MAX || weight < SHIM_NUMERIC_WEIGHT_MIN)
+				shim_numeric_overflow();
+		}
+		goto done;
+	}
+	end = cp;
+	while (*cp)
+	{
+		if (!isspace((unsigned char) *cp))
+			shim_numeric_syntax_error(str);
+		cp++;
+	}
+done:
+	result = (text *) palloc(VARHDRSZ + (end - start));
+	SET_VARSIZE(result, VARHDRSZ + (end - start));
+	memcpy(VARDATA(result), start, end - start);
+	PG_RETURN_POINTER(result);
+}
+
+/* the shim's Numeric: its text, read byte by byte */
+static void
+shim_numeric_check(Numeric num, StringInfo out)
+{
+	const struct varlena *v = (const struct varlena *) num;
+	const char *p;
+	int			len;
+	int			i;
+
+	if (v == NULL)
+		shim_unreachable("jsonb numeric with a NULL Numeric");
+	if (!VARATT_IS_4B_U(v))
+		shim_unreachable("jsonb numeric that is not a plain varlena");
+	p = VARDATA(v);
+	len = VARSIZE(v) - VARHDRSZ;
+	if (len <= 0)
+		shim_unreachable("jsonb numeric with no digits");
+	for (i = 0; i < len; i++)
+		if (p[i] == '\0' || isspace((unsigned char) p[i]))
+			shim_unreachable("jsonb numeric that numeric_in did not make");
+	if (out == NULL)
+		return;
+	/* convertJsonbScalar(): a NaN is stored as the string "NaN" */
+	if (len == 3 && pg_strncasecmp(p, "NaN", 3) == 0)
+		appendStringInfoString(out, "\"NaN\"");
+	else
+		appendBinaryStringInfo(out, p, len);
+}
+
+/* ----------------------------------------------------------------
+ * Building jsonb (utils/adt/jsonb_util.c)
+ * ----------------------------------------------------------------
+ *
+ * pushJsonbValue() keeps jsonb_util.c's stack of JsonbParseStates and its
+ * containers, but what the real one only Assert()s (and, in a production
+ * build, then writes out of bounds) aborts here: an END that does not match
+ * the open container, a KEY outside an object or after a KEY, a VALUE with
+ * no KEY before it, an ELEM outside an array, a container opened in an
+ * object without a KEY, a non-scalar VALUE/ELEM.  Strings are read byte by
+ * byte for their length when pushed and again when converted (so ASan sees
+ * short or dangling ones), and must hold no NUL byte and be valid in the
+ * database encoding, as everything jsonb_in produces is.  Objects are
+ * sorted and de-duplicated at END_OBJECT as jsonb does ("last observed
+ * wins").  JsonbValueToJsonb() returns a palloc'd varlena with the value's
+ * canonical JSON text instead of jsonb's binary format: the same jsonb
+ * gives the same bytes whether pushed by gc_fdw or parsed by jsonb_in.
+ */
+#define SHIM_JSONB_MAGIC	UINT64CONST(0x6a736f6e62737461)	/* "jsonbsta" */
+#define SHIM_JSONB_MAX_ELEMS (Min(MaxAllocSize / sizeof(JsonbValue), JB_CMASK))
+#define SHIM_JSONB_MAX_PAIRS (Min(MaxAllocSize / sizeof(JsonbPair), JB_CMASK))
+
+typedef struct ShimJsonbLevel
+{
+	JsonbParseState pub;		/* first: callers hold pointers to this */
+	uint64		magic;
+	bool		key_pending;	/* object: a KEY waits for its value */
+} ShimJsonbLevel;
+
+static void
+shim_jsonb_check_string(const char *s, int len, const char *what)
+{
+	volatile unsigned char sum = 0;
+	int			i;
+
+	if (len < 0)
+		shim_unreachable(psprintf("jsonb %s with a negative length", what));
+	if (s == NULL && len > 0)
+		shim_unreachable(psprintf("jsonb %s with a NULL pointer", what));
+	for (i = 0; i < len; i++)
+	{
+		sum ^= (unsigned char) s[i];
+		if (s[i] == '\0')
+			shim_unreachable(psprintf("jsonb %s with a NUL byte (jsonb_in refuses \\u0000)", what));
+	}
+	(void) sum;
+	if (len > 0 && !pg_verify_mbstr(database_encoding, s, len, true))
+		shim_unreachable(psprintf("jsonb %s not valid in the database encoding", what));
+}
+
+static void
+shim_jsonb_check_scalar(const JsonbValue *v, const char *what)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			break;
+		case jbvBool:
+			{
+				volatile bool b = v->val.boolean;
+
+				(void) b;
+			}
+			break;
+		case jbvString:
+			shim_jsonb_check_string(v->val.string.val, v->val.string.len, what);
+			break;
+		case jbvNumeric:
+			shim_numeric_check(v->val.numeric, NULL);
+			break;
+		case jbvBinary:
+		case jbvDatetime:
+			shim_unreachable("pushJsonbValue of a jbvBinary or jbvDatetime: not modelled");
+		default:
+			shim_unreachable(psprintf("jsonb %s that is not a scalar (type %d)", what,
+									  (int) v->type));
+	}
+}
+
+static ShimJsonbLevel *
+shim_jsonb_top(JsonbParseState **pstate)
+{
+	ShimJsonbLevel *top;
+
+	if (pstate == NULL)
+		shim_unreachable("pushJsonbValue with a NULL JsonbParseState **");
+	top = (ShimJsonbLevel *) *pstate;
+	if (top != NULL && top->magic != SHIM_JSONB_MAGIC)
+		shim_unreachable("pushJsonbValue on something that is not a JsonbParseState");
+	return top;
+}
+
+/* appendKey()/appendValue()/appendElement() */
+static void
+shim_jsonb_add_value(ShimJsonbLevel *level, const JsonbValue *v)
+{
+	JsonbValue *cont = &level->pub.contVal;
+
+	if (cont->type == jbvObject)
+	{
+		if (!level->key_pending)
+			shim_unreachable("pushJsonbValue: an object value without a KEY before it");
+		cont->val.object.pairs[cont->val.object.nPairs++].value = *v;
+		level->key_pending = false;
+		return;
+	}
+	if (cont->val.array.rawScalar && cont->val.array.nElems > 0)
+		shim_unreachable("pushJsonbValue: a second element in a raw scalar array");
+	if (cont->val.array.rawScalar && !IsAJsonbScalar(v))
+		shim_unreachable("pushJsonbValue: a container in a raw scalar array");
+	if ((Size) cont->val.array.nElems >= SHIM_JSONB_MAX_ELEMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("number of jsonb array elements exceeds the maximum allowed (%zu)",
+						SHIM_JSONB_MAX_ELEMS)));
+	if ((Size) cont->val.array.nElems >= level->pub.size)
+	{
+		level->pub.size *= 2;
+		cont->val.array.elems = repalloc(cont->val.array.elems,
+										 sizeof(JsonbValue) * level->pub.size);
+	}
+	cont->val.array.elems[cont->val.array.nElems++] = *v;
+}
+
+static int
+shim_jsonb_key_cmp(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len > b->val.string.len ? 1 : -1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
+}
+
+/* lengthCompareJsonbPair(): equal keys, the later one first */
+static int
+shim_jsonb_pair_cmp(const void *a, const void *b)
+{
+	const JsonbPair *pa = a;
+	const JsonbPair *pb = b;
+	int			res = shim_jsonb_key_cmp(&pa->key, &pb->key);
+
+	if (res == 0)
+		res = (pa->order > pb->order) ? -1 : 1;
+	return res;
+}
+
+/* uniqueifyJsonbObject() */
+static void
+shim_jsonb_uniqueify(JsonbValue *object)
+{
+	JsonbPair  *pairs = object->val.object.pairs;
+	int			n = object->val.object.nPairs;
+	int			i,
+				out;
+
+	if (n <= 1)
+		return;
+	qsort(pairs, n, sizeof(JsonbPair), shim_jsonb_pair_cmp);
+	for (i = 1, out = 0; i < n; i++)
+		if (shim_jsonb_key_cmp(&pairs[i].key, &pairs[out].key) != 0)
+		{
+			out++;
+			if (out != i)
+				pairs[out] = pairs[i];
+		}
+	object->val.object.nPairs = out + 1;
+}
+
+JsonbValue *
+pushJsonbValue(JsonbParseState **pstate, JsonbIteratorToken seq,
+			   JsonbValue *jbval)
+{
+	ShimJsonbLevel *top = shim_jsonb_top(pstate);
+	ShimJsonbLevel *level;
+	JsonbValue *result = NULL;
+
+	switch (seq)
+	{
+		case WJB_BEGIN_ARRAY:
+		case WJB_BEGIN_OBJECT:
+			{
+				bool		raw = false;
+
+				if (seq == WJB_BEGIN_OBJECT && jbval != NULL)
+					shim_unreachable("pushJsonbValue: BEGIN_OBJECT with a value");
+				if (seq == WJB_BEGIN_ARRAY && jbval != NULL)
+				{
+					if (jbval->type != jbvArray || !jbval->val.array.rawScalar)
+						shim_unreachable("pushJsonbValue: BEGIN_ARRAY with a value that is not a raw scalar array");
+					if (top != NULL)
+						shim_unreachable("pushJsonbValue: a raw scalar array inside a container");
+					raw = true;
+				}
+				if (top != NULL && top->pub.contVal.type == jbvObject && !top->key_pending)
+					shim_unreachable("pushJsonbValue: a container in an object without a KEY before it");
+				if (top != NULL && top->pub.contVal.type == jbvArray &&
+					top->pub.contVal.val.array.rawScalar)
+					shim_unreachable("pushJsonbValue: a container in a raw scalar array");
+				level = palloc0(sizeof(ShimJsonbLevel));
+				level->magic = SHIM_JSONB_MAGIC;
+				level->pub.next = *pstate;
+				level->pub.size = 4;
+				if (seq == WJB_BEGIN_OBJECT)
+				{
+					level->pub.contVal.type = jbvObject;
+					level->pub.contVal.val.object.nPairs = 0;
+					level->pub.contVal.val.object.pairs =
+						palloc(sizeof(JsonbPair) * level->pub.size);
+				}
+				else
+				{
+					level->pub.contVal.type = jbvArray;
+					level->pub.contVal.val.array.nElems = 0;
+					level->pub.contVal.val.array.rawScalar = raw;
+					level->pub.contVal.val.array.elems =
+						palloc(sizeof(JsonbValue) * level->pub.size);
+				}
+				*pstate = &level->pub;
+				result = &level->pub.contVal;
+				break;
+			}
+		case WJB_KEY:
+			{
+				JsonbValue *object;
+
+				if (top == NULL || top->pub.contVal.type != jbvObject)
+					shim_unreachable("pushJsonbValue: a KEY outside an object");
+				if (top->key_pending)
+					shim_unreachable("pushJsonbValue: a KEY after a KEY with no value");
+				if (jbval == NULL || jbval->type != jbvString)
+					shim_unreachable("pushJsonbValue: a KEY that is not a string");
+				shim_jsonb_check_string(jbval->val.string.val, jbval->val.string.len, "key");
+				object = &top->pub.contVal;
+				if ((Size) object->val.object.nPairs >= SHIM_JSONB_MAX_PAIRS)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("number of jsonb object pairs exceeds the maximum allowed (%zu)",
+									SHIM_JSONB_MAX_PAIRS)));
+				if ((Size) object->val.object.nPairs >= top->pub.size)
+				{
+					top->pub.size *= 2;
+					object->val.object.pairs = repalloc(object->val.object.pairs,
+														sizeof(JsonbPair) * top->pub.size);
+				}
+				object->val.object.pairs[object->val.object.nPairs].key = *jbval;
+				object->val.object.pairs[object->val.object.nPairs].order =
+					object->val.object.nPairs;
+				top->key_pending = true;
+				break;
+			}
+		case WJB_VALUE:
+		case WJB_ELEM:
+			if (top == NULL)
+				shim_unreachable("pushJsonbValue: a VALUE or ELEM outside any container");
+			if (seq == WJB_VALUE && top->pub.contVal.type != jbvObject)
+				shim_unreachable("pushJsonbValue: a VALUE outside an object");
+			if (seq == WJB_ELEM && top->pub.contVal.type != jbvArray)
+				shim_unreachable("pushJsonbValue: an ELEM outside an array");
+			if (seq == WJB_VALUE && !top->key_pending)
+				shim_unreachable("pushJsonbValue: a VALUE without a KEY before it");
+			if (jbval == NULL)
+				shim_unreachable("pushJsonbValue: a VALUE or ELEM with no value");
+			shim_jsonb_check_scalar(jbval, seq == WJB_VALUE ? "value" : "element");
+			shim_jsonb_add_value(top, jbval);
+			break;
+		case WJB_END_OBJECT:
+		case WJB_END_ARRAY:
+			if (top == NULL)
+				shim_unreachable("pushJsonbValue: an END with no open container");
+			if (jbval != NULL)
+				shim_unreachable("pushJsonbValue: an END with a value");
+			if (seq == WJB_END_OBJECT)
+			{
+				if (top->pub.contVal.type != jbvObject)
+					shim_unreachable("pushJsonbValue: END_OBJECT closing an array");
+				if (top->key_pending)
+					shim_unreachable("pushJsonbValue: END_OBJECT after a KEY with no value");
+				shim_jsonb_uniqueify(&top->pub.contVal);
+			}
+			else
+			{
+				if (top->pub.contVal.type != jbvArray)
+					shim_unreachable("pushJsonbValue: END_ARRAY closing an object");
+				if (top->pub.contVal.val.array.rawScalar &&
+					top->pub.contVal.val.array.nElems != 1)
+					shim_unreachable("pushJsonbValue: a raw scalar array without exactly one element");
+			}
+			result = &top->pub.contVal;
+			*pstate = top->pub.next;
+			top->magic = 0;		/* a popped state must not be pushed on again */
+			if (*pstate)
+				shim_jsonb_add_value((ShimJsonbLevel *) *pstate, result);
+			break;
+		default:
+			shim_unreachable(psprintf("pushJsonbValue: token %d", (int) seq));
+	}
+	return result;
+}
+
+/* escape_json() */
+static void
+shim_jsonb_out_string(StringInfo out, const char *s, int len)
+{
+	int			i;
+
+	appendStringInfoChar(out, '"');
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		switch (c)
+		{
+			case '\b':
+				appendStringInfoString(out, "\\b");
+				break;
+			case '\f':
+				appendStringInfoString(out, "\\f");
+				break;
+			case '\n':
+				appendStringInfoString(out, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(out, "\\r");
+				break;
+			case '\t':
+				appendStringInfoString(out, "\\t");
+				break;
+			case '"':
+				appendStringInfoString(out, "\\\"");
+				break;
+			case '\\':
+				appendStringInfoString(out, "\\\\");
+				break;
+			default:
+				if (c < ' ')
+					appendStringInfo(out, "\\u%04x", c);
+				else
+					appendStringInfoChar(out, (char) c);
+				break;
+		}
+	}
+	appendStringInfoChar(out, '"');
+}
+
+/* convertJsonbValue(), into canonical JSON text */
+static void
+shim_jsonb_out(StringInfo out, const JsonbValue *v)
+{
+	int			i;
+
+	check_stack_depth();
+	switch (v->type)
+	{
+		case jbvNull:
+			appendStringInfoString(out, "null");
+			break;
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			break;
+		case jbvNumeric:
+			shim_numeric_check(v->val.numeric, out);
+			break;
+		case jbvString:
+			shim_jsonb_check_string(v->val.string.val, v->val.string.len, "string");
+			shim_jsonb_out_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvArray:
+			if (v->val.array.nElems < 0 ||
+				(v->val.array.nElems > 0 && v->val.array.elems == NULL))
+				shim_unreachable("jsonb array with a bad element list");
+			if (v->val.array.rawScalar)
+			{
+				if (v->val.array.nElems != 1 || !IsAJsonbScalar(&v->val.array.elems[0]))
+					shim_unreachable("raw scalar jsonb array that is not one scalar");
+				shim_jsonb_out(out, &v->val.array.elems[0]);
+				break;
+			}
+			appendStringInfoChar(out, '[');
+			for (i = 0; i < v->val.array.nElems; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(out, ", ");
+				shim_jsonb_out(out, &v->val.array.elems[i]);
+			}
+			appendStringInfoChar(out, ']');
+			break;
+		case jbvObject:
+			if (v->val.object.nPairs < 0 ||
+				(v->val.object.nPairs > 0 && v->val.object.pairs == NULL))
+				shim_unreachable("jsonb object with a bad pair list");
+			appendStringInfoChar(out, '{');
+			for (i = 0; i < v->val.object.nPairs; i++)
+			{
+				const JsonbPair *pair = &v->val.object.pairs[i];
+
+				if (pair->key.type != jbvString)
+					shim_unreachable("jsonb object key that is not a string");
+				if (i > 0 && shim_jsonb_key_cmp(&v->val.object.pairs[i - 1].key,
+												&pair->key) >= 0)
+					shim_unreachable("jsonb object keys not sorted and unique");
+				if (i > 0)
+					appendStringInfoString(out, ", ");
+				shim_jsonb_out(out, &pair->key);
+				appendStringInfoString(out, ": ");
+				shim_jsonb_out(out, &pair->value);
+			}
+			appendStringInfoChar(out, '}');
+			break;
+		default:
+			shim_unreachable(psprintf("JsonbValueToJsonb of a value of type %d: not modelled",
+									  (int) v->type));
+	}
+}
+
+Jsonb *
+JsonbValueToJsonb(JsonbValue *val)
+{
+	StringInfoData out;
+	Jsonb	   *result;
+
+	if (val == NULL)
+		shim_unreachable("JsonbValueToJsonb(NULL)");
+	if (IsAJsonbScalar(val))
+		shim_jsonb_check_scalar(val, "scalar");
+	else if (val->type != jbvArray && val->type != jbvObject)
+		shim_unreachable("JsonbValueToJsonb of a jbvBinary: not modelled");
+	initStringInfo(&out);
+	shim_jsonb_out(&out, val);
+	result = (Jsonb *) palloc(VARHDRSZ + out.len);
+	SET_VARSIZE(result, VARHDRSZ + out.len);
+	memcpy(VARDATA(result), out.data, out.len);
+	pfree(out.data);
+	return result;
+}
+
+/* ----------------------------------------------------------------
+ * json and jsonb input (common/jsonapi.c, utils/adt/json.c, jsonb.c)
+ * ----------------------------------------------------------------
+ *
+ * A strict RFC 8259 parser standing in for PostgreSQL's JSON lexer and
+ * parser: the same grammar, the same surrogate-pair rules, and a nesting
+ * limit in place of check_stack_depth().  json keeps its text.  jsonb
+ * de-escapes strings as jsonapi.c does (\u0000 refused, other escapes to
+ * UTF-8 in a UTF8 database, only ASCII in others), reads numbers with
+ * numeric_in and builds the value with pushJsonbValue(), a top-level scalar
+ * in a raw scalar array as jsonb_in_scalar() does.
  */
 typedef struct ShimJson
 {
@@ -1559,6 +2199,9 @@ typedef struct ShimJson
 	const char *input;
 	bool		jsonb;
 	int			depth;
+	JsonbParseState *state;		/* jsonb: the value under construction */
+	JsonbValue *result;			/* jsonb: the completed value */
+	StringInfoData str;			/* jsonb: the last string, de-escaped */
 } ShimJson;
 
 #define SHIM_JSON_MAX_DEPTH 6400
@@ -1602,11 +2245,41 @@ shim_json_hex4(ShimJson *js)
 	return v;
 }
 
+/* a code point from a \u escape into the de-escaped string (jsonb) */
+static void
+shim_json_add_codepoint(ShimJson *js, pg_wchar ch)
+{
+	if (ch == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("unsupported Unicode escape sequence"),
+				 errdetail("\\u0000 cannot be converted to text.")));
+	if (!js->jsonb)
+		return;
+	if (database_encoding == PG_UTF8)
+	{
+		unsigned char utf8[8];
+
+		unicode_to_utf8(ch, utf8);
+		appendBinaryStringInfo(&js->str, (char *) utf8, pg_utf_mblen(utf8));
+	}
+	else if (ch <= 0x7f)
+		appendStringInfoChar(&js->str, (char) ch);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("unsupported Unicode escape sequence"),
+				 errdetail("Unicode escape value could not be translated to the server's encoding %s.",
+						   GetDatabaseEncodingName())));
+}
+
 static void
 shim_json_string(ShimJson *js)
 {
 	int			hi_surrogate = -1;
 
+	if (js->jsonb)
+		resetStringInfo(&js->str);
 	js->p++;					/* opening quote */
 	for (;;)
 	{
@@ -1637,34 +2310,72 @@ shim_json_string(ShimJson *js)
 				{
 					if (hi_surrogate == -1)
 						shim_json_error(js, "Unicode low surrogate must follow a high surrogate.");
+					ch = 0x10000 + ((hi_surrogate & 0x3ff) << 10) + (ch & 0x3ff);
 					hi_surrogate = -1;
-					continue;
 				}
 				if (hi_surrogate != -1)
 					shim_json_error(js, "Unicode low surrogate must follow a high surrogate.");
-				if (ch == 0 && js->jsonb)
-					ereport(ERROR,
-							(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-							 errmsg("unsupported Unicode escape sequence"),
-							 errdetail("\\u0000 cannot be converted to text.")));
+				/* json_in validates without de-escaping: only jsonb refuses \u0000 */
+				if (js->jsonb)
+					shim_json_add_codepoint(js, (pg_wchar) ch);
 				continue;
 			}
 			if (hi_surrogate != -1)
 				shim_json_error(js, "Unicode low surrogate must follow a high surrogate.");
-			if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
-				shim_json_error(js, "Escape sequence is invalid.");
+			switch (c)
+			{
+				case '"':
+				case '\\':
+				case '/':
+					break;
+				case 'b':
+					c = '\b';
+					break;
+				case 'f':
+					c = '\f';
+					break;
+				case 'n':
+					c = '\n';
+					break;
+				case 'r':
+					c = '\r';
+					break;
+				case 't':
+					c = '\t';
+					break;
+				default:
+					shim_json_error(js, "Escape sequence is invalid.");
+			}
+			if (js->jsonb)
+				appendStringInfoChar(&js->str, (char) c);
 			continue;
 		}
 		if (hi_surrogate != -1)
 			shim_json_error(js, "Unicode low surrogate must follow a high surrogate.");
+		if (js->jsonb)
+			appendStringInfoChar(&js->str, (char) c);
 	}
 	if (hi_surrogate != -1)
 		shim_json_error(js, "Unicode low surrogate must follow a high surrogate.");
 }
 
+/* the de-escaped string as a jbvString (jsonb) */
 static void
-shim_json_number(ShimJson *js)
+shim_json_string_value(ShimJson *js, JsonbValue *v)
 {
+	char	   *copy = palloc(js->str.len + 1);
+
+	memcpy(copy, js->str.data, js->str.len + 1);
+	v->type = jbvString;
+	v->val.string.len = js->str.len;
+	v->val.string.val = copy;
+}
+
+static void
+shim_json_number(ShimJson *js, JsonbValue *v)
+{
+	const char *start = js->p;
+
 	if (*js->p == '-')
 		js->p++;
 	if (*js->p == '0')
@@ -1692,11 +2403,47 @@ shim_json_number(ShimJson *js)
 		while (isdigit((unsigned char) *js->p))
 			js->p++;
 	}
+	/* as json_lex_number(): letters, digits, '_' or high-bit bytes after it */
+	if (isalnum((unsigned char) *js->p) || *js->p == '_' || IS_HIGHBIT_SET(*js->p))
+		shim_json_error(js, "Token is invalid.");
+	if (js->jsonb)
+	{
+		v->type = jbvNumeric;
+		v->val.numeric =
+			DatumGetNumeric(DirectFunctionCall3(numeric_in,
+												CStringGetDatum(pnstrdup(start, js->p - start)),
+												ObjectIdGetDatum(InvalidOid),
+												Int32GetDatum(-1)));
+	}
+}
+
+/* jsonb_in_scalar(): a scalar into the value under construction */
+static void
+shim_json_push_scalar(ShimJson *js, JsonbIteratorToken tok, JsonbValue *v)
+{
+	if (!js->jsonb)
+		return;
+	if (js->state == NULL)
+	{
+		JsonbValue	va;
+
+		va.type = jbvArray;
+		va.val.array.rawScalar = true;
+		va.val.array.nElems = 1;
+		va.val.array.elems = NULL;
+		pushJsonbValue(&js->state, WJB_BEGIN_ARRAY, &va);
+		pushJsonbValue(&js->state, WJB_ELEM, v);
+		js->result = pushJsonbValue(&js->state, WJB_END_ARRAY, NULL);
+	}
+	else
+		pushJsonbValue(&js->state, tok, v);
 }
 
 static void
-shim_json_value(ShimJson *js)
+shim_json_value(ShimJson *js, JsonbIteratorToken tok)
 {
+	JsonbValue	v;
+
 	shim_json_ws(js);
 	if (++js->depth > SHIM_JSON_MAX_DEPTH)
 		ereport(ERROR,
@@ -1706,75 +2453,96 @@ shim_json_value(ShimJson *js)
 	{
 		case '{':
 			js->p++;
+			if (js->jsonb)
+				pushJsonbValue(&js->state, WJB_BEGIN_OBJECT, NULL);
 			shim_json_ws(js);
 			if (*js->p == '}')
-			{
 				js->p++;
-				break;
-			}
-			for (;;)
-			{
-				shim_json_ws(js);
-				if (*js->p != '"')
-					shim_json_error(js, "Expected string or \"}\".");
-				shim_json_string(js);
-				shim_json_ws(js);
-				if (*js->p++ != ':')
-					shim_json_error(js, "Expected \":\".");
-				shim_json_value(js);
-				shim_json_ws(js);
-				if (*js->p == ',')
+			else
+				for (;;)
 				{
-					js->p++;
-					continue;
+					shim_json_ws(js);
+					if (*js->p != '"')
+						shim_json_error(js, "Expected string or \"}\".");
+					shim_json_string(js);
+					if (js->jsonb)
+					{
+						shim_json_string_value(js, &v);
+						pushJsonbValue(&js->state, WJB_KEY, &v);
+					}
+					shim_json_ws(js);
+					if (*js->p++ != ':')
+						shim_json_error(js, "Expected \":\".");
+					shim_json_value(js, WJB_VALUE);
+					shim_json_ws(js);
+					if (*js->p == ',')
+					{
+						js->p++;
+						continue;
+					}
+					if (*js->p++ != '}')
+						shim_json_error(js, "Expected \",\" or \"}\".");
+					break;
 				}
-				if (*js->p++ != '}')
-					shim_json_error(js, "Expected \",\" or \"}\".");
-				break;
-			}
+			if (js->jsonb)
+				js->result = pushJsonbValue(&js->state, WJB_END_OBJECT, NULL);
 			break;
 		case '[':
 			js->p++;
+			if (js->jsonb)
+				pushJsonbValue(&js->state, WJB_BEGIN_ARRAY, NULL);
 			shim_json_ws(js);
 			if (*js->p == ']')
-			{
 				js->p++;
-				break;
-			}
-			for (;;)
-			{
-				shim_json_value(js);
-				shim_json_ws(js);
-				if (*js->p == ',')
+			else
+				for (;;)
 				{
-					js->p++;
-					continue;
+					shim_json_value(js, WJB_ELEM);
+					shim_json_ws(js);
+					if (*js->p == ',')
+					{
+						js->p++;
+						continue;
+					}
+					if (*js->p++ != ']')
+						shim_json_error(js, "Expected \",\" or \"]\".");
+					break;
 				}
-				if (*js->p++ != ']')
-					shim_json_error(js, "Expected \",\" or \"]\".");
-				break;
-			}
+			if (js->jsonb)
+				js->result = pushJsonbValue(&js->state, WJB_END_ARRAY, NULL);
 			break;
 		case '"':
 			shim_json_string(js);
+			if (js->jsonb)
+				shim_json_string_value(js, &v);
+			shim_json_push_scalar(js, tok, &v);
 			break;
 		case 't':
 			if (strncmp(js->p, "true", 4) != 0)
 				shim_json_error(js, "Token is invalid.");
 			js->p += 4;
+			v.type = jbvBool;
+			v.val.boolean = true;
+			shim_json_push_scalar(js, tok, &v);
 			break;
 		case 'f':
 			if (strncmp(js->p, "false", 5) != 0)
 				shim_json_error(js, "Token is invalid.");
 			js->p += 5;
+			v.type = jbvBool;
+			v.val.boolean = false;
+			shim_json_push_scalar(js, tok, &v);
 			break;
 		case 'n':
 			if (strncmp(js->p, "null", 4) != 0)
 				shim_json_error(js, "Token is invalid.");
 			js->p += 4;
+			v.type = jbvNull;
+			shim_json_push_scalar(js, tok, &v);
 			break;
 		default:
-			shim_json_number(js);
+			shim_json_number(js, &v);
+			shim_json_push_scalar(js, tok, &v);
 			break;
 	}
 	js->depth--;
@@ -1783,14 +2551,23 @@ shim_json_value(ShimJson *js)
 static Datum
 shim_json_input(char *str, bool jsonb)
 {
-	ShimJson	js = {str, str, jsonb, 0};
+	ShimJson	js;
 
-	shim_json_value(&js);
+	memset(&js, 0, sizeof(js));
+	js.p = js.input = str;
+	js.jsonb = jsonb;
+	if (jsonb)
+		initStringInfo(&js.str);
+	shim_json_value(&js, WJB_ELEM);
 	shim_json_ws(&js);
 	if (*js.p != '\0')
 		shim_json_error(&js, "Expected end of input.");
-	/* jsonb is stored as its text, not in PostgreSQL's binary format */
-	PG_RETURN_TEXT_P(shim_cstring_to_text(str));
+	if (!jsonb)
+		PG_RETURN_TEXT_P(shim_cstring_to_text(str));
+	if (js.state != NULL || js.result == NULL)
+		shim_unreachable("jsonb input left an open container");
+	pfree(js.str.data);
+	PG_RETURN_POINTER(JsonbValueToJsonb(js.result));
 }
 
 static Datum
@@ -1881,6 +2658,52 @@ OidInputFunctionCall(Oid functionId, char *str, Oid typioparam, int32 typmod)
 
 	fmgr_info(functionId, &flinfo);
 	return InputFunctionCall(&flinfo, str, typioparam, typmod);
+}
+
+Datum
+DirectFunctionCall3Coll(PGFunction func, Oid collation, Datum arg1, Datum arg2,
+						Datum arg3)
+{
+	LOCAL_FCINFO(fcinfo, 3);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 3, collation, NULL, NULL);
+	fcinfo->args[0].value = arg1;
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = arg2;
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = arg3;
+	fcinfo->args[2].isnull = false;
+	result = (*func) (fcinfo);
+	if (fcinfo->isnull)
+		elog(ERROR, "function %p returned NULL", (void *) func);
+	return result;
+}
+
+/*
+ * tcop/postgres.c: the stack below the frame that called shim_init() may
+ * grow by max_stack_depth (PostgreSQL's usual 2MB) before an ERROR.
+ */
+#define SHIM_MAX_STACK_DEPTH_KB 2048
+static char *shim_stack_base = NULL;
+
+void
+check_stack_depth(void)
+{
+	char	   *here = (char *) __builtin_frame_address(0);
+	long		depth;
+
+	if (shim_stack_base == NULL)
+		return;
+	depth = (long) (shim_stack_base - here);
+	if (depth < 0)
+		depth = -depth;
+	if (depth > SHIM_MAX_STACK_DEPTH_KB * 1024L)
+		ereport(ERROR,
+				(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+				 errmsg("stack depth limit exceeded"),
+				 errhint("Increase the configuration parameter \"max_stack_depth\" (currently %dkB), after ensuring the platform's stack depth limit is adequate.",
+						 SHIM_MAX_STACK_DEPTH_KB)));
 }
 
 /* ----------------------------------------------------------------
@@ -2483,6 +3306,8 @@ shim_init(void)
 {
 	if (TopMemoryContext != NULL)
 		return;
+	/* the harness's frame: check_stack_depth() measures from here */
+	shim_stack_base = (char *) __builtin_frame_address(0);
 	TopMemoryContext = shim_context_create(NULL, "TopMemoryContext");
 	ErrorContext = shim_context_create(TopMemoryContext, "ErrorContext");
 	CurrentMemoryContext = TopMemoryContext;

@@ -196,7 +196,7 @@ for t in "${targets[@]}"; do
 	if [ "$crashes" -gt 0 ]; then
 		failed=1
 		echo "   CRASH: see $log"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|shim:|.*runtime error)' "$log" | head -5 | sed 's/^/   /'
+		grep -E '^(==[0-9]+==ERROR|SUMMARY|shim:|fuzz_[a-z]+:|  [a-z]|.*runtime error)' "$log" | head -6 | sed 's/^/   /'
 		find "$build/artifacts" -name "$t-*" -newer "$build/fuzz_$t" | sed 's/^/   artifact: /'
 	fi
 	summary+=("$(printf '%-9s %6ss %12s execs %8s execs/s %6s corpus %3s crashes' \
