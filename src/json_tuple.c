@@ -13,8 +13,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include <json.h>
 
 #include "access/htup_details.h"
@@ -421,11 +419,52 @@ value_text(json_object *val, bool as_json)
 extern Datum numeric_in(PG_FUNCTION_ARGS);
 
 /*
+ * is_json_number
+ *		Whether text is a number as JSON (and so jsonb_in) writes one:
+ *		-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.  json-c also accepts
+ *		NaN, Infinity, "1." and "00.5"; the fuzzer (tests/fuzz) found those
+ *		reaching numeric_in, and 1e400 refused as an infinite double.
+ */
+static bool
+is_json_number(const char *p)
+{
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return false;
+	if (*p == '.')
+	{
+		p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
+/*
  * push_jsonb
  *		Add a JSON value (and what it contains) to a jsonb under
  *		construction, as jsonb_in would have from its text: same numbers,
- *		same strings, and the same refusals (NaN/Infinity, which json-c
- *		accepts, and \u0000).  tok is WJB_VALUE or WJB_ELEM for scalars.
+ *		same strings, and the same refusals (numbers outside JSON's grammar,
+ *		such as NaN or "1.", which json-c accepts, and \u0000).  tok is
+ *		WJB_VALUE or WJB_ELEM for scalars.
  */
 static JsonbValue *
 push_jsonb(JsonbParseState **state, json_object *val, JsonbIteratorToken tok)
@@ -445,11 +484,13 @@ push_jsonb(JsonbParseState **state, json_object *val, JsonbIteratorToken tok)
 				{
 					const char *key = (const char *) lh_entry_k(entry);
 					json_object *child = (json_object *) lh_entry_v(entry);
+					int			klen = (int) strlen(key);
 					JsonbValue	k;
 
 					k.type = jbvString;
-					k.val.string.val = pg_any_to_server(key, strlen(key), PG_UTF8);
-					k.val.string.len = strlen(k.val.string.val);
+					k.val.string.val = pg_any_to_server(key, klen, PG_UTF8);
+					k.val.string.len = (k.val.string.val == key) ? klen :
+						(int) strlen(k.val.string.val);
 					pushJsonbValue(state, WJB_KEY, &k);
 					if (child == NULL)
 					{
@@ -489,20 +530,23 @@ push_jsonb(JsonbParseState **state, json_object *val, JsonbIteratorToken tok)
 			v.val.boolean = json_object_get_boolean(val);
 			break;
 		case json_type_double:
-			if (!isfinite(json_object_get_double(val)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						 errmsg("invalid input syntax for type %s", "json"),
-						 errdetail("JSON numbers cannot be NaN or infinite.")));
-			/* FALLTHROUGH */
 		case json_type_int:
-			/* the digits Genesys sent, as jsonb_in reads them */
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																CStringGetDatum(json_object_get_string(val)),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)));
-			break;
+			{
+				/* the digits Genesys sent, as jsonb_in reads them */
+				const char *num = json_object_get_string(val);
+
+				if (!is_json_number(num))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("invalid input syntax for type %s", "json"),
+							 errdetail("Token \"%s\" is invalid.", num)));
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(num),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+				break;
+			}
 		case json_type_string:
 			{
 				const char *s = json_object_get_string(val);
