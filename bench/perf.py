@@ -998,9 +998,8 @@ def write_doc(res):
       " documents so much more slowly that, in a side measurement, gc_fdw's load took 1.5x as"
       " long with it), `TRUNCATE`d and `CHECKPOINT`ed before each run (untimed)."
       " Medians of %d runs, rounds interleaved (curl, gc_fdw, Python, JS, then again). The"
-      " emulator listens with a backlog of 128 (`bench/perf.sh` raises socketserver's 5, with"
-      " which the SYNs of 8 or 16 simultaneous connections were dropped and retried a second"
-      " later)." % (
+      " emulator listens with a backlog of 128 (with socketserver's default of 5, the SYNs of 8"
+      " or 16 simultaneous connections were dropped and retried a second later)." % (
           res.get("scale") or "?", res["dataset_rows"], res["days"][0][0], res["days"][-1][0],
           res["runs"]))
     a("")

@@ -36,18 +36,6 @@ work=$(mktemp -d /tmp/gc_fdw_perf.XXXXXX)
 trap 'stop_emulator; rm -rf "$work"' EXIT
 # pages of every range stay rendered: identity + gzip of ~4000 pages is ~1.7 GB
 log "generating the emulator's dataset (--scale $SCALE)"
-# socketserver listens with a backlog of 5: beyond it, simultaneous connects
-# (concurrency 8 or 16, curl --parallel) lose their SYN and retry after a
-# second, which real API hosts never do.  Until the emulator's Server sets
-# request_queue_size itself, a sitecustomize raises the default for it.
-mkdir -p "$work/pyshim"
-cat >"$work/pyshim/sitecustomize.py" <<'PY'
-import socketserver
-if socketserver.TCPServer.request_queue_size < 128:
-    socketserver.TCPServer.request_queue_size = 128
-PY
-saved_pythonpath=${PYTHONPATH:-}
-export PYTHONPATH="$work/pyshim${saved_pythonpath:+:$saved_pythonpath}"
 # start_emulator allows a minute for the dataset; a large --scale may need more
 if ! start_emulator "$work" --scale "$SCALE" --page-cache-mb "${PAGE_CACHE_MB:-4096}" 2>/dev/null; then
 	log "still generating the dataset; waiting up to 10 more minutes"
@@ -60,7 +48,8 @@ if ! start_emulator "$work" --scale "$SCALE" --page-cache-mb "${PAGE_CACHE_MB:-4
 	export GC_EMU_URL="http://127.0.0.1:$(cat "$work/emulator.port")"
 	log "Genesys emulator listening on $GC_EMU_URL"
 fi
-if [ -n "$saved_pythonpath" ]; then export PYTHONPATH=$saved_pythonpath; else unset PYTHONPATH; fi
+# simultaneous connects beyond the listen backlog would wait a second for a
+# SYN retry (the emulator asks for 128; socketserver's default was 5)
 log "emulator listen backlog: $(ss -ltnH "sport = :${GC_EMU_URL##*:}" | awk '{print $3}')"
 export GC_LOADER_SECRET=demo-secret-PLUGH
 pg_virtualenv -t -v 15 /usr/bin/python3 bench/perf.py
