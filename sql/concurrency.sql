@@ -107,6 +107,17 @@ SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
 SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
 \! python3 tests/emuctl.py log-count --status 429
 
+-- A statement_timeout while pages are in flight gives them all up; the
+-- next query of the session reads exactly again
+\! python3 tests/emuctl.py reset
+\! python3 tests/emuctl.py settings '{"latency_ms": 200}'
+SET statement_timeout = '700ms';
+SELECT count(*) FROM conc_conversations
+ WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11';
+RESET statement_timeout;
+\! python3 tests/emuctl.py settings '{"latency_ms": 0}'
+SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
+
 -- users pages too (600 users in 12 pages of 50)
 \! python3 tests/emuctl.py reset
 SELECT count(*) AS users,

@@ -214,8 +214,8 @@ extern void gc_api_call_ex(GcConnection *conn, const char *method,
 
 
 /*
- * The first attempt of a request sent ahead of need, concurrently with
- * others (gc_api_send_many).  gc_api_call_attempted later runs the retry
+ * The first attempt of a request sent ahead of need (gc_api_send_async),
+ * collected by gc_api_wait; gc_api_call_attempted then runs the retry
  * policy from it, as if the request had just been sent.
  */
 typedef struct GcAttempt
@@ -225,19 +225,24 @@ typedef struct GcAttempt
 	char		retry_after[64];	/* its Retry-After header */
 	char		curl_error[256];	/* libcurl's message, when curl_rc != 0 */
 	uint64		token_generation;	/* gc_auth_token_generation() at send */
+	bool		pending;		/* sent, not collected yet */
+	int			slot;			/* transfer slot while pending */
+	uint64		slot_seq;
 	bool		used;			/* handed to gc_api_call_attempted */
 } GcAttempt;
 
 /*
- * Send the first attempt of n (<= GC_MAX_CONCURRENCY) authenticated API
- * requests at once and wait for all of them: attempts[i] gets the outcome of
- * path_queries[i] (json_bodies may be NULL).  Only a cancel or an internal
- * failure ereports here; answers of any status are kept for
- * gc_api_call_attempted.
+ * Send an authenticated API request and return without waiting: owner (the
+ * scan) must later collect it with gc_api_wait or give it up with
+ * gc_http_abandon(owner), which its memory context's reset callback also
+ * does.  Up to GC_MAX_CONCURRENCY requests may be in flight this way.
  */
-extern void gc_api_send_many(GcConnection *conn, const char *method, int n,
-							 char **path_queries, char **json_bodies,
-							 GcScanStats *stats, GcAttempt *attempts);
+extern void gc_api_send_async(GcConnection *conn, const char *method,
+							  const char *path_query, const char *json_body,
+							  GcScanStats *stats, const void *owner,
+							  GcAttempt *att);
+extern void gc_api_wait(GcAttempt *att);
+extern void gc_http_abandon(const void *owner);
 extern void gc_api_call_attempted(GcConnection *conn, const char *method,
 								  const char *path_query, const char *json_body,
 								  GcScanStats *stats, GcHttpResponse *resp,

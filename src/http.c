@@ -99,21 +99,43 @@ typedef struct GcRequest
 } GcRequest;
 
 /*
- * One easy handle per concurrent request, each with its own transfer state.
+ * One easy handle per request in flight, each with its own transfer state.
  * All requests run through one multi handle, whose connection pool keeps
- * keep-alive connections and TLS sessions for every slot: a single request
- * uses slot 0, concurrent pages slots 0..n-1.
+ * keep-alive connections and TLS sessions for every slot.  A request waited
+ * for at once takes any free slot; a scan keeps up to GC_MAX_CONCURRENCY
+ * pages in flight ahead of the one it reads (gc_api_send_async), owned by
+ * the scan until it collects them (gc_api_wait) or gives them up
+ * (gc_http_abandon, also from its memory context's reset callback, so an
+ * error leaves no transfer behind).  Two more slots serve a token request
+ * and a page waited for while a scan's pages are in flight.
  */
+typedef enum GcSlotState
+{
+	GC_SLOT_FREE,
+	GC_SLOT_BUSY,				/* in the multi handle */
+	GC_SLOT_DONE				/* ended, answer not collected yet */
+} GcSlotState;
+
 typedef struct GcSlot
 {
 	CURL	   *easy;
 	GcTransfer	xfer;
-	struct curl_slist *headers; /* of the request in progress, or NULL */
-	bool		done;
+	struct curl_slist *headers; /* of the request in flight, or NULL */
+	GcSlotState state;
+	uint64		seq;			/* tells one use of the slot from the next */
+	const void *owner;			/* scan that sent it ahead, or NULL */
+	GcRequest	req;			/* method, path and policy, for messages */
+	CURLcode	rc;				/* when DONE */
+	long		status;
+	double		total_secs;
+	TimestampTz started;
 } GcSlot;
 
+#define GC_SLOTS (GC_MAX_CONCURRENCY + 2)
+
 static CURLM *gc_multi = NULL;
-static GcSlot gc_slots[GC_MAX_CONCURRENCY];
+static GcSlot gc_slots[GC_SLOTS];
+static uint64 gc_slot_seq = 0;
 
 /* job DELETEs from abort callbacks use their own handle, outside gc_multi */
 static CURL *gc_curl_quiet = NULL;
@@ -418,9 +440,10 @@ gc_slot_prepare(GcSlot *slot, const GcRequest *req, const char *auth_line)
 			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
 		if (body != NULL || strcmp(req->method, "POST") == 0)
 		{
-			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+			/* copied: a request sent ahead outlives its caller's memory */
 			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
 							 (curl_off_t) (body ? strlen(body) : 0));
+			curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body ? body : "");
 		}
 	}
 	return true;
@@ -428,158 +451,241 @@ gc_slot_prepare(GcSlot *slot, const GcRequest *req, const char *auth_line)
 
 /*
  * gc_slot_release
- *		Detach slot from the multi handle, reset its easy handle (no pointer
- *		into freed memory, no copy of the credentials stays) and wipe and
- *		free its header list.
+ *		Detach slot from the multi handle when it is in it, and wipe and free
+ *		its header list (it may hold the bearer token).  The transfer state
+ *		(body, headers captured) stays for gc_attempt_collect.
  */
 static void
-gc_slot_release(GcSlot *slot, bool attached)
+gc_slot_release(GcSlot *slot)
 {
-	if (attached)
+	if (slot->state == GC_SLOT_BUSY)
 		curl_multi_remove_handle(gc_multi, slot->easy);
-	curl_easy_reset(slot->easy);
 	gc_free_headers(slot->headers);
 	slot->headers = NULL;
+	slot->state = GC_SLOT_FREE;
+	slot->owner = NULL;
 }
 
 /*
- * gc_http_perform_many
- *		Run the first attempt of n requests at once (one connection each,
- *		reused from the multi handle's pool) and wait for all of them.
- *		out[i] gets the libcurl result of reqs[i] and, on CURLE_OK, its
- *		response (body palloc'd in the current memory context).
- *
- * The wait polls the sockets in slices of at most a second and stops at a
- * pending cancel or terminate; signals also end the poll at once.  Nothing
- * may ereport while a header list exists: every failure is recorded, the
- * slots are released, and only then are errors raised.
+ * gc_slot_acquire
+ *		A free slot, its easy handle created on first use.
  */
-static void
-gc_http_perform_many(GcRequest *reqs, const char *token, int n, GcAttempt *out)
+static GcSlot *
+gc_slot_acquire(void)
 {
-	char	   *auth_line = NULL;
-	bool		prepared_all = true;
-	bool		interrupted = false;
-	CURLMcode	mc = CURLM_OK;
-	int			prepared = 0;
-	int			attached = 0;
-	int			running = 0;
 	int			i;
-	CURLMsg    *msg;
-	int			left;
-	TimestampTz started;
 
-	Assert(n >= 1 && n <= GC_MAX_CONCURRENCY);
 	if (gc_multi == NULL && (gc_multi = curl_multi_init()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < GC_SLOTS; i++)
 	{
-		if (gc_slots[i].easy == NULL && (gc_slots[i].easy = curl_easy_init()) == NULL)
+		GcSlot	   *slot = &gc_slots[i];
+
+		if (slot->state != GC_SLOT_FREE)
+			continue;
+		if (slot->easy == NULL && (slot->easy = curl_easy_init()) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 					 errmsg("could not create a libcurl handle")));
-		memset(&out[i], 0, sizeof(GcAttempt));
-		out[i].curl_rc = CURLE_OK;
+		slot->seq = ++gc_slot_seq;
+		return slot;
 	}
+	/* the scan keeps at most GC_MAX_CONCURRENCY in flight; never reached */
+	elog(ERROR, "gc_fdw: no free HTTP transfer slot");
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * gc_slot_start
+ *		Prepare slot for req and add it to the multi handle.  On failure the
+ *		slot is free again and an error is raised.
+ */
+static void
+gc_slot_start(GcSlot *slot, const GcRequest *req, const char *token)
+{
+	char	   *auth_line = NULL;
+	bool		ok;
+
 	if (token != NULL)
 		auth_line = psprintf("Authorization: Bearer %s", token);
-	for (i = 0; i < n && prepared_all; i++)
-	{
-		prepared_all = gc_slot_prepare(&gc_slots[i], &reqs[i], auth_line);
-		prepared = i + 1;
-	}
+	ok = gc_slot_prepare(slot, req, auth_line);
 	if (auth_line != NULL)
 	{
 		explicit_bzero(auth_line, strlen(auth_line));
 		pfree(auth_line);
 	}
-	if (!prepared_all)
+	slot->req = *req;
+	slot->rc = CURLE_OK;
+	slot->status = 0;
+	slot->total_secs = 0;
+	slot->started = GetCurrentTimestamp();
+	if (ok && curl_multi_add_handle(gc_multi, slot->easy) == CURLM_OK)
 	{
-		for (i = 0; i < prepared; i++)
-			gc_slot_release(&gc_slots[i], false);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory while preparing a Genesys Cloud request")));
+		slot->state = GC_SLOT_BUSY;
+		return;
 	}
+	gc_slot_release(slot);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+			 errmsg("out of memory while preparing a Genesys Cloud request")));
+}
 
-	started = GetCurrentTimestamp();
-	for (i = 0; i < n; i++)
-	{
-		gc_slots[i].done = false;
-		if (curl_multi_add_handle(gc_multi, gc_slots[i].easy) != CURLM_OK)
-			break;
-		attached++;
-	}
-	if (attached == n)
-	{
-		for (;;)
-		{
-			mc = curl_multi_perform(gc_multi, &running);
-			if (mc != CURLM_OK || running == 0)
-				break;
-			if (InterruptPending && (QueryCancelPending || ProcDiePending))
-			{
-				interrupted = true;
-				break;
-			}
-			/* a signal (cancel, timeout, terminate) ends the poll early */
-			mc = curl_multi_poll(gc_multi, NULL, 0, 1000, NULL);
-			if (mc != CURLM_OK)
-				break;
-		}
-	}
-	else
-		mc = CURLM_OUT_OF_MEMORY;
+/*
+ * gc_multi_step
+ *		Let libcurl move every transfer on, and note the ones that ended:
+ *		their slots become DONE (detached, header list wiped).  Returns
+ *		false when libcurl failed; nothing here ereports.
+ */
+static bool
+gc_multi_step(void)
+{
+	int			running = 0;
+	CURLMsg    *msg;
+	int			left;
+
+	if (curl_multi_perform(gc_multi, &running) != CURLM_OK)
+		return false;
 	while ((msg = curl_multi_info_read(gc_multi, &left)) != NULL)
 	{
 		GcSlot	   *slot = NULL;
+		double		total = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
-		if (slot == NULL)
+		if (slot == NULL || slot->state != GC_SLOT_BUSY)
 			continue;
-		i = (int) (slot - gc_slots);
-		slot->done = true;
-		out[i].curl_rc = msg->data.result;
-		if (msg->data.result == CURLE_OK)
+		slot->rc = msg->data.result;
+		if (slot->rc == CURLE_OK)
 		{
-			double		total = 0;
-
-			curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &out[i].resp.status);
+			curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &slot->status);
 			curl_easy_getinfo(slot->easy, CURLINFO_TOTAL_TIME, &total);
-			out[i].resp.elapsed_secs = total;
+			slot->total_secs = total;
 		}
+		curl_multi_remove_handle(gc_multi, slot->easy);
+		gc_free_headers(slot->headers);
+		slot->headers = NULL;
+		slot->state = GC_SLOT_DONE;
 	}
-	for (i = 0; i < n; i++)
-	{
-		if (!gc_slots[i].done)
-			out[i].curl_rc = interrupted ? CURLE_ABORTED_BY_CALLBACK :
-				CURLE_OUT_OF_MEMORY;
-		gc_slot_release(&gc_slots[i], i < attached);
-	}
+	return true;
+}
 
-	/* From here on ereport is safe again */
-	for (i = 0; i < n; i++)
+/*
+ * gc_multi_wait
+ *		Drive every transfer until slot's has ended.  Returns false on a
+ *		pending cancel or terminate, or when libcurl failed (*failed); the
+ *		caller cleans up and raises.  The wait polls the sockets in slices
+ *		of at most a second; signals (cancel, timeout, terminate) end the
+ *		poll at once.
+ */
+static bool
+gc_multi_wait(GcSlot *slot, bool *failed)
+{
+	*failed = false;
+	for (;;)
 	{
-		if (out[i].curl_rc == CURLE_ABORTED_BY_CALLBACK)
+		if (!gc_multi_step())
 		{
-			CHECK_FOR_INTERRUPTS();
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling Genesys Cloud request %s %s",
-							reqs[i].method, reqs[i].path)));
+			*failed = true;
+			return false;
+		}
+		if (slot->state == GC_SLOT_DONE)
+			return true;
+		if (InterruptPending && (QueryCancelPending || ProcDiePending))
+			return false;
+		if (curl_multi_poll(gc_multi, NULL, 0, 1000, NULL) != CURLM_OK)
+		{
+			*failed = true;
+			return false;
 		}
 	}
-	if (mc != CURLM_OK)
+}
+
+/*
+ * gc_slot_finish
+ *		Turn slot's ended transfer into out (body palloc'd in the current
+ *		memory context) and free the slot; raises on a cancel seen by
+ *		libcurl and on a body over the limit.
+ */
+static void
+gc_slot_finish(GcSlot *slot, GcAttempt *out)
+{
+	GcRequest	req = slot->req;
+
+	memset(out, 0, sizeof(GcAttempt));
+	out->curl_rc = slot->rc;
+	out->resp.status = slot->status;
+	out->resp.elapsed_secs = slot->total_secs;
+	/* free first: whatever collecting raises, the slot is not lost */
+	gc_slot_release(slot);
+	if (out->curl_rc == CURLE_ABORTED_BY_CALLBACK)
+	{
+		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("libcurl failed while sending %s %s: %s",
-						reqs[0].method, reqs[0].path, curl_multi_strerror(mc))));
-	for (i = 0; i < n; i++)
-		gc_attempt_collect(&reqs[i], &gc_slots[i].xfer, &out[i], started);
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling Genesys Cloud request %s %s",
+						req.method, req.path)));
+	}
+	gc_attempt_collect(&req, &slot->xfer, out, slot->started);
+}
+
+/*
+ * gc_wait_failed
+ *		After gc_multi_wait returned false: give up the requests of owner
+ *		(NULL: only slot) and raise the cancel or the libcurl failure.
+ */
+static void
+pg_attribute_noreturn()
+gc_wait_failed(GcSlot *slot, const void *owner, bool failed)
+{
+	const char *method = slot->req.method;
+	const char *path = slot->req.path;
+
+	gc_slot_release(slot);
+	if (owner != NULL)
+		gc_http_abandon(owner);
+	CHECK_FOR_INTERRUPTS();
+	ereport(ERROR,
+			(errcode(failed ? ERRCODE_FDW_ERROR : ERRCODE_QUERY_CANCELED),
+			 failed ? errmsg("libcurl failed while sending %s %s", method, path)
+			 : errmsg("canceling Genesys Cloud request %s %s", method, path)));
+}
+
+/*
+ * gc_http_perform_one
+ *		One attempt of req, waited for (transfers sent ahead by scans move
+ *		on meanwhile).  out gets the libcurl result and, on CURLE_OK, the
+ *		response.
+ */
+static void
+gc_http_perform_one(GcRequest *req, const char *token, GcAttempt *out)
+{
+	GcSlot	   *slot = gc_slot_acquire();
+	bool		failed;
+
+	gc_slot_start(slot, req, token);
+	if (!gc_multi_wait(slot, &failed))
+		gc_wait_failed(slot, NULL, failed);
+	gc_slot_finish(slot, out);
+}
+
+/*
+ * gc_http_abandon
+ *		Give up every request owner sent ahead and has not collected: their
+ *		transfers are detached and their header lists wiped.  Safe from
+ *		memory context callbacks during abort (raises nothing).
+ */
+void
+gc_http_abandon(const void *owner)
+{
+	int			i;
+
+	for (i = 0; i < GC_SLOTS; i++)
+		if (gc_slots[i].state != GC_SLOT_FREE && gc_slots[i].owner == owner &&
+			owner != NULL)
+			gc_slot_release(&gc_slots[i]);
 }
 
 /*
@@ -1000,19 +1106,6 @@ gc_count_attempt(const GcRequest *req, GcScanStats *stats, const GcAttempt *att)
 		stats->requests++;
 }
 
-/* A copy of src in the current memory context */
-static void
-gc_response_copy(GcHttpResponse *dst, const GcHttpResponse *src)
-{
-	*dst = *src;
-	dst->body = palloc(src->body_len + 1);
-	if (src->body_len > 0)
-		memcpy(dst->body, src->body, src->body_len);
-	dst->body[src->body_len] = '\0';
-	dst->content_type = src->content_type ? pstrdup(src->content_type) : NULL;
-	dst->correlation_id = src->correlation_id ? pstrdup(src->correlation_id) : NULL;
-}
-
 /*
  * gc_http_exchange
  *		Run req under the retry policy; see the file header.  When first is
@@ -1049,10 +1142,10 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
 		gc_response_free(resp);
 		if (first != NULL && !first->used)
 		{
+			/* the answer moves to resp: the caller collected it in its context */
 			first->used = true;
 			att = *first;
-			if (att.curl_rc == CURLE_OK)
-				gc_response_copy(&att.resp, &first->resp);
+			memset(&first->resp, 0, sizeof(first->resp));
 		}
 		else
 		{
@@ -1072,7 +1165,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
 			}
 			gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
 								conn->opts.request_timeout);
-			gc_http_perform_many(req, token, 1, &att);
+			gc_http_perform_one(req, token, &att);
 			att.token_generation = gc_auth_token_generation();
 			gc_progress_waiting_done();
 			gc_count_attempt(req, stats, &att);
@@ -1269,7 +1362,8 @@ gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
 /*
  * gc_api_call_attempted
  *		gc_api_call_ex whose first attempt may already have been sent by
- *		gc_api_send_many (first, or NULL); see gc_fdw.h.
+ *		gc_api_send_async and collected by gc_api_wait (first, or NULL);
+ *		see gc_fdw.h.
  */
 void
 gc_api_call_attempted(GcConnection *conn, const char *method,
@@ -1294,83 +1388,81 @@ gc_api_call_attempted(GcConnection *conn, const char *method,
 	pfree(req.url);
 }
 
-/* gc_api_send_many's work, counted in stats */
-static void
-gc_send_many_counted(GcConnection *conn, GcRequest *reqs, int n,
-					 GcScanStats *stats, GcAttempt *attempts)
+/*
+ * gc_api_send_async
+ *		Send an authenticated API request without waiting for its answer;
+ *		see gc_fdw.h.  Pacing and the token apply as to any request, and
+ *		the request counts as sent.
+ */
+void
+gc_api_send_async(GcConnection *conn, const char *method, const char *path_query,
+				  const char *json_body, GcScanStats *stats, const void *owner,
+				  GcAttempt *att)
 {
-	const char *method = reqs[0].method;
-	GcScanStats scratch_stats;
-	double		paced;
+	GcRequest	req;
+	GcSlot	   *slot;
 	const char *token;
-	uint64		generation;
-	int			i;
+	double		paced;
 
-	if (stats == NULL)
-	{
-		memset(&scratch_stats, 0, sizeof(scratch_stats));
-		stats = &scratch_stats;
-	}
-	paced = gc_budget_wait(conn, &reqs[0]);
-	if (paced > 0)
+	memset(att, 0, sizeof(GcAttempt));
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	req.path = path_query;
+	req.url = psprintf("%s%s", conn->opts.api_url, path_query);
+	req.body = json_body;
+	req.service = "Genesys Cloud API";
+	req.url_option = "api_url";
+	req.endpoint = gc_stats_endpoint(method, path_query);
+
+	paced = gc_budget_wait(conn, &req);
+	if (paced > 0 && stats != NULL)
 	{
 		stats->pacing_waits++;
 		stats->pacing_secs += paced;
 	}
 	token = gc_auth_get_token(conn, stats);
-	generation = gc_auth_token_generation();
-	gc_progress_waiting(psprintf("HTTP %s %s and %d more, concurrently",
-								 method, reqs[0].path, n - 1),
-						conn->opts.request_timeout);
-	gc_http_perform_many(reqs, token, n, attempts);
-	gc_progress_waiting_done();
-	for (i = 0; i < n; i++)
-	{
-		attempts[i].token_generation = generation;
-		gc_count_attempt(&reqs[i], stats, &attempts[i]);
-	}
+	att->token_generation = gc_auth_token_generation();
+	slot = gc_slot_acquire();
+	gc_slot_start(slot, &req, token);
+	slot->owner = owner;
+	slot->req.url = NULL;		/* libcurl has its own copy */
+	pfree(req.url);
+	(void) gc_multi_step();		/* on its way now */
+	att->slot = (int) (slot - gc_slots);
+	att->slot_seq = slot->seq;
+	att->pending = true;
+	if (stats != NULL)
+		stats->requests++;
 }
 
 /*
- * gc_api_send_many
- *		Send the first attempt of n API requests at once; see gc_fdw.h.
- *		Pacing applies as to one request (the caller sizes n to the
- *		budget), and every request is counted as sent.
+ * gc_api_wait
+ *		The first attempt of a request gc_api_send_async sent, waited for
+ *		(the other transfers move on meanwhile), its body palloc'd in the
+ *		current memory context.  A cancel gives up all of the owner's
+ *		requests and raises.
  */
 void
-gc_api_send_many(GcConnection *conn, const char *method, int n,
-				 char **path_queries, char **json_bodies, GcScanStats *stats,
-				 GcAttempt *attempts)
+gc_api_wait(GcAttempt *att)
 {
-	GcRequest  *reqs = palloc0(sizeof(GcRequest) * n);
-	int			i;
+	GcSlot	   *slot;
+	bool		failed;
+	uint64		generation = att->token_generation;
+	GcEndpointStats *endpoint;
 
-	for (i = 0; i < n; i++)
-	{
-		reqs[i].conn = conn;
-		reqs[i].method = method;
-		reqs[i].path = path_queries[i];
-		reqs[i].url = psprintf("%s%s", conn->opts.api_url, path_queries[i]);
-		reqs[i].body = json_bodies ? json_bodies[i] : NULL;
-		reqs[i].service = "Genesys Cloud API";
-		reqs[i].url_option = "api_url";
-		reqs[i].endpoint = gc_stats_endpoint(method, path_queries[i]);
-	}
-	PG_TRY();
-	{
-		gc_send_many_counted(conn, reqs, n, stats, attempts);
-	}
-	PG_CATCH();
-	{
-		/* read-only listings: nothing is uncertain, but count the error */
-		gc_stats_error(reqs[0].endpoint);
-		gc_progress_waiting_done();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	for (i = 0; i < n; i++)
-		pfree(reqs[i].url);
-	pfree(reqs);
+	if (!att->pending || att->slot < 0 || att->slot >= GC_SLOTS ||
+		gc_slots[att->slot].seq != att->slot_seq ||
+		gc_slots[att->slot].state == GC_SLOT_FREE)
+		elog(ERROR, "gc_fdw: a request sent ahead was lost");
+	slot = &gc_slots[att->slot];
+	if (slot->state == GC_SLOT_BUSY && !gc_multi_wait(slot, &failed))
+		gc_wait_failed(slot, slot->owner, failed);
+	endpoint = slot->req.endpoint;
+	gc_slot_finish(slot, att);
+	att->token_generation = generation;
+	gc_stats_exchange(endpoint, att->curl_rc == CURLE_OK ? att->resp.status : 0,
+					  att->resp.body_len);
 }
 
 /*

@@ -123,10 +123,11 @@ typedef struct GcScanState
 	 */
 	int			series;			/* bumped whenever page numbers restart */
 	int			series_pages;	/* pages of the series (0: unknown) */
-	GcAttempt  *ahead;			/* in ahead_cxt: pages ahead_first.. */
-	int			ahead_count;
-	int			ahead_first;
+	GcAttempt	ahead[GC_MAX_CONCURRENCY];	/* page n in ahead[n % size] */
+	int			ahead_first;	/* pages ahead_first .. ahead_next - 1 */
+	int			ahead_next;		/* are in flight (or answered, unread) */
 	int			ahead_series;	/* the series they belong to */
+	MemoryContextCallback ahead_cb; /* gives them up when ahead_cxt goes */
 	int64		ahead_sent;		/* pages requested ahead, for EXPLAIN */
 	int64		ahead_unused;	/* ... and never read (LIMIT, split) */
 
@@ -138,6 +139,8 @@ typedef struct GcSeenId
 {
 	char		id[64];
 } GcSeenId;
+
+static void abandon_ahead(void *arg);
 
 /*
  * gc_scan_begin
@@ -206,6 +209,9 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 										 "gc_fdw row", ALLOCSET_SMALL_SIZES);
 	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "gc_fdw pages ahead", ALLOCSET_DEFAULT_SIZES);
+	st->ahead_cb.func = abandon_ahead;
+	st->ahead_cb.arg = st;
+	MemoryContextRegisterResetCallback(st->ahead_cxt, &st->ahead_cb);
 }
 
 /*
@@ -885,53 +891,76 @@ page_request(GcScanState *st, int page_number, char **path, char **body)
 }
 
 /*
- * pages_to_request
- *		How many pages to request at once from page p on: one until the
- *		series' first page has said how many it holds, then up to the
- *		concurrency option, never past the series' last page (no request
- *		is wasted on an empty page) and never more than the rate-limit
- *		budget has left.
+ * abandon_ahead
+ *		Memory context callback of ahead_cxt: when the requests' memory goes
+ *		(reset, end of scan, error), give up the transfers still in flight.
  */
-static int
-pages_to_request(GcScanState *st, int p)
+static void
+abandon_ahead(void *arg)
 {
-	int			n = st->table_opts.concurrency;
-	int			budget;
-
-	if (n <= 1 || p <= 1 || st->series_pages <= 0 || p >= st->series_pages)
-		return 1;
-	n = Min(n, st->series_pages - p + 1);
-	budget = gc_api_budget_left(st->conn);
-	if (budget >= 0)
-		n = Min(n, Max(budget, 1));
-	return Max(n, 1);
+	gc_http_abandon(arg);
 }
 
 /*
  * discard_ahead
- *		Forget the pages requested ahead, counting those never read.
+ *		Give up the pages requested ahead and not read yet, counting them.
  */
 static void
 discard_ahead(GcScanState *st)
 {
-	int			i;
-
-	for (i = 0; i < st->ahead_count; i++)
-		if (!st->ahead[i].used)
-			st->ahead_unused++;
-	st->ahead = NULL;
-	st->ahead_count = 0;
+	if (st->ahead_next > st->ahead_first)
+		st->ahead_unused += st->ahead_next - st->ahead_first;
+	st->ahead_first = st->ahead_next = 0;
+	gc_http_abandon(st);
 	MemoryContextReset(st->ahead_cxt);
+	/* a reset calls and forgets the callback: register it again */
+	MemoryContextRegisterResetCallback(st->ahead_cxt, &st->ahead_cb);
+}
+
+/*
+ * send_ahead
+ *		Keep up to "concurrency" pages in flight from page p on, once the
+ *		series' first page has said how many it holds: never past its last
+ *		page (no request is spent on an empty page) and never more than the
+ *		rate-limit budget has left.  While the scan reads page p, the pages
+ *		after it are on their way.
+ */
+static void
+send_ahead(GcScanState *st, const char *method, int p)
+{
+	int			last;
+	int			budget;
+
+	if (st->table_opts.concurrency <= 1 || st->series_pages <= 0)
+		return;
+	last = Min(p + st->table_opts.concurrency - 1, st->series_pages);
+	budget = gc_api_budget_left(st->conn);
+	while (st->ahead_next <= last)
+	{
+		MemoryContext oldcxt;
+		char	   *path;
+		char	   *body;
+
+		if (budget >= 0 && st->ahead_next - st->ahead_first >= Max(budget, 1))
+			break;
+		oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+		page_request(st, st->ahead_next, &path, &body);
+		MemoryContextSwitchTo(oldcxt);
+		gc_api_send_async(st->conn, method, path, body, &st->stats, st,
+						  &st->ahead[st->ahead_next % GC_MAX_CONCURRENCY]);
+		if (st->ahead_next > p)
+			st->ahead_sent++;
+		st->ahead_next++;
+	}
 }
 
 /*
  * fetch_page
  *		The answer to page st->page_number of the current series (users or
- *		details query), in the current memory context: taken from the pages
- *		requested ahead when it is among them, else requested now, together
- *		with the pages after it when the series has more.  The retry policy
- *		(401, 429, 5xx, network) applies to each page as if it had been
- *		requested alone.
+ *		details query), in the current memory context: collected when it
+ *		was sent ahead, else requested now; either way the pages after it
+ *		are sent ahead first.  The retry policy (401, 429, 5xx, network)
+ *		applies to each page as if it had been requested alone.
  */
 static void
 fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
@@ -941,59 +970,33 @@ fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
 	GcAttempt  *first = NULL;
 	char	   *path;
 	char	   *body;
-	bool		ahead_of_p = false;
 
-	if (st->ahead_count > 0 && st->ahead_series == st->series &&
-		p >= st->ahead_first && p < st->ahead_first + st->ahead_count)
+	if (st->ahead_series == st->series && p < st->ahead_first &&
+		st->ahead_next > st->ahead_first)
 	{
-		GcAttempt  *a = &st->ahead[p - st->ahead_first];
-
-		if (!a->used)
-			first = a;
-		else
-		{
-			/* asked again (a repeated page): keep the later ones */
-			int			i;
-
-			for (i = p - st->ahead_first + 1; i < st->ahead_count; i++)
-				ahead_of_p = ahead_of_p || !st->ahead[i].used;
-		}
+		/* asked again (a repeated page): the pages in flight stay */
 	}
-	if (first == NULL && !ahead_of_p)
+	else
 	{
-		int			n = pages_to_request(st, p);
-
-		discard_ahead(st);
-		if (n > 1)
+		if (st->ahead_series != st->series || p != st->ahead_first)
 		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
-			char	  **paths = palloc(sizeof(char *) * n);
-			char	  **bodies = palloc(sizeof(char *) * n);
-			int			i;
-
-			for (i = 0; i < n; i++)
-				page_request(st, p + i, &paths[i], &bodies[i]);
-			st->ahead = palloc0(sizeof(GcAttempt) * n);
-			gc_api_send_many(st->conn, method, n, paths,
-							 st->mode == GC_MODE_USERS ? NULL : bodies,
-							 &st->stats, st->ahead);
-			MemoryContextSwitchTo(oldcxt);
-			st->ahead_count = n;
-			st->ahead_first = p;
+			discard_ahead(st);
 			st->ahead_series = st->series;
-			st->ahead_sent += n - 1;
-			first = &st->ahead[0];
+			st->ahead_first = st->ahead_next = p;
 		}
+		send_ahead(st, method, p);
+		if (p < st->ahead_next)
+		{
+			first = &st->ahead[p % GC_MAX_CONCURRENCY];
+			gc_api_wait(first);
+		}
+		else
+			st->ahead_next = p + 1;
+		st->ahead_first = p + 1;
 	}
 	page_request(st, p, &path, &body);
 	gc_api_call_attempted(st->conn, method, path, body, &st->stats, resp,
 						  return_status, first);
-	if (first != NULL && first->curl_rc == 0 && first->resp.body != NULL)
-	{
-		/* the answer was copied to resp: free the page held ahead now */
-		pfree(first->resp.body);
-		first->resp.body = NULL;
-	}
 }
 
 /*
@@ -1454,13 +1457,10 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("API Requests", NULL, st->stats.requests, es);
 		if (st->ahead_sent > 0)
 		{
-			int64		unused = st->ahead_unused;
-			int			i;
+			/* pages still in flight count too (EXPLAIN runs before the end) */
+			int64		unused = st->ahead_unused +
+				Max(st->ahead_next - st->ahead_first, 0);
 
-			/* the batch still held counts too (EXPLAIN runs before the end) */
-			for (i = 0; i < st->ahead_count; i++)
-				if (!st->ahead[i].used)
-					unused++;
 			ExplainPropertyInteger("Pages Requested Ahead", NULL, st->ahead_sent, es);
 			ExplainPropertyInteger("Pages Requested Ahead Unused", NULL, unused, es);
 		}
