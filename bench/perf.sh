@@ -36,18 +36,8 @@ work=$(mktemp -d /tmp/gc_fdw_perf.XXXXXX)
 trap 'stop_emulator; rm -rf "$work"' EXIT
 # pages of every range stay rendered: identity + gzip of ~4000 pages is ~1.7 GB
 log "generating the emulator's dataset (--scale $SCALE)"
-# start_emulator allows a minute for the dataset; a large --scale may need more
-if ! start_emulator "$work" --scale "$SCALE" --page-cache-mb "${PAGE_CACHE_MB:-4096}" 2>/dev/null; then
-	log "still generating the dataset; waiting up to 10 more minutes"
-	for _ in $(seq 1 6000); do
-		[ -s "$work/emulator.port" ] && break
-		kill -0 "$GC_EMU_PID" 2>/dev/null || { cat "$work/emulator.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	[ -s "$work/emulator.port" ] || { echo "emulator did not start" >&2; exit 1; }
-	export GC_EMU_URL="http://127.0.0.1:$(cat "$work/emulator.port")"
-	log "Genesys emulator listening on $GC_EMU_URL"
-fi
+# the dataset at --scale 250 takes about a minute to generate: allow ten
+GC_EMU_START_SECS=600 start_emulator "$work" --scale "$SCALE" --page-cache-mb "${PAGE_CACHE_MB:-4096}"
 # simultaneous connects beyond the listen backlog would wait a second for a
 # SYN retry (the emulator asks for 128; socketserver's default was 5)
 log "emulator listen backlog: $(ss -ltnH "sport = :${GC_EMU_URL##*:}" | awk '{print $3}')"

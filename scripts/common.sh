@@ -42,7 +42,8 @@ build_and_install() {
 # free loopback port and export GC_EMU_URL; the test credentials come from
 # the environment (GC_EMU_CLIENT_ID/GC_EMU_SECRET) so they never appear in
 # SQL files.  Extra options (e.g. --scale 40 for the benchmarks) are passed
-# on; a large dataset takes a while to generate, hence the minute allowed.
+# on; a large dataset takes a while to generate, hence the minute allowed
+# (GC_EMU_START_SECS overrides it).
 start_emulator() {
 	local work=$1
 	shift
@@ -58,7 +59,7 @@ start_emulator() {
 		>"$work/emulator.log" 2>&1 &
 	GC_EMU_PID=$!
 	local i
-	for i in $(seq 1 600); do
+	for i in $(seq 1 $((${GC_EMU_START_SECS:-60} * 10))); do
 		[ -s "$work/emulator.port" ] && break
 		kill -0 "$GC_EMU_PID" 2>/dev/null || { cat "$work/emulator.log" >&2; return 1; }
 		sleep 0.1
