@@ -3,12 +3,15 @@
  * http.c
  *		  HTTP transport of gc_fdw: the only file that includes curl/curl.h.
  *
- * Owns the per-backend libcurl easy handle (created lazily and reused, so
- * keep-alive connections and TLS sessions survive between requests), the
- * response buffer and the headers captured from it, the retry policy
- * (a 401 re-authenticates once, a 429 waits as Retry-After says, 5xx and
- * network failures back off with jitter), interruptible sleeps and the
- * wording of every error the API or the network causes.
+ * Owns the per-backend libcurl multi handle and its transfer slots (created
+ * lazily and reused, so keep-alive connections and TLS sessions survive
+ * between requests), the response buffers and the headers captured from
+ * them, requests a scan keeps in flight ahead of the page it reads
+ * (gc_api_send_async, gc_api_wait, gc_http_abandon), the retry policy (a
+ * 401 re-authenticates once, a 429 waits as Retry-After says, 5xx and
+ * network failures back off with jitter), pacing from the rate-limit
+ * headers, interruptible sleeps and the wording of every error the API or
+ * the network causes.
  *
  * Must not: ereport, palloc or otherwise longjmp inside a libcurl callback
  * (callbacks only record state and return a code; cleanup and

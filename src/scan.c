@@ -71,7 +71,7 @@ typedef struct GcScanState
 	MemoryContext scan_cxt;		/* per (re)scan: evaluated conditions */
 	MemoryContext window_cxt;	/* per window: de-dup table */
 	MemoryContext batch_cxt;	/* per page: body and parsed JSON */
-	MemoryContext ahead_cxt;	/* per batch: pages requested ahead */
+	MemoryContext ahead_cxt;	/* per window: bodies of pages in flight */
 	MemoryContext temp_cxt;		/* per row */
 
 	bool		started;
@@ -118,8 +118,8 @@ typedef struct GcScanState
 
 	/*
 	 * Concurrent paging: once the first page of a request series says how
-	 * many pages it holds, the next ones are requested several at a time
-	 * (option "concurrency") and handed out in page order.
+	 * many pages it holds, up to "concurrency" pages are kept in flight
+	 * ahead of the one being read, and read in page order.
 	 */
 	int			series;			/* bumped whenever page numbers restart */
 	int			series_pages;	/* pages of the series (0: unknown) */
