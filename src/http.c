@@ -1188,6 +1188,18 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
 			resp->retried_uncertain = uncertain;
 			return;
 		}
+		else if (resp->status == 401 && !req->is_token &&
+				 att.token_generation != gc_auth_token_generation())
+		{
+			/*
+			 * Sent ahead with a token that has been replaced since (another
+			 * page's 401 fetched a new one): it says nothing about the
+			 * current token, so send the request again with it.
+			 */
+			elog(DEBUG1, "gc_fdw: %s %s -> HTTP 401 for a token replaced since, sending again",
+				 req->method, req->path);
+			continue;
+		}
 		else if (resp->status == 401 && !req->is_token)
 		{
 			/*
@@ -1206,9 +1218,7 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
 			elog(DEBUG1, "gc_fdw: %s %s -> HTTP 401, fetching a new token",
 				 req->method, req->path);
 			gc_stats_reauth(req->endpoint);
-			/* unless a newer token came since this attempt was sent */
-			if (att.token_generation == gc_auth_token_generation())
-				gc_auth_forget_token(conn);
+			gc_auth_forget_token(conn);
 			reauths_in_a_row++;
 			continue;
 		}
