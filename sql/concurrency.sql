@@ -118,6 +118,25 @@ RESET statement_timeout;
 \! python3 tests/emuctl.py settings '{"latency_ms": 0}'
 SELECT * FROM conc_diff('2024-03-04', '2024-03-11');
 
+-- A second scan runs while the first keeps 16 pages in flight (a subquery
+-- per outer row): the scans share the transfer slots, and the inner one
+-- reads on with fewer pages ahead instead of failing
+\! python3 tests/emuctl.py reset
+ALTER FOREIGN TABLE conc_conversations OPTIONS (ADD concurrency '16');
+SELECT count(*) AS outer_rows,
+       bool_and(n = (SELECT count(*) FROM conversations_truth t
+                      WHERE t.conversation_start >= s.conversation_start
+                        AND t.conversation_start < s.conversation_start + interval '1 day'))
+         AS inner_counts_exact
+  FROM (SELECT a.conversation_start,
+               (SELECT count(*) FROM conc_conversations b
+                 WHERE b.conversation_start >= a.conversation_start
+                   AND b.conversation_start < a.conversation_start + interval '1 day') AS n
+          FROM conc_conversations a
+         WHERE a.conversation_start >= '2024-03-04' AND a.conversation_start < '2024-03-11'
+         LIMIT 12) s;
+ALTER FOREIGN TABLE conc_conversations OPTIONS (DROP concurrency);
+
 -- users pages too (600 users in 12 pages of 50)
 \! python3 tests/emuctl.py reset
 SELECT count(*) AS users,

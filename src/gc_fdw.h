@@ -235,9 +235,10 @@ typedef struct GcAttempt
  * Send an authenticated API request and return without waiting: owner (the
  * scan) must later collect it with gc_api_wait or give it up with
  * gc_http_abandon(owner), which its memory context's reset callback also
- * does.  Up to GC_MAX_CONCURRENCY requests may be in flight this way.
+ * does.  Returns false, sending nothing, when the transfer slots are all
+ * taken by pages other scans of the query keep in flight.
  */
-extern void gc_api_send_async(GcConnection *conn, const char *method,
+extern bool gc_api_send_async(GcConnection *conn, const char *method,
 							  const char *path_query, const char *json_body,
 							  GcScanStats *stats, const void *owner,
 							  GcAttempt *att);

@@ -1405,9 +1405,10 @@ gc_api_call_attempted(GcConnection *conn, const char *method,
  * gc_api_send_async
  *		Send an authenticated API request without waiting for its answer;
  *		see gc_fdw.h.  Pacing and the token apply as to any request, and
- *		the request counts as sent.
+ *		the request counts as sent.  False, sending nothing, when the
+ *		transfer slots are taken by other scans' pages.
  */
-void
+bool
 gc_api_send_async(GcConnection *conn, const char *method, const char *path_query,
 				  const char *json_body, GcScanStats *stats, const void *owner,
 				  GcAttempt *att)
@@ -1416,6 +1417,19 @@ gc_api_send_async(GcConnection *conn, const char *method, const char *path_query
 	GcSlot	   *slot;
 	const char *token;
 	double		paced;
+	int			free_slots = 0;
+	int			i;
+
+	/*
+	 * Several scans of one query (a join, a UNION) share the slots: keep
+	 * two free for the requests that are waited for at once (a page alone,
+	 * a token), and let the scan read on with fewer pages in flight.
+	 */
+	for (i = 0; i < GC_SLOTS; i++)
+		if (gc_slots[i].state == GC_SLOT_FREE)
+			free_slots++;
+	if (free_slots <= 2)
+		return false;
 
 	memset(att, 0, sizeof(GcAttempt));
 	memset(&req, 0, sizeof(req));
@@ -1447,6 +1461,7 @@ gc_api_send_async(GcConnection *conn, const char *method, const char *path_query
 	att->pending = true;
 	if (stats != NULL)
 		stats->requests++;
+	return true;
 }
 
 /*

@@ -946,8 +946,9 @@ send_ahead(GcScanState *st, const char *method, int p)
 		oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
 		page_request(st, st->ahead_next, &path, &body);
 		MemoryContextSwitchTo(oldcxt);
-		gc_api_send_async(st->conn, method, path, body, &st->stats, st,
-						  &st->ahead[st->ahead_next % GC_MAX_CONCURRENCY]);
+		if (!gc_api_send_async(st->conn, method, path, body, &st->stats, st,
+							   &st->ahead[st->ahead_next % GC_MAX_CONCURRENCY]))
+			break;				/* other scans hold the slots: read on */
 		if (st->ahead_next > p)
 			st->ahead_sent++;
 		st->ahead_next++;
