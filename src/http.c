@@ -453,6 +453,20 @@ gc_slot_prepare(GcSlot *slot, const GcRequest *req, const char *auth_line)
 }
 
 /*
+ * gc_slot_detach
+ *		Take slot's transfer out of the multi handle when it is in it, and
+ *		wipe and free its header list (it may hold the bearer token).
+ */
+static void
+gc_slot_detach(GcSlot *slot)
+{
+	if (slot->state == GC_SLOT_BUSY)
+		curl_multi_remove_handle(gc_multi, slot->easy);
+	gc_free_headers(slot->headers);
+	slot->headers = NULL;
+}
+
+/*
  * gc_slot_release
  *		Detach slot from the multi handle when it is in it, and wipe and free
  *		its header list (it may hold the bearer token).  The transfer state
@@ -461,10 +475,7 @@ gc_slot_prepare(GcSlot *slot, const GcRequest *req, const char *auth_line)
 static void
 gc_slot_release(GcSlot *slot)
 {
-	if (slot->state == GC_SLOT_BUSY)
-		curl_multi_remove_handle(gc_multi, slot->easy);
-	gc_free_headers(slot->headers);
-	slot->headers = NULL;
+	gc_slot_detach(slot);
 	slot->state = GC_SLOT_FREE;
 	slot->owner = NULL;
 }
@@ -567,9 +578,7 @@ gc_multi_step(void)
 			curl_easy_getinfo(slot->easy, CURLINFO_TOTAL_TIME, &total);
 			slot->total_secs = total;
 		}
-		curl_multi_remove_handle(gc_multi, slot->easy);
-		gc_free_headers(slot->headers);
-		slot->headers = NULL;
+		gc_slot_detach(slot);
 		slot->state = GC_SLOT_DONE;
 	}
 	return true;
@@ -1095,6 +1104,24 @@ gc_budget_wait(GcConnection *conn, const GcRequest *req)
 	return secs;
 }
 
+/*
+ * gc_paced_token
+ *		Before an API request: wait for the rate-limit budget if it is
+ *		spent (counted in stats, which may be NULL), then the bearer token.
+ */
+static const char *
+gc_paced_token(const GcRequest *req, GcScanStats *stats)
+{
+	double		paced = gc_budget_wait(req->conn, req);
+
+	if (paced > 0 && stats != NULL)
+	{
+		stats->pacing_waits++;
+		stats->pacing_secs += paced;
+	}
+	return gc_auth_get_token(req->conn, stats);
+}
+
 /* Count one exchange the API or login host answered (or failed) */
 static void
 gc_count_attempt(const GcRequest *req, GcScanStats *stats, const GcAttempt *att)
@@ -1152,20 +1179,9 @@ gc_http_exchange(GcRequest *req, GcScanStats *stats, GcHttpResponse *resp,
 		}
 		else
 		{
-			const char *token = NULL;
+			/* may itself run a token exchange */
+			const char *token = req->is_token ? NULL : gc_paced_token(req, stats);
 
-			/* may itself run a token exchange on the same handle */
-			if (!req->is_token)
-			{
-				double		paced = gc_budget_wait(conn, req);
-
-				if (paced > 0)
-				{
-					stats->pacing_waits++;
-					stats->pacing_secs += paced;
-				}
-				token = gc_auth_get_token(conn, stats);
-			}
 			gc_progress_waiting(psprintf("HTTP %s %s", req->method, req->path),
 								conn->opts.request_timeout);
 			gc_http_perform_one(req, token, &att);
@@ -1338,6 +1354,25 @@ gc_api_call(GcConnection *conn, const char *method, const char *path_query,
 }
 
 /*
+ * gc_api_request_init
+ *		An API-host request: its URL (palloc'd, the caller frees it) and the
+ *		names its messages use.
+ */
+static void
+gc_api_request_init(GcRequest *req, GcConnection *conn, const char *method,
+					const char *path_query, const char *json_body)
+{
+	memset(req, 0, sizeof(GcRequest));
+	req->conn = conn;
+	req->method = method;
+	req->path = path_query;
+	req->url = psprintf("%s%s", conn->opts.api_url, path_query);
+	req->body = json_body;
+	req->service = "Genesys Cloud API";
+	req->url_option = "api_url";
+}
+
+/*
  * gc_api_report_error
  *		ereport an API answer the caller could not use, as gc_api_call would
  *		have.
@@ -1348,12 +1383,7 @@ gc_api_report_error(GcConnection *conn, const char *method,
 {
 	GcRequest	req;
 
-	memset(&req, 0, sizeof(req));
-	req.conn = conn;
-	req.method = method;
-	req.path = path_query;
-	req.service = "Genesys Cloud API";
-	req.url_option = "api_url";
+	gc_api_request_init(&req, conn, method, path_query, NULL);
 	gc_report_api_error(&req, resp);
 }
 
@@ -1386,17 +1416,8 @@ gc_api_call_attempted(GcConnection *conn, const char *method,
 {
 	GcRequest	req;
 
-	memset(&req, 0, sizeof(req));
+	gc_api_request_init(&req, conn, method, path_query, json_body);
 	req.return_status = return_status;
-	req.conn = conn;
-	req.method = method;
-	req.path = path_query;
-	req.url = psprintf("%s%s", conn->opts.api_url, path_query);
-	req.body = json_body;
-	req.is_token = false;
-	req.service = "Genesys Cloud API";
-	req.url_option = "api_url";
-
 	gc_http_request(&req, stats, resp, first);
 	pfree(req.url);
 }
@@ -1416,7 +1437,6 @@ gc_api_send_async(GcConnection *conn, const char *method, const char *path_query
 	GcRequest	req;
 	GcSlot	   *slot;
 	const char *token;
-	double		paced;
 	int			free_slots = 0;
 	int			i;
 
@@ -1432,23 +1452,10 @@ gc_api_send_async(GcConnection *conn, const char *method, const char *path_query
 		return false;
 
 	memset(att, 0, sizeof(GcAttempt));
-	memset(&req, 0, sizeof(req));
-	req.conn = conn;
-	req.method = method;
-	req.path = path_query;
-	req.url = psprintf("%s%s", conn->opts.api_url, path_query);
-	req.body = json_body;
-	req.service = "Genesys Cloud API";
-	req.url_option = "api_url";
+	gc_api_request_init(&req, conn, method, path_query, json_body);
 	req.endpoint = gc_stats_endpoint(method, path_query);
 
-	paced = gc_budget_wait(conn, &req);
-	if (paced > 0 && stats != NULL)
-	{
-		stats->pacing_waits++;
-		stats->pacing_secs += paced;
-	}
-	token = gc_auth_get_token(conn, stats);
+	token = gc_paced_token(&req, stats);
 	att->token_generation = gc_auth_token_generation();
 	slot = gc_slot_acquire();
 	gc_slot_start(slot, &req, token);

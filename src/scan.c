@@ -972,12 +972,11 @@ fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
 	char	   *path;
 	char	   *body;
 
-	if (st->ahead_series == st->series && p < st->ahead_first &&
-		st->ahead_next > st->ahead_first)
-	{
-		/* asked again (a repeated page): the pages in flight stay */
-	}
-	else
+	/* a page asked again (a repeated page) leaves the pages in flight be */
+	bool		asked_again = st->ahead_series == st->series &&
+		p < st->ahead_first && st->ahead_next > st->ahead_first;
+
+	if (!asked_again)
 	{
 		if (st->ahead_series != st->series || p != st->ahead_first)
 		{
