@@ -370,6 +370,44 @@ extern void gc_build_job_body(StringInfo buf, TimestampTz win_start,
 extern void gc_append_url_encoded(StringInfo buf, const char *value);
 
 /* ----------------------------------------------------------------
+ * json_parse.c: result pages parsed into a tree in a memory context
+ * ----------------------------------------------------------------
+ */
+typedef enum GcJsonType
+{
+	GC_JSON_NULL,
+	GC_JSON_BOOL,
+	GC_JSON_NUMBER,
+	GC_JSON_STRING,
+	GC_JSON_ARRAY,
+	GC_JSON_OBJECT
+} GcJsonType;
+
+/*
+ * One JSON value.  Children of an array or object are a list in document
+ * order; a child of an object carries its member name.  Strings are
+ * unescaped UTF-8 (len bytes, which a \u0000 can make hold a NUL) and
+ * numbers the digits sent; both are NUL-terminated.
+ */
+typedef struct GcJson
+{
+	GcJsonType	type;
+	int			len;			/* string bytes, number chars, or children */
+	int			keylen;
+	bool		boolean;
+	const char *str;			/* string or number text */
+	const char *key;			/* member name, when a child of an object */
+	struct GcJson *first;		/* first element or member */
+	struct GcJson *next;		/* next sibling */
+} GcJson;
+
+extern GcJson *gc_json_parse(MemoryContext cxt, const char *body, size_t len,
+							 const char *what);
+extern GcJson *gc_json_get(const GcJson *obj, const char *key);
+extern bool gc_json_is_last_of_name(const GcJson *member);
+extern void gc_json_append_text(StringInfo buf, const GcJson *val);
+
+/* ----------------------------------------------------------------
  * json_tuple.c: JSON objects to tuples
  * ----------------------------------------------------------------
  */
@@ -382,8 +420,8 @@ extern bool gc_column_map_uses_key(GcColumnMap *map, const char *key);
 
 /*
  * Page parsing.  gc_page_parse() parses body (errors are ereported with the
- * page number), and ties the json-c object's life to cxt: it is freed when
- * cxt is reset or deleted, so an error anywhere frees it.
+ * request) into cxt: the page is freed when cxt is reset or deleted, so an
+ * error anywhere frees it.
  */
 typedef struct GcPage GcPage;
 

@@ -1,19 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * json_tuple.c
- *		  JSON to tuples: parses one response page with json-c and turns its
- *		  row objects into Datums through each column type's input function.
+ *		  JSON to tuples: walks one parsed response page (json_parse.c) and
+ *		  turns its row objects into Datums through each column type's input
+ *		  function (jsonb columns are built from the tree directly).
  *
- * The only file that walks json-c objects to build Datums.  A parsed page
- * lives exactly as long as the memory context it was parsed into: a reset
- * callback frees the json-c tree (malloc'd by json-c) when the context is
- * reset or deleted, including on error.  No network I/O here.
+ * The only file that walks a page's JSON to build Datums.  A parsed page
+ * lives exactly as long as the memory context it was parsed into, which
+ * holds all of it, so a reset (or an error) frees it.  No network I/O here.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <json.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -60,7 +58,7 @@ struct GcColumnMap
 
 struct GcPage
 {
-	json_object *root;
+	GcJson	   *root;
 };
 
 /*
@@ -86,12 +84,10 @@ typedef struct GcLevelChain
 struct GcRowCursor
 {
 	GcPage	   *page;
-	json_object *tops;			/* the page's array of top-level objects */
+	GcJson	   *tops;			/* the page's array of top-level objects */
 	int			top_index;
 	GcLevelChain chain;
-	json_object *obj[GC_MAX_DEPTH];
-	int			idx[GC_MAX_DEPTH];
-	struct lh_entry *attr_entry;	/* current attribute (attribute rows) */
+	GcJson	   *obj[GC_MAX_DEPTH];	/* for attribute rows: the member */
 	const char *attr_name;
 	int			started;		/* 0: no row yet under the current top */
 };
@@ -276,86 +272,28 @@ gc_column_map_uses_key(GcColumnMap *map, const char *key)
 	return false;
 }
 
-static void
-page_free_callback(void *arg)
-{
-	GcPage	   *page = (GcPage *) arg;
-
-	if (page->root)
-		json_object_put(page->root);
-	page->root = NULL;
-}
-
 /*
  * gc_page_parse
- *		Parse a response body.  The tree is freed when cxt is reset.
+ *		Parse a response body into cxt (json_parse.c); it must be one JSON
+ *		object.  The page is freed when cxt is reset.
  */
 GcPage *
 gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
 {
 	GcPage	   *page = MemoryContextAllocZero(cxt, sizeof(GcPage));
-	MemoryContextCallback *cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
-	json_tokener *tok;
-	enum json_tokener_error jerr;
-	json_object *root;
 
 	if (len > INT_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud response to %s is too large (%zu bytes)", what, len)));
 
-	tok = json_tokener_new();
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while parsing a Genesys Cloud response")));
-	root = json_tokener_parse_ex(tok, body, (int) len);
-	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue)
-	{
-		/* input ended inside a value: the body was cut short */
-		if (root)
-			json_object_put(root);
-		root = NULL;
-	}
-	else if (jerr == json_tokener_success && root != NULL &&
-			 (size_t) json_tokener_get_parse_end(tok) < len)
-	{
-		/* trailing garbage after a complete value: accept only whitespace */
-		size_t		end = json_tokener_get_parse_end(tok);
-
-		while (end < len && (body[end] == ' ' || body[end] == '\n' ||
-							 body[end] == '\r' || body[end] == '\t'))
-			end++;
-		if (end < len)
-		{
-			json_object_put(root);
-			root = NULL;
-			jerr = json_tokener_error_parse_unexpected;
-		}
-	}
-	json_tokener_free(tok);
-
-	if (root == NULL || json_object_get_type(root) != json_type_object)
-	{
-		const char *reason = (root == NULL)
-			? (jerr == json_tokener_continue ? "the document ends early"
-			   : json_tokener_error_desc(jerr))
-			: "the document is not a JSON object";
-
-		if (root)
-			json_object_put(root);
+	page->root = gc_json_parse(cxt, body, len, what);
+	if (page->root->type != GC_JSON_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud sent a malformed JSON response to %s", what),
-				 errdetail("%s (%zu bytes received).", reason, len),
+				 errdetail("the document is not a JSON object (%zu bytes received).", len),
 				 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
-	}
-
-	page->root = root;
-	cb->func = page_free_callback;
-	cb->arg = page;
-	MemoryContextRegisterResetCallback(cxt, cb);
 	return page;
 }
 
@@ -367,219 +305,138 @@ gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
 int
 gc_page_row_count(GcPage *page, const char *array_key)
 {
-	json_object *arr;
+	GcJson	   *arr = gc_json_get(page->root, array_key);
 
-	if (!json_object_object_get_ex(page->root, array_key, &arr) ||
-		json_object_get_type(arr) != json_type_array)
+	if (arr == NULL || arr->type != GC_JSON_ARRAY)
 		return 0;
-	return (int) json_object_array_length(arr);
+	return arr->len;
 }
 
 /* Follow a dotted path from obj; NULL when any step is missing or null */
-static json_object *
-follow_path(json_object *obj, char **path, int path_len)
+static GcJson *
+follow_path(GcJson *obj, char **path, int path_len)
 {
 	int			i;
 
 	for (i = 0; i < path_len && obj; i++)
-	{
-		if (json_object_get_type(obj) != json_type_object ||
-			!json_object_object_get_ex(obj, path[i], &obj))
-			return NULL;
-	}
-	if (obj && json_object_get_type(obj) == json_type_null)
+		obj = gc_json_get(obj, path[i]);
+	if (obj && obj->type == GC_JSON_NULL)
 		return NULL;
 	return obj;
+}
+
+/* A string of the page for PostgreSQL: \u0000 is refused as jsonb_in does */
+static char *
+string_to_server(const char *s, int len)
+{
+	if (memchr(s, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("unsupported Unicode escape sequence"),
+				 errdetail("\\u0000 cannot be converted to text.")));
+	return pg_any_to_server(s, len, PG_UTF8);
 }
 
 /*
  * value_text
  *		Text form of a JSON value for a type input function: strings as
  *		they are, numbers in the digits Genesys sent, booleans as true/false,
- *		objects and arrays (and anything for a json column) as JSON text.
- *		Converted to the database encoding.
+ *		objects and arrays (and anything for a json column) as compact JSON
+ *		text.  Converted to the database encoding.
  */
 static char *
-value_text(json_object *val, bool as_json)
+value_text(GcJson *val, bool as_json)
 {
-	const char *s;
+	StringInfoData buf;
 
-	if (as_json || json_object_get_type(val) == json_type_object ||
-		json_object_get_type(val) == json_type_array)
-		s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
-										   JSON_C_TO_STRING_NOSLASHESCAPE);
-	else if (json_object_get_type(val) == json_type_boolean)
-		s = json_object_get_boolean(val) ? "true" : "false";
-	else
-		s = json_object_get_string(val);
-	return pg_any_to_server(s, strlen(s), PG_UTF8);
+	if (as_json || val->type == GC_JSON_OBJECT || val->type == GC_JSON_ARRAY)
+	{
+		initStringInfo(&buf);
+		gc_json_append_text(&buf, val);
+		return pg_any_to_server(buf.data, buf.len, PG_UTF8);
+	}
+	if (val->type == GC_JSON_BOOL)
+		return val->boolean ? "true" : "false";
+	if (val->type == GC_JSON_STRING)
+		return string_to_server(val->str, val->len);
+	return (char *) val->str;	/* a number: ASCII digits */
 }
 
-/* utils/builtins.h would clash with json-c's json_object */
+/* utils/builtins.h is not needed for this one function */
 extern Datum numeric_in(PG_FUNCTION_ARGS);
-
-/*
- * is_json_number
- *		Whether text is a number as JSON (and so jsonb_in) writes one:
- *		-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.  json-c also accepts
- *		NaN, Infinity, "1." and "00.5"; the fuzzer (tests/fuzz) found those
- *		reaching numeric_in, and 1e400 refused as an infinite double.
- */
-static bool
-is_json_number(const char *p)
-{
-	if (*p == '-')
-		p++;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9')
-		while (*p >= '0' && *p <= '9')
-			p++;
-	else
-		return false;
-	if (*p == '.')
-	{
-		p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return false;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'e' || *p == 'E')
-	{
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return false;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	return *p == '\0';
-}
 
 /*
  * push_jsonb
  *		Add a JSON value (and what it contains) to a jsonb under
- *		construction, as jsonb_in would have from its text: same numbers,
- *		same strings, and the same refusals (numbers outside JSON's grammar,
- *		such as NaN or "1.", which json-c accepts, and \u0000).  tok is
- *		WJB_VALUE or WJB_ELEM for scalars.
+ *		construction, as jsonb_in would have from its text: same numbers
+ *		(json_parse.c keeps JSON's number grammar), same strings, and the
+ *		same refusal of \u0000.  tok is WJB_VALUE or WJB_ELEM for scalars.
  */
 static JsonbValue *
-push_jsonb(JsonbParseState **state, json_object *val, JsonbIteratorToken tok)
+push_jsonb(JsonbParseState **state, GcJson *val, JsonbIteratorToken tok)
 {
 	JsonbValue	v;
+	GcJson	   *child;
 
 	check_stack_depth();
-	switch (json_object_get_type(val))
+	switch (val->type)
 	{
-		case json_type_object:
+		case GC_JSON_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			for (child = val->first; child != NULL; child = child->next)
 			{
-				struct lh_entry *entry;
+				JsonbValue	k;
 
-				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-				for (entry = json_object_get_object(val)->head; entry != NULL;
-					 entry = entry->next)
-				{
-					const char *key = (const char *) lh_entry_k(entry);
-					json_object *child = (json_object *) lh_entry_v(entry);
-					int			klen = (int) strlen(key);
-					JsonbValue	k;
-
-					k.type = jbvString;
-					k.val.string.val = pg_any_to_server(key, klen, PG_UTF8);
-					k.val.string.len = (k.val.string.val == key) ? klen :
-						(int) strlen(k.val.string.val);
-					pushJsonbValue(state, WJB_KEY, &k);
-					if (child == NULL)
-					{
-						v.type = jbvNull;
-						pushJsonbValue(state, WJB_VALUE, &v);
-					}
-					else
-						push_jsonb(state, child, WJB_VALUE);
-				}
-				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+				k.type = jbvString;
+				k.val.string.val = string_to_server(child->key, child->keylen);
+				k.val.string.len = (k.val.string.val == child->key) ? child->keylen :
+					(int) strlen(k.val.string.val);
+				pushJsonbValue(state, WJB_KEY, &k);
+				push_jsonb(state, child, WJB_VALUE);
 			}
-		case json_type_array:
-			{
-				size_t		n = json_object_array_length(val);
-				size_t		i;
-
-				pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-				for (i = 0; i < n; i++)
-				{
-					json_object *e = json_object_array_get_idx(val, i);
-
-					if (e == NULL)
-					{
-						v.type = jbvNull;
-						pushJsonbValue(state, WJB_ELEM, &v);
-					}
-					else
-						push_jsonb(state, e, WJB_ELEM);
-				}
-				return pushJsonbValue(state, WJB_END_ARRAY, NULL);
-			}
-		case json_type_null:
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		case GC_JSON_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			for (child = val->first; child != NULL; child = child->next)
+				push_jsonb(state, child, WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case GC_JSON_NULL:
 			v.type = jbvNull;
 			break;
-		case json_type_boolean:
+		case GC_JSON_BOOL:
 			v.type = jbvBool;
-			v.val.boolean = json_object_get_boolean(val);
+			v.val.boolean = val->boolean;
 			break;
-		case json_type_double:
-		case json_type_int:
-			{
-				/* the digits Genesys sent, as jsonb_in reads them */
-				const char *num = json_object_get_string(val);
-
-				if (!is_json_number(num))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-							 errmsg("invalid input syntax for type %s", "json"),
-							 errdetail("Token \"%s\" is invalid.", num)));
-				v.type = jbvNumeric;
-				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(num),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
-				break;
-			}
-		case json_type_string:
-			{
-				const char *s = json_object_get_string(val);
-				int			len = json_object_get_string_len(val);
-
-				if (memchr(s, '\0', len) != NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-							 errmsg("unsupported Unicode escape sequence"),
-							 errdetail("\\u0000 cannot be converted to text.")));
-				v.type = jbvString;
-				v.val.string.val = pg_any_to_server(s, len, PG_UTF8);
-				v.val.string.len = (v.val.string.val == s) ? len :
-					(int) strlen(v.val.string.val);
-				break;
-			}
+		case GC_JSON_NUMBER:
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(val->str),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case GC_JSON_STRING:
+			v.type = jbvString;
+			v.val.string.val = string_to_server(val->str, val->len);
+			v.val.string.len = (v.val.string.val == val->str) ? val->len :
+				(int) strlen(v.val.string.val);
+			break;
 	}
 	return pushJsonbValue(state, tok, &v);
 }
 
 /*
  * value_jsonb
- *		A jsonb Datum built from the json-c tree, without printing it as text
- *		and parsing that again: half the cost of a raw column.  A top-level
- *		scalar takes the text path (jsonb wraps it in a raw-scalar array).
+ *		A jsonb Datum built from the page's tree, without printing it as
+ *		text and parsing that again: half the cost of a raw column.  A
+ *		top-level scalar takes the text path (jsonb wraps it in a raw-scalar
+ *		array).
  */
 static Datum
-value_jsonb(GcColumnConv *col, json_object *val)
+value_jsonb(GcColumnConv *col, GcJson *val)
 {
 	JsonbParseState *state = NULL;
-	json_type	type = json_object_get_type(val);
 
-	if (type != json_type_object && type != json_type_array)
+	if (val->type != GC_JSON_OBJECT && val->type != GC_JSON_ARRAY)
 		return InputFunctionCall(&col->input, value_text(val, true),
 								 col->ioparam, col->typmod);
 	return JsonbPGetDatum(JsonbValueToJsonb(push_jsonb(&state, val, WJB_VALUE)));
@@ -604,20 +461,19 @@ conversion_error_callback(void *arg)
  *		A JSON array into a PostgreSQL array of the column's element type.
  */
 static Datum
-convert_array(GcColumnConv *col, json_object *val)
+convert_array(GcColumnConv *col, GcJson *val)
 {
-	int			n = (int) json_object_array_length(val);
+	int			n = val->len;
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
 	int			dims[1];
 	int			lbs[1] = {1};
-	int			i;
+	GcJson	   *e;
+	int			i = 0;
 
-	for (i = 0; i < n; i++)
+	for (e = val->first; e != NULL; e = e->next, i++)
 	{
-		json_object *e = json_object_array_get_idx(val, i);
-
-		nulls[i] = (e == NULL || json_object_get_type(e) == json_type_null);
+		nulls[i] = (e->type == GC_JSON_NULL);
 		elems[i] = nulls[i] ? (Datum) 0 :
 			InputFunctionCall(&col->input, value_text(e, col->elem_is_json),
 							  col->ioparam, -1);
@@ -641,8 +497,8 @@ gc_cursor_create(GcPage *page, const char *array_key, GcLevel level)
 	GcRowCursor *cur = palloc0(sizeof(GcRowCursor));
 
 	cur->page = page;
-	if (!json_object_object_get_ex(page->root, array_key, &cur->tops) ||
-		json_object_get_type(cur->tops) != json_type_array)
+	cur->tops = gc_json_get(page->root, array_key);
+	if (cur->tops != NULL && cur->tops->type != GC_JSON_ARRAY)
 		cur->tops = NULL;
 	cur->top_index = -1;
 	level_chain(level, &cur->chain);
@@ -656,11 +512,15 @@ gc_cursor_create(GcPage *page, const char *array_key, GcLevel level)
 bool
 gc_cursor_next_top(GcRowCursor *cur)
 {
-	if (cur->tops == NULL ||
-		cur->top_index + 1 >= (int) json_object_array_length(cur->tops))
+	GcJson	   *next;
+
+	if (cur->tops == NULL)
+		return false;
+	next = (cur->top_index < 0) ? cur->tops->first : cur->obj[0]->next;
+	if (next == NULL)
 		return false;
 	cur->top_index++;
-	cur->obj[0] = json_object_array_get_idx(cur->tops, cur->top_index);
+	cur->obj[0] = next;
 	cur->started = 0;
 	return true;
 }
@@ -672,40 +532,37 @@ gc_cursor_next_top(GcRowCursor *cur)
 char *
 gc_cursor_top_string(GcRowCursor *cur, const char *key)
 {
-	json_object *val;
+	GcJson	   *val = gc_json_get(cur->obj[0], key);
 
-	if (cur->obj[0] == NULL ||
-		json_object_get_type(cur->obj[0]) != json_type_object ||
-		!json_object_object_get_ex(cur->obj[0], key, &val) ||
-		json_object_get_type(val) != json_type_string)
+	if (val == NULL || val->type != GC_JSON_STRING)
 		return NULL;
-	return pstrdup(json_object_get_string(val));
+	return pstrdup(val->str);
 }
 
-/* The child array (or attribute map) named key of obj, or NULL */
-static json_object *
-child_of(json_object *obj, const char *key, json_type type)
+/* The first child of obj's array (or attribute map) named key, or NULL */
+static GcJson *
+first_child_of(GcJson *obj, const char *key, GcJsonType type)
 {
-	json_object *child;
+	GcJson	   *child = gc_json_get(obj, key);
 
-	if (obj == NULL || json_object_get_type(obj) != json_type_object ||
-		!json_object_object_get_ex(obj, key, &child) ||
-		json_object_get_type(child) != type)
+	if (child == NULL || child->type != type)
 		return NULL;
-	return child;
+	return child->first;
 }
 
 /*
  * gc_cursor_next_row
  *		Move to the next row under the current top-level object, depth
  *		first; false when its rows are exhausted.  Missing or empty arrays
- *		simply have no rows.
+ *		simply have no rows.  Attribute rows are the members of an object,
+ *		one per name (the last, if a name is given twice).
  */
 bool
 gc_cursor_next_row(GcRowCursor *cur)
 {
 	GcLevelChain *chain = &cur->chain;
 	int			d;
+	GcJson	   *next;
 
 	if (chain->depth == 0)
 		return cur->started++ == 0;
@@ -714,43 +571,34 @@ gc_cursor_next_row(GcRowCursor *cur)
 	{
 		cur->started = 1;
 		d = 1;
-		cur->idx[1] = -1;
-		cur->attr_entry = NULL;
+		cur->obj[1] = NULL;
 	}
 	else
 		d = chain->depth;
 
 	for (;;)
 	{
-		if (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
-		{
-			json_object *attrs = child_of(cur->obj[d - 1], chain->keys[d], json_type_object);
+		GcJsonType	type = (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
+			? GC_JSON_OBJECT : GC_JSON_ARRAY;
 
-			cur->attr_entry = (cur->attr_entry == NULL)
-				? (attrs ? json_object_get_object(attrs)->head : NULL)
-				: cur->attr_entry->next;
-			if (cur->attr_entry != NULL)
+		next = (cur->obj[d] == NULL)
+			? first_child_of(cur->obj[d - 1], chain->keys[d], type)
+			: cur->obj[d]->next;
+		if (type == GC_JSON_OBJECT)
+			while (next != NULL && !gc_json_is_last_of_name(next))
+				next = next->next;
+		cur->obj[d] = next;
+		if (next != NULL)
+		{
+			if (d == chain->depth)
 			{
-				cur->attr_name = (const char *) cur->attr_entry->k;
-				cur->obj[d] = (json_object *) cur->attr_entry->v;
+				if (type == GC_JSON_OBJECT)
+					cur->attr_name = next->key;
 				return true;	/* attributes are always the deepest level */
 			}
-		}
-		else
-		{
-			json_object *arr = child_of(cur->obj[d - 1], chain->keys[d], json_type_array);
-
-			cur->idx[d]++;
-			if (arr != NULL && cur->idx[d] < (int) json_object_array_length(arr))
-			{
-				cur->obj[d] = json_object_array_get_idx(arr, cur->idx[d]);
-				if (d == chain->depth)
-					return true;
-				d++;
-				cur->idx[d] = -1;
-				cur->attr_entry = NULL;
-				continue;
-			}
+			d++;
+			cur->obj[d] = NULL;
+			continue;
 		}
 		/* this level is exhausted: advance its parent */
 		d--;
@@ -769,9 +617,8 @@ void
 gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull)
 {
 	int			depth = cur->chain.depth;
-	json_object *row = cur->obj[depth];
+	GcJson	   *row = cur->obj[depth];
 	bool		attribute_row = cur->chain.levels[depth] == GC_LEVEL_ATTRIBUTE;
-	json_object *id_val = NULL;
 	GcConvContext ctx;
 	ErrorContextCallback errcb;
 	int			i;
@@ -782,10 +629,13 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 	ctx.row_id = NULL;
 	if (attribute_row)
 		ctx.row_id = cur->attr_name;
-	else if (row && json_object_get_type(row) == json_type_object &&
-			 json_object_object_get_ex(row, map->res->id_key, &id_val) &&
-			 json_object_get_type(id_val) == json_type_string)
-		ctx.row_id = json_object_get_string(id_val);
+	else
+	{
+		GcJson	   *id_val = gc_json_get(row, map->res->id_key);
+
+		if (id_val != NULL && id_val->type == GC_JSON_STRING)
+			ctx.row_id = id_val->str;
+	}
 
 	errcb.callback = conversion_error_callback;
 	errcb.arg = &ctx;
@@ -795,7 +645,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 	for (i = 0; i < map->natts; i++)
 	{
 		GcColumnConv *col = &map->cols[i];
-		json_object *val;
+		GcJson	   *val;
 
 		values[i] = (Datum) 0;
 		isnull[i] = true;
@@ -820,9 +670,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 							 errmsg("JSON value is not an array"),
 							 errhint("Declare the column with a scalar type, or point its \"key\" option at a JSON array.")));
 				values[i] = InputFunctionCall(&col->input,
-											  pg_any_to_server(cur->attr_name,
-															   strlen(cur->attr_name),
-															   PG_UTF8),
+											  string_to_server(row->key, row->keylen),
 											  col->ioparam, col->typmod);
 				isnull[i] = false;
 				ctx.attidx = -1;
@@ -832,19 +680,18 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 				val = row;
 			else
 				val = NULL;
-			if (val && json_object_get_type(val) == json_type_null)
-				val = NULL;
 		}
 		else
 			val = col->path ? follow_path(cur->obj[col->depth], col->path, col->path_len)
 				: cur->obj[col->depth];
-		if (val == NULL)
+		/* JSON null is SQL NULL, also for a row that is itself null */
+		if (val == NULL || val->type == GC_JSON_NULL)
 			continue;
 
 		ctx.attidx = i;
 		if (OidIsValid(col->elemtype))
 		{
-			if (json_object_get_type(val) != json_type_array)
+			if (val->type != GC_JSON_ARRAY)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("JSON value is not an array"),
@@ -871,25 +718,32 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 bool
 gc_page_has_key(GcPage *page, const char *key)
 {
-	json_object *val;
+	GcJson	   *val = gc_json_get(page->root, key);
 
-	return json_object_object_get_ex(page->root, key, &val) &&
-		json_object_get_type(val) != json_type_null;
+	return val != NULL && val->type != GC_JSON_NULL;
 }
 
 /*
  * gc_page_string
  *		A top-level string or number of the page as text, palloc'd, or NULL.
+ *		Bytes as sent, not converted to the server encoding: the callers
+ *		read counts and cursors, and check what they get.
  */
 char *
 gc_page_string(GcPage *page, const char *key)
 {
-	json_object *val;
+	GcJson	   *val = gc_json_get(page->root, key);
+	StringInfoData buf;
 
-	if (!json_object_object_get_ex(page->root, key, &val) ||
-		json_object_get_type(val) == json_type_null)
+	if (val == NULL || val->type == GC_JSON_NULL)
 		return NULL;
-	return pstrdup(json_object_get_string(val));
+	if (val->type == GC_JSON_STRING || val->type == GC_JSON_NUMBER)
+		return pstrdup(val->str);
+	if (val->type == GC_JSON_BOOL)
+		return pstrdup(val->boolean ? "true" : "false");
+	initStringInfo(&buf);
+	gc_json_append_text(&buf, val);
+	return buf.data;
 }
 
 /*
@@ -906,7 +760,7 @@ gc_page_value_text(GcPage *page, const char *dotted_key)
 	int			path_len = 0;
 	char	   *part;
 	char	   *saveptr = NULL;
-	json_object *val;
+	GcJson	   *val;
 
 	for (part = strtok_r(copy, ".", &saveptr); part && path_len < (int) lengthof(path);
 		 part = strtok_r(NULL, ".", &saveptr))

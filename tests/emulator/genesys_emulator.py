@@ -1846,13 +1846,18 @@ def rewrite_body(rep, rule, cls):
             first[rule.get("field") or "emuDeep"] = DEEP_PLACEHOLDER
             depth = int(rule.get("depth", 10000))
             splice = b"[" * depth + b"]" * depth
+        elif kind == "splice":
+            # raw text, JSON or not, that json.dumps could not write
+            first[rule.get("field") or "emuSplice"] = DEEP_PLACEHOLDER
+            splice = rule["text"].encode("utf-8", "surrogatepass")
         elif kind == "wrong_type":
             field = rule.get("field") or ("version" if is_user else "conversationStart")
             first[field] = (rule["value"] if "value" in rule
                             else wrong_type_value(first.get(field)))
     body = dumps_bytes(obj)
     if splice is not None:
-        # json.dumps cannot nest 10,000 levels (recursion limit): splice
+        # json.dumps cannot nest 10,000 levels (recursion limit) nor write
+        # what is not JSON: splice the bytes in
         body = body.replace(json.dumps(DEEP_PLACEHOLDER).encode(), splice, 1)
     rep.body = body
     rep.ctype = "application/json"
@@ -2681,11 +2686,12 @@ def prerender_details(st, body):
 
 FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
                "stall", "extra_fields", "huge_string", "deep_nesting", "empty_200",
-               "total_hits", "repeat_page", "wrong_type")
+               "total_hits", "repeat_page", "wrong_type", "splice")
 FAULT_ENDPOINTS = ("token", "users", "details", "jobs", "api", "any")
 # kinds that rewrite a 2xx JSON answer; a rule of such a kind that meets
 # any other answer (a 401, a 404, ...) lets it through and is not counted
-BODY_KINDS = ("extra_fields", "huge_string", "deep_nesting", "total_hits", "wrong_type")
+BODY_KINDS = ("extra_fields", "huge_string", "deep_nesting", "total_hits", "wrong_type",
+              "splice")
 # kinds that only match details query pages (POST .../details/query)
 QUERY_PAGE_KINDS = ("total_hits", "repeat_page")
 
@@ -2718,6 +2724,8 @@ def check_rule(r):
     for k in ("ctype", "field"):
         if k in r and (not isinstance(r[k], str) or not r[k]):
             return "%s must be a non-empty string" % k
+    if r.get("kind") == "splice" and not isinstance(r.get("text"), str):
+        return "a splice rule needs text, a string"
     return None
 
 

@@ -826,6 +826,17 @@ class TestFaultMatrixKinds(Base):
         st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
         self.assertEqual(jbody(raw)["entities"][0]["x"], [[[]]])
 
+    def test_splice(self):
+        self.fault({"endpoint": "users", "kind": "splice", "text": '{"a":1,"a":"\\ud800"}'})
+        st, _, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual(st, 200)
+        self.assertEqual(raw.count(b'"emuSplice":{"a":1,"a":"\\ud800"}'), 1)
+        self.fault({"endpoint": "details", "kind": "splice", "field": "x", "text": "[1 2"})
+        st, _, raw = self.api("POST", QUERY, DAY2)
+        self.assertEqual(raw.count(b'"x":[1 2'), 1)
+        st, _, raw = request("POST", "/__emu/faults", {"kind": "splice"})
+        self.assertEqual(st, 400, raw)
+
     def test_empty_200(self):
         self.fault({"endpoint": "details", "kind": "empty_200", "count": 2})
         st, h, raw = self.api("POST", QUERY, DAY2)

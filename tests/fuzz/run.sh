@@ -12,7 +12,7 @@
 #   FUZZ_JOBS=2 tests/fuzz/run.sh          # parallel workers per target
 #   FUZZ_COVERAGE=1 tests/fuzz/run.sh      # then line coverage of src/ (llvm-cov)
 #
-# Targets: page (src/json_tuple.c over result pages), response (error,
+# Targets: page (src/json_parse.c and src/json_tuple.c over result pages), response (error,
 # token and jobs answers through src/http.c, src/auth.c, src/jobs.c),
 # options (src/option.c's validator through to column maps).
 #
@@ -107,7 +107,7 @@ link() {
 # build FLAVOUR: every target's binary
 build_targets() {
 	local flavour=$1 src t
-	for src in "$here/pg_shim.c" "$root/src/json_tuple.c" "$root/src/catalog.c" \
+	for src in "$here/pg_shim.c" "$root/src/json_parse.c" "$root/src/json_tuple.c" "$root/src/catalog.c" \
 		"$root/src/option.c" "$root/src/http.c" "$root/src/auth.c" "$root/src/jobs.c"; do
 		compile "$flavour" "$src"
 	done
@@ -115,7 +115,7 @@ build_targets() {
 		case $t in
 			page)
 				compile "$flavour" "$here/fuzz_page.c"
-				link "$flavour" page fuzz_page json_tuple catalog option pg_shim
+				link "$flavour" page fuzz_page json_parse json_tuple catalog option pg_shim
 				;;
 			response)
 				# the exchanges are fakes in fuzz_response.c: see its header
@@ -125,7 +125,7 @@ build_targets() {
 				;;
 			options)
 				compile "$flavour" "$here/fuzz_options.c"
-				link "$flavour" options fuzz_options option catalog json_tuple pg_shim
+				link "$flavour" options fuzz_options option catalog json_parse json_tuple pg_shim
 				;;
 			*)
 				die "unknown target $t (page, response, options)"
@@ -137,9 +137,9 @@ build_targets() {
 # the gc_fdw sources a target runs, for its coverage report
 sources_of() {
 	case $1 in
-		page) echo "$root/src/json_tuple.c $root/src/catalog.c $root/src/option.c" ;;
+		page) echo "$root/src/json_parse.c $root/src/json_tuple.c $root/src/catalog.c $root/src/option.c" ;;
 		response) echo "$root/src/http.c $root/src/auth.c $root/src/jobs.c" ;;
-		options) echo "$root/src/option.c $root/src/catalog.c $root/src/json_tuple.c" ;;
+		options) echo "$root/src/option.c $root/src/catalog.c $root/src/json_parse.c $root/src/json_tuple.c" ;;
 	esac
 }
 

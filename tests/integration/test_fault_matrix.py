@@ -462,8 +462,9 @@ class FaultMatrix(unittest.TestCase):
 
     def test_deeply_nested_junk_is_a_clear_error(self):
         """10,000 nested arrays in an unknown field: no crash.  gc_fdw's
-        JSON parser (json-c) has a nesting limit, so the outcome is the
-        documented malformed-JSON error (HV00K, DETAIL "nesting too deep"),
+        page parser (src/json_parse.c) refuses more than 32 levels, so the
+        outcome is the documented malformed-JSON error (HV00K, DETAIL
+        "nesting too deep at byte N"),
         and the next query works.  Exact rows (the junk skipped) would be
         acceptable too."""
         gcfdw.emu_fault({"endpoint": "details", "kind": "deep_nesting"})
