@@ -18,7 +18,9 @@ the emulator started at a large --scale (GC_EMU_URL).  What it does:
    gc_fdw `INSERT INTO local SELECT * FROM conversations WHERE ...`, the
    Python loader and the JS SDK loader, into tables of the same columns
    with `raw jsonb COMPRESSION lz4`, truncated (and CHECKPOINTed) before
-   each run;
+   each run; then the two halves of a load on their own: gc_fdw reading
+   (SELECT count(*), nothing converted or stored) and PostgreSQL storing
+   the same rows (COPY FROM a server-side file);
 4. the flattened child tables over the smallest range, a week of
    gc_fdw.sync_conversations, the concurrency sweep at 100 ms and 0 ms
    emulator latency, and rate-limit pacing against a 300 requests/min budget;
@@ -31,7 +33,7 @@ demo-client secret), RUNS (3), SIZES, SLOW_SECS (a Python/JS run slower
 than this is not repeated at that size; 300), LEVELS (concurrency sweep,
 1,2,4,8,16), LATENCY_MS (100), PACE_LIMIT/PACE_WINDOW/PACE_REQUESTS
 (300/60/425), SYNC_FROM/SYNC_TO (2024-03-01/2024-03-08), SKIP (comma list
-of: curl,gc_fdw,python,js,children,sync,sweep,pacing), BENCH_LABEL (a note
+of: curl,gc_fdw,python,js,floors,children,sync,sweep,pacing), BENCH_LABEL (a note
 for the report, e.g. "QUICK"), SCALE (for the report only).
 
 `perf.py --report` rebuilds the plots and the documentation section from
@@ -47,6 +49,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -501,8 +504,9 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER bench
   OPTIONS (client_id %(client)s, client_secret %(secret)s);
 CREATE SCHEMA gc;
 IMPORT FOREIGN SCHEMA genesys FROM SERVER bench INTO gc;
-DROP TABLE IF EXISTS t_fdw, t_py, t_js;
+DROP TABLE IF EXISTS t_fdw, t_py, t_js, t_copy;
 CREATE TABLE t_fdw (%(cols)s);
+CREATE TABLE t_copy (%(cols)s);
 CREATE TABLE t_py (%(cols)s);
 CREATE TABLE t_js (%(cols)s);
 """
@@ -574,7 +578,34 @@ def bench_sizes(ranges, res):
                 loader_round(kind, rng, entry["loaders"].setdefault(kind, {}), slow)
         for kind, d in entry["loaders"].items():
             d["summary"] = summarize(d.get("runs", []))
-        sql("TRUNCATE t_fdw, t_py, t_js")
+        if "floors" not in SKIP and loader_summary(res, len(res["loads"]) - 1, "gc_fdw"):
+            entry["floors"] = bench_floors(rng)
+        sql("TRUNCATE t_fdw, t_py, t_js, t_copy")
+
+
+def bench_floors(rng):
+    """What the two halves of a load cost on their own, over the rows gc_fdw
+    has just loaded (t_fdw): PostgreSQL storing them (COPY from a server-side
+    file of those rows, into a table like the loaders') and gc_fdw reading
+    them (SELECT count(*) through the foreign table: fetch, inflate, parse,
+    no column converted, nothing stored)."""
+    path = os.path.join(tempfile.gettempdir(), "gc_fdw-bench-copy-%d.tsv" % os.getpid())
+    out = {"copy": [], "scan": []}
+    sql("COPY t_fdw TO '%s'" % path)
+    try:
+        for rnd in range(RUNS):
+            r = run_fdw("COPY t_copy FROM '%s'" % path, "t_copy")
+            out["copy"].append(r)
+            r = run_fdw("SELECT count(*) FROM gc.conversations WHERE conversation_start >= '%s'"
+                        " AND conversation_start < '%s'" % (rng["from"], rng["to"]),
+                        explain=True)
+            out["scan"].append(r)
+            log("floors   %7d rows: COPY %.2f s (backend %.2f), scan only %.2f s (backend %.2f)"
+                % (r["rows"], out["copy"][-1]["wall"], out["copy"][-1]["backend_cpu"],
+                   r["wall"], r["backend_cpu"]))
+    finally:
+        os.unlink(path)
+    return {k: summarize(v) for k, v in out.items()}
 
 
 def bench_children(rng, res):
@@ -864,6 +895,19 @@ def targets(res):
     add("within 1.5x of the curl floor (no latency)",
         all(r <= 1.5 for _, r in ratios) if ratios else None,
         ", ".join("gc_fdw takes %.1fx the floor's time at %d rows" % (r, n) for n, r in ratios))
+    parts = []
+    for i, l in enumerate(loads):
+        g, c, fl = (loader_summary(res, i, "gc_fdw"), loader_summary(res, i, "curl"),
+                    l.get("floors") or {})
+        if g and c and fl.get("scan") and fl.get("copy"):
+            parts.append((l["range"]["rows"], fl["scan"]["wall"] / c["wall"],
+                          g["wall"] / (c["wall"] + fl["copy"]["wall"])))
+    if parts:
+        add("reading alone (scan, nothing stored) within 1.5x of the curl floor",
+            all(r <= 1.5 for _, r, _ in parts),
+            ", ".join("%.2fx at %d rows" % (r, n) for n, r, _ in parts) +
+            "; the whole load takes " + ", ".join("%.2fx" % q for _, _, q in parts) +
+            " the curl floor plus PostgreSQL's COPY of the same rows")
     sw = res.get("sweep")
     if sw:
         lat = sw["latencies"][str(int(LATENCY_MS))]
@@ -1088,6 +1132,30 @@ def write_doc(res):
                 ratio("curl", True), ratio("curl_par", True),
                 ratio("python", key="total_cpu"), ratio("js", key="total_cpu")))
         a("")
+        fl = [(i, l) for i, l in enumerate(loads) if (l.get("floors") or {}).get("copy")]
+        if fl:
+            a("**The two halves of a load.** The curl floor moves the pages and stores nothing;"
+              " a load also stores the rows, which costs PostgreSQL the same whoever sends them."
+              " Measured over the rows gc_fdw loaded, %s: *reading* is"
+              " `SELECT count(*) FROM gc.conversations WHERE ...` (gc_fdw fetches, inflates"
+              " and parses every page, converts no column, stores nothing); *storing* is"
+              " `COPY t FROM` a server-side file of the same rows, into a table like the"
+              " loaders' (PostgreSQL's fastest way in: text input functions, heap insert, lz4"
+              " TOAST)." % ("medians of %d runs" % res["runs"] if res["runs"] > 1 else "one run"))
+            a("")
+            a("| size | rows | curl floor s | gc_fdw reading s (backend CPU) | reading / curl |"
+              " COPY storing s (backend CPU) | curl + COPY s | gc_fdw load s | load / (curl + COPY) |")
+            a("|---|---|---|---|---|---|---|---|---|")
+            for i, l in fl:
+                g, c = loader_summary(res, i, "gc_fdw"), loader_summary(res, i, "curl")
+                sc, cp = l["floors"]["scan"], l["floors"]["copy"]
+                if not (g and c and sc and cp):
+                    continue
+                a("| %d | %d | %.2f | %.2f (%.2f) | %.2fx | %.2f (%.2f) | %.2f | %.2f | %.2fx |" % (
+                    l["target"], g["rows"], c["wall"], sc["wall"], sc["backend_cpu"],
+                    sc["wall"] / c["wall"], cp["wall"], cp["backend_cpu"],
+                    c["wall"] + cp["wall"], g["wall"], g["wall"] / (c["wall"] + cp["wall"])))
+            a("")
         gl = [(loader_summary(res, i, "gc_fdw"), l) for i, l in enumerate(loads)]
         gl = [(s, l) for s, l in gl if s]
         busy = [s.get("emu_share") or 0 for i in range(len(loads)) for k in LOADERS
