@@ -34,6 +34,18 @@
 #define GC_JSON_FIRST_BLOCK (8 * 1024)
 #define GC_JSON_MAX_BLOCK (1024 * 1024)
 
+/*
+ * Under AddressSanitizer (tests/fuzz) every node is its own allocation, so
+ * that an access past a node is caught, not only one past a block.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define GC_JSON_ALLOC_EACH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GC_JSON_ALLOC_EACH 1
+#endif
+#endif
+
 typedef struct GcJsonParser
 {
 	char	   *buf;			/* the copy being parsed (and unescaped) */
@@ -83,6 +95,9 @@ json_alloc(GcJsonParser *ps, size_t size)
 {
 	void	   *result;
 
+#ifdef GC_JSON_ALLOC_EACH
+	return MemoryContextAlloc(ps->cxt, size);
+#endif
 	size = MAXALIGN(size);
 	if (ps->block_left < size)
 	{

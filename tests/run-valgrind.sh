@@ -27,6 +27,10 @@ CREATE FOREIGN TABLE users (id uuid, name text, state text, division_id uuid, ve
 CREATE FOREIGN TABLE conversations (conversation_id uuid, conversation_start timestamptz,
   conversation_end timestamptz, division_ids uuid[], media_stats_min_conversation_mos float8, raw jsonb)
   SERVER emu OPTIONS (resource 'conversations');
+-- json (text) columns: the page parser's JSON writer
+CREATE FOREIGN TABLE conversations_json (conversation_id uuid, conversation_start timestamptz,
+  raw_json json OPTIONS (key '.'), participants json OPTIONS (key 'participants'))
+  SERVER emu OPTIONS (resource 'conversations');
 -- pages of 10: concurrent batches of 8 pages, a LIMIT that leaves some unread
 CREATE FOREIGN TABLE conversations_small (conversation_id uuid, conversation_start timestamptz, raw jsonb)
   SERVER emu OPTIONS (resource 'conversations', page_size '10');
@@ -55,6 +59,7 @@ SELECT count(*), count(DISTINCT id), sum(length(raw::text)) > 0 FROM users;
 SELECT count(*), sum(cardinality(division_ids)), sum(length(raw::text)) > 0 FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
 SELECT count(*) FROM conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
 SELECT count(*), max(raw->>'conversationId') IS NOT NULL FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-09';
+SELECT count(*), sum(length(raw_json::text)) > 0, sum(json_array_length(participants)) FROM conversations_json WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-07';
 SELECT * FROM conversations_bad WHERE conversation_start >= '2024-03-03' AND conversation_start < '2024-03-04';
 SELECT count(*), count(DISTINCT conversation_id), sum(length(raw::text)) > 0 FROM conversations_small WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11';
 SELECT count(*) FROM (SELECT * FROM conversations_small WHERE conversation_start >= '2024-03-04' AND conversation_start < '2024-03-11' LIMIT 15) x;
