@@ -109,4 +109,9 @@ SELECT conversation_id AS conv FROM conversations_truth ORDER BY conversation_st
 IMPORT FOREIGN SCHEMA genesys LIMIT TO (participant_attributes) FROM SERVER emu_json INTO public;
 \! python3 tests/emuctl.py fault '{"endpoint": "details", "kind": "splice", "field": "participants", "text": "[{\"participantId\": \"0e5c2d7f-4a1b-4c3d-9e8f-0a1b2c3d4e5f\", \"purpose\": \"customer\", \"attributes\": {\"k\": \"1\", \"j\": \"2\", \"k\": \"3\"}}]"}'
 SELECT participant_id, name, value FROM participant_attributes WHERE conversation_id = :'conv';
+-- more than 32 names (an index instead of a scan per member): the same rule
+\! python3 tests/emuctl.py fault '{"endpoint": "details", "kind": "splice", "field": "participants", "text": "[{\"participantId\": \"0e5c2d7f-4a1b-4c3d-9e8f-0a1b2c3d4e5f\", \"purpose\": \"customer\", \"attributes\": {\"a0\": \"0\", \"a1\": \"1\", \"a2\": \"2\", \"a3\": \"3\", \"a4\": \"4\", \"a5\": \"5\", \"a6\": \"6\", \"a7\": \"7\", \"a8\": \"8\", \"a9\": \"9\", \"a10\": \"10\", \"a11\": \"11\", \"a12\": \"12\", \"a13\": \"13\", \"a14\": \"14\", \"a15\": \"15\", \"a16\": \"16\", \"a17\": \"17\", \"a18\": \"18\", \"a19\": \"19\", \"a20\": \"20\", \"a21\": \"21\", \"a22\": \"22\", \"a23\": \"23\", \"a24\": \"24\", \"a25\": \"25\", \"a26\": \"26\", \"a27\": \"27\", \"a28\": \"28\", \"a29\": \"29\", \"a30\": \"30\", \"a31\": \"31\", \"a32\": \"32\", \"a33\": \"33\", \"a34\": \"34\", \"a1\": \"x1\", \"a2\": \"x2\"}}]"}'
+SELECT count(*), count(DISTINCT name),
+       string_agg(name || '=' || value, ',' ORDER BY name) FILTER (WHERE name IN ('a0', 'a1', 'a2', 'a34')) AS some
+  FROM participant_attributes WHERE conversation_id = :'conv';
 \! python3 tests/emuctl.py reset

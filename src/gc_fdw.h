@@ -404,7 +404,9 @@ typedef struct GcJson
 extern GcJson *gc_json_parse(MemoryContext cxt, const char *body, size_t len,
 							 const char *what);
 extern GcJson *gc_json_get(const GcJson *obj, const char *key);
-extern bool gc_json_is_last_of_name(const GcJson *member);
+typedef struct GcJsonNames GcJsonNames;
+extern GcJsonNames *gc_json_names_create(MemoryContext cxt, const GcJson *obj);
+extern bool gc_json_is_last_of_name(const GcJsonNames *names, const GcJson *member);
 extern void gc_json_append_text(StringInfo buf, const GcJson *val);
 
 /* ----------------------------------------------------------------

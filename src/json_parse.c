@@ -23,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "gc_fdw.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -523,18 +524,82 @@ gc_json_get(const GcJson *obj, const char *key)
 }
 
 /*
+ * The names of a large object, for reading its members one per name: a
+ * hash set of the last member of each name.  Small objects (all Genesys
+ * sends) are checked by a scan of the members after one; a large one would
+ * make that quadratic, which a hostile page could use to hold a backend
+ * uninterruptibly.
+ */
+#define GC_JSON_NAMES_MIN 32
+
+struct GcJsonNames
+{
+	uint32		mask;			/* buckets - 1, a power of two minus one */
+	const GcJson **buckets;
+};
+
+static bool
+same_name(const GcJson *a, const GcJson *b)
+{
+	return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0;
+}
+
+/*
+ * gc_json_names_create
+ *		An index of obj's member names, or NULL when obj is small enough to
+ *		scan (or not an object).  Allocated in cxt.
+ */
+GcJsonNames *
+gc_json_names_create(MemoryContext cxt, const GcJson *obj)
+{
+	GcJsonNames *names;
+	const GcJson *member;
+	uint32		size = 64;
+
+	if (obj == NULL || obj->type != GC_JSON_OBJECT || obj->len <= GC_JSON_NAMES_MIN)
+		return NULL;
+	while (size < (uint32) obj->len * 2)
+		size *= 2;
+	/* one chunk, so that a pfree() of the index frees all of it */
+	names = MemoryContextAllocZero(cxt, MAXALIGN(sizeof(GcJsonNames)) +
+								   sizeof(GcJson *) * size);
+	names->mask = size - 1;
+	names->buckets = (const GcJson **) ((char *) names + MAXALIGN(sizeof(GcJsonNames)));
+	for (member = obj->first; member != NULL; member = member->next)
+	{
+		uint32		i = hash_bytes((const unsigned char *) member->key,
+								   member->keylen) & names->mask;
+
+		/* a later member of the same name takes its place */
+		while (names->buckets[i] != NULL && !same_name(names->buckets[i], member))
+			i = (i + 1) & names->mask;
+		names->buckets[i] = member;
+	}
+	return names;
+}
+
+/*
  * gc_json_is_last_of_name
  *		Whether no later member of the same object has member's name: an
  *		object read as rows (participant attributes) gives a name once.
+ *		names is the object's gc_json_names_create(), NULL for a small one.
  */
 bool
-gc_json_is_last_of_name(const GcJson *member)
+gc_json_is_last_of_name(const GcJsonNames *names, const GcJson *member)
 {
 	const GcJson *later;
 
+	if (names != NULL)
+	{
+		uint32		i = hash_bytes((const unsigned char *) member->key,
+								   member->keylen) & names->mask;
+
+		while (!same_name(names->buckets[i], member))
+			i = (i + 1) & names->mask;
+		return names->buckets[i] == member;
+	}
 	for (later = member->next; later != NULL; later = later->next)
-		if (later->keylen == member->keylen &&
-			memcmp(later->key, member->key, member->keylen) == 0)
+		if (same_name(later, member))
 			return false;
 	return true;
 }

@@ -88,6 +88,7 @@ struct GcRowCursor
 	int			top_index;
 	GcLevelChain chain;
 	GcJson	   *obj[GC_MAX_DEPTH];	/* for attribute rows: the member */
+	GcJsonNames *attr_names;	/* the attribute object's, if large */
 	const char *attr_name;
 	int			started;		/* 0: no row yet under the current top */
 };
@@ -581,11 +582,23 @@ gc_cursor_next_row(GcRowCursor *cur)
 		GcJsonType	type = (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
 			? GC_JSON_OBJECT : GC_JSON_ARRAY;
 
-		next = (cur->obj[d] == NULL)
-			? first_child_of(cur->obj[d - 1], chain->keys[d], type)
-			: cur->obj[d]->next;
+		if (cur->obj[d] != NULL)
+			next = cur->obj[d]->next;
+		else
+		{
+			next = first_child_of(cur->obj[d - 1], chain->keys[d], type);
+			if (type == GC_JSON_OBJECT)
+			{
+				/* in the cursor's context, which lives as long as the page */
+				if (cur->attr_names)
+					pfree(cur->attr_names);
+				cur->attr_names = gc_json_names_create(GetMemoryChunkContext(cur),
+													   gc_json_get(cur->obj[d - 1],
+																   chain->keys[d]));
+			}
+		}
 		if (type == GC_JSON_OBJECT)
-			while (next != NULL && !gc_json_is_last_of_name(next))
+			while (next != NULL && !gc_json_is_last_of_name(cur->attr_names, next))
 				next = next->next;
 		cur->obj[d] = next;
 		if (next != NULL)
