@@ -339,28 +339,42 @@ string_to_server(const char *s, int len)
 }
 
 /*
+ * sent_text
+ *		The text of a JSON value as sent, in UTF-8: strings decoded (up to
+ *		a NUL a \u0000 made), numbers in the digits Genesys sent, booleans as
+ *		true/false, objects and arrays (and anything, with as_json) as
+ *		compact JSON text.
+ */
+static char *
+sent_text(GcJson *val, bool as_json)
+{
+	StringInfoData buf;
+
+	if (!as_json && (val->type == GC_JSON_STRING || val->type == GC_JSON_NUMBER))
+		return (char *) val->str;
+	if (!as_json && val->type == GC_JSON_BOOL)
+		return val->boolean ? "true" : "false";
+	initStringInfo(&buf);
+	gc_json_append_text(&buf, val);
+	return buf.data;
+}
+
+/*
  * value_text
- *		Text form of a JSON value for a type input function: strings as
- *		they are, numbers in the digits Genesys sent, booleans as true/false,
- *		objects and arrays (and anything for a json column) as compact JSON
- *		text.  Converted to the database encoding.
+ *		sent_text() for a type input function: in the database encoding,
+ *		and a string holding \u0000 refused, as jsonb_in does.  Numbers and
+ *		booleans are ASCII and need no conversion.
  */
 static char *
 value_text(GcJson *val, bool as_json)
 {
-	StringInfoData buf;
+	char	   *text = sent_text(val, as_json);
 
-	if (as_json || val->type == GC_JSON_OBJECT || val->type == GC_JSON_ARRAY)
-	{
-		initStringInfo(&buf);
-		gc_json_append_text(&buf, val);
-		return pg_any_to_server(buf.data, buf.len, PG_UTF8);
-	}
-	if (val->type == GC_JSON_BOOL)
-		return val->boolean ? "true" : "false";
-	if (val->type == GC_JSON_STRING)
-		return string_to_server(val->str, val->len);
-	return (char *) val->str;	/* a number: ASCII digits */
+	if (!as_json && val->type == GC_JSON_STRING)
+		return string_to_server(text, val->len);
+	if (!as_json && (val->type == GC_JSON_NUMBER || val->type == GC_JSON_BOOL))
+		return text;
+	return pg_any_to_server(text, strlen(text), PG_UTF8);
 }
 
 /* utils/builtins.h is not needed for this one function */
@@ -746,17 +760,10 @@ char *
 gc_page_string(GcPage *page, const char *key)
 {
 	GcJson	   *val = gc_json_get(page->root, key);
-	StringInfoData buf;
 
 	if (val == NULL || val->type == GC_JSON_NULL)
 		return NULL;
-	if (val->type == GC_JSON_STRING || val->type == GC_JSON_NUMBER)
-		return pstrdup(val->str);
-	if (val->type == GC_JSON_BOOL)
-		return pstrdup(val->boolean ? "true" : "false");
-	initStringInfo(&buf);
-	gc_json_append_text(&buf, val);
-	return buf.data;
+	return pstrdup(sent_text(val, false));
 }
 
 /*
