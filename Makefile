@@ -19,11 +19,23 @@ OBJS = \
 	src/modify.o
 
 EXTENSION = gc_fdw
-DATA = gc_fdw--1.0.sql gc_fdw--1.0--1.1.sql
+# The install script of the current version (default_version in
+# gc_fdw.control) is built from the SQL sources, one file per topic, in this
+# order; earlier versions' scripts and every update script are written by
+# hand (docs/install.md, "Changing the extension's SQL").
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" gc_fdw.control)
+SQL_SOURCES = \
+	extension/fdw.sql \
+	extension/observability.sql \
+	extension/sync_common.sql \
+	extension/sync_conversations.sql \
+	extension/sync_users.sql
+SQL_BUILT = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(sort $(wildcard $(EXTENSION)--*.sql) $(SQL_BUILT))
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync
+REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync upgrade
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)
@@ -45,3 +57,23 @@ include $(PGXS)
 # every object depends on the shared header (PGXS tracks no headers: a
 # struct changed there must rebuild every file that uses it)
 $(OBJS): src/gc_fdw.h
+
+# the current version's install script, from its sources (committed as
+# well; `make sqlcheck` fails when the committed file differs from them)
+all: $(SQL_BUILT)
+
+define build_sql
+{ printf '/* %s: built by make from extension/ (SQL_SOURCES in the Makefile); edit those, not this file */\n\n' '$(SQL_BUILT)'; \
+  printf -- '-- complain if script is sourced in psql, rather than via CREATE EXTENSION\n'; \
+  printf '\\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \\quit\n'; \
+  for f in $(SQL_SOURCES); do printf '\n'; cat "$$f"; done; }
+endef
+
+$(SQL_BUILT): $(SQL_SOURCES) $(EXTENSION).control
+	$(build_sql) >$@.tmp && mv $@.tmp $@
+
+sqlcheck:
+	@$(build_sql) | diff -u $(SQL_BUILT) - || \
+	{ echo "$(SQL_BUILT) differs from its sources: run make and commit it" >&2; exit 1; }
+
+.PHONY: sqlcheck

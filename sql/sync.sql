@@ -1,9 +1,10 @@
 --
 -- Warehousing and observability: the procedures' argument checks and
 -- errors, gc_fdw.conversation_rows against the child foreign tables,
--- gc_fdw.stats(), gc_fdw.progress, and the update from 1.0.  Successful
--- syncs print timing-dependent INFO lines; tests/integration/test_sync.py
--- runs them (by hand and from pg_cron) and checks their results.
+-- gc_fdw.stats() and gc_fdw.progress.  Successful syncs print
+-- timing-dependent INFO lines; tests/integration/test_sync.py runs them (by
+-- hand and from pg_cron) and checks their results.  The update from 1.0 is
+-- upgrade.sql's.
 --
 \getenv emu_url GC_EMU_URL
 SET TimeZone = 'UTC';
@@ -83,14 +84,3 @@ SELECT p.foreign_table, p.server, p.window_start, p.window_end, p.windows, p.pag
 SELECT count(*) AS running_scans FROM gc_fdw.progress WHERE pid = pg_backend_pid();
 SELECT endpoint, requests, pages FROM gc_fdw.stats();
 
--- an installation of 1.0 updates in place (a fresh CREATE EXTENSION runs
--- the same 1.0 script and 1.0--1.1 update)
-SET client_min_messages = warning;
-DROP EXTENSION gc_fdw CASCADE;
-RESET client_min_messages;
-CREATE EXTENSION gc_fdw VERSION '1.0';
-SELECT extversion, to_regnamespace('gc_fdw') IS NULL AS no_gc_fdw_schema
-  FROM pg_extension WHERE extname = 'gc_fdw';
-ALTER EXTENSION gc_fdw UPDATE;
-SELECT extversion FROM pg_extension WHERE extname = 'gc_fdw';
-\dx+ gc_fdw

@@ -1,0 +1,243 @@
+/*
+ * extension/sync_common.sql
+ *		What every sync procedure shares: the sync state (watermarks) and the
+ *		sync log, the counters a run logs, the preparation of source foreign
+ *		tables and target tables, the column lists of an upsert, and the
+ *		advisory lock that keeps two runs of one server into one schema apart.
+ *
+ * Must not: read a resource itself or know how a kind of data is stored;
+ * that is the business of sync_conversations.sql, sync_users.sql and the
+ * like.
+ */
+
+CREATE TABLE gc_fdw.sync_state (
+    server_name text NOT NULL,
+    target_schema text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('conversations', 'users')),
+    watermark timestamptz,          -- conversations: end of the last committed chunk
+    last_run_id bigint,
+    last_status text,
+    last_success timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (server_name, target_schema, kind)
+);
+COMMENT ON TABLE gc_fdw.sync_state IS 'watermark and last outcome of each gc_fdw sync (server, target schema, kind)';
+
+CREATE SEQUENCE gc_fdw.sync_run_id_seq;
+
+CREATE TABLE gc_fdw.sync_log (
+    log_id bigserial PRIMARY KEY,
+    run_id bigint NOT NULL,
+    entry text NOT NULL CHECK (entry IN ('run', 'chunk', 'refresh')),
+    procedure text NOT NULL,
+    server_name text NOT NULL,
+    target_schema text NOT NULL,
+    window_start timestamptz,
+    window_end timestamptz,
+    mode text,                      -- query, jobs, lookup, users
+    requests bigint,
+    pages bigint,
+    rows_read bigint,
+    rows_upserted bigint,
+    rows_unchanged bigint,
+    child_rows bigint,
+    rows_marked_missing bigint,
+    in_progress bigint,
+    http_429 bigint,
+    wait_429_seconds double precision,
+    reauths bigint,
+    watermark_before timestamptz,
+    watermark_after timestamptz,
+    data_availability timestamptz,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'stopped', 'skipped')),
+    error text,
+    pid integer NOT NULL DEFAULT pg_backend_pid()
+);
+CREATE INDEX ON gc_fdw.sync_log (run_id);
+CREATE INDEX ON gc_fdw.sync_log (started_at);
+COMMENT ON TABLE gc_fdw.sync_log IS 'one row per gc_fdw sync run and per chunk it committed or failed';
+
+-- pg_dump keeps the rows (the extension creates the tables)
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_state', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_log_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_run_id_seq', '');
+
+-- Internal: this session's counters summed, for the sync log
+CREATE FUNCTION gc_fdw.stats_totals(
+    OUT requests bigint, OUT pages bigint, OUT http_429 bigint,
+    OUT wait_429_seconds double precision, OUT reauths bigint,
+    OUT query_requests bigint, OUT jobs_requests bigint, OUT lookup_requests bigint)
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT coalesce(sum(s.requests) FILTER (WHERE s.endpoint <> 'POST /oauth/token'), 0)::bigint,
+           coalesce(sum(s.pages), 0)::bigint,
+           coalesce(sum(s.http_429), 0)::bigint,
+           coalesce(sum(s.wait_429_seconds), 0)::double precision,
+           coalesce(sum(s.reauths), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint = 'POST /api/v2/analytics/conversations/details/query'), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint LIKE '% /api/v2/analytics/conversations/details/jobs%'), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint = 'GET /api/v2/analytics/conversations/details'), 0)::bigint
+      FROM gc_fdw.stats() s
+$$;
+
+/*
+ * Internal: make sure the source foreign tables (schema gc_fdw_src_<server>,
+ * imported from the server) and the target tables exist.  Returns the
+ * source schema.
+ */
+CREATE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_srv oid;
+    v_src text;
+    v_tables text[];
+    v_keys text[];
+    v_missing text;
+    v_extra text := '';
+    i int;
+BEGIN
+    IF p_server IS NULL OR p_target IS NULL THEN
+        RAISE EXCEPTION 'server_name and target_schema must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_catalog.pg_foreign_server s
+                     JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                    WHERE s.srvname = p_server AND w.fdwname = 'gc_fdw') THEN
+        RAISE EXCEPTION 'server "%" is not a gc_fdw foreign server', p_server
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER gc_fdw, or check the server_name argument.';
+    END IF;
+    SELECT s.oid INTO v_srv FROM pg_catalog.pg_foreign_server s WHERE s.srvname = p_server;
+    -- readable, and distinct even for long server names that share a prefix
+    v_src := CASE WHEN length('gc_fdw_src_' || p_server) <= 63 THEN 'gc_fdw_src_' || p_server
+                  ELSE left('gc_fdw_src_' || p_server, 50) || '_' || v_srv END;
+    -- syncs starting together (users and conversations into a new schema)
+    -- create schemas and tables one at a time; held until the caller commits
+    PERFORM pg_advisory_xact_lock(hashtext('gc_fdw.sync_prepare'));
+
+    IF p_kind = 'users' THEN
+        v_tables := ARRAY['users'];
+        v_keys := ARRAY['id'];
+        v_extra := ', synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz';
+    ELSE
+        v_tables := ARRAY['conversations', 'participants', 'sessions', 'segments',
+                          'session_metrics', 'participant_attributes'];
+        v_keys := ARRAY['conversation_id',
+                        'conversation_id, participant_id',
+                        'conversation_id, session_id',
+                        'conversation_id, session_id, segment_start, segment_type',
+                        'conversation_id, session_id, name, emit_date',
+                        'conversation_id, participant_id, name'];
+    END IF;
+
+    IF to_regnamespace(quote_ident(v_src)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', v_src);
+    END IF;
+    SELECT string_agg(quote_ident(t), ', ') INTO v_missing
+      FROM unnest(v_tables) t
+     WHERE to_regclass(format('%I.%I', v_src, t)) IS NULL;
+    IF v_missing IS NOT NULL THEN
+        EXECUTE format('IMPORT FOREIGN SCHEMA genesys LIMIT TO (%s) FROM SERVER %I INTO %I',
+                       v_missing, p_server, v_src);
+    END IF;
+    -- the source tables must read this server, whoever created them
+    IF EXISTS (SELECT 1 FROM unnest(v_tables) t
+                 JOIN pg_catalog.pg_foreign_table ft
+                   ON ft.ftrelid = format('%I.%I', v_src, t)::regclass
+                WHERE ft.ftserver <> v_srv) THEN
+        RAISE EXCEPTION 'schema "%" holds foreign tables of another server', v_src
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'The sync keeps its source tables there; drop or rename that schema.';
+    END IF;
+
+    IF to_regnamespace(quote_ident(p_target)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', p_target);
+    END IF;
+    FOR i IN 1 .. array_length(v_tables, 1) LOOP
+        IF to_regclass(format('%I.%I', p_target, v_tables[i])) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I%s, PRIMARY KEY (%s))',
+                           p_target, v_tables[i], v_src, v_tables[i], v_extra, v_keys[i]);
+            RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(v_tables[i]);
+        END IF;
+    END LOOP;
+
+    IF p_kind = 'conversations' AND NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute
+         WHERE attrelid = format('%I.conversations', p_target)::regclass
+           AND attname = 'raw' AND atttypid = 'jsonb'::regtype AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'table %.conversations has no jsonb column "raw"', quote_ident(p_target)
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
+                  HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', p_target);
+    END IF;
+    RETURN v_src;
+END
+$$;
+
+-- Internal: the columns of target.tbl that source.tbl also has, in target order
+CREATE FUNCTION gc_fdw.sync_columns(p_src text, p_target text, p_table text, p_prefix text DEFAULT '')
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT string_agg(p_prefix || quote_ident(t.attname), ', ' ORDER BY t.attnum)
+      FROM pg_catalog.pg_attribute t
+      JOIN pg_catalog.pg_attribute s
+        ON s.attrelid = format('%I.%I', p_src, p_table)::regclass
+       AND s.attname = t.attname AND s.attnum > 0 AND NOT s.attisdropped
+     WHERE t.attrelid = format('%I.%I', p_target, p_table)::regclass
+       AND t.attnum > 0 AND NOT t.attisdropped
+$$;
+
+-- Internal: the one place that knows a sync's advisory lock (a session
+-- lock on (sync kind, [server, target]), so runs of one server into one
+-- schema exclude each other and nothing else).
+--
+-- sync_lock takes it, or says which run holds it (NOTICE with its pid, a
+-- skipped row in the log) and returns false.  A hold this session still has
+-- from an earlier run that failed outside its exception blocks would keep
+-- every other session out until this one ends: it is released first
+-- (session locks stack).
+CREATE FUNCTION gc_fdw.sync_lock(p_kind text, p_server text, p_target text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    k1 int := hashtext('gc_fdw.sync_' || p_kind);
+    k2 int := hashtext(jsonb_build_array(p_server, p_target)::text);
+    v_holder integer;
+BEGIN
+    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                     AND l.objsubid = 2 AND l.classid = k1::oid AND l.objid = k2::oid) LOOP
+        PERFORM pg_advisory_unlock(k1, k2);
+    END LOOP;
+    IF pg_try_advisory_lock(k1, k2) THEN
+        RETURN true;
+    END IF;
+    SELECT l.pid INTO v_holder FROM pg_catalog.pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.classid = k1::oid AND l.objid = k2::oid
+     LIMIT 1;
+    RAISE NOTICE 'gc_fdw: a sync of % from server "%" into schema "%" is already running (pid %); skipped',
+        p_kind, p_server, p_target, coalesce(v_holder::text, 'unknown');
+    INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                 finished_at, status, error)
+    VALUES (nextval('gc_fdw.sync_run_id_seq'), 'run', 'sync_' || p_kind, p_server, p_target,
+            clock_timestamp(), 'skipped', 'another sync of the same server and target was running');
+    RETURN false;
+END
+$$;
+
+CREATE FUNCTION gc_fdw.sync_unlock(p_kind text, p_server text, p_target text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_advisory_unlock(hashtext('gc_fdw.sync_' || p_kind),
+                              hashtext(jsonb_build_array(p_server, p_target)::text))
+$$;
