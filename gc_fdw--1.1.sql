@@ -1,4 +1,4 @@
-/* gc_fdw--1.1.sql: built by make from extension/ (SQL_SOURCES in the Makefile); edit those, not this file */
+/* gc_fdw--1.1.sql: the install script of 1.1, as built from extension/ when 1.1 was current; frozen, never rebuilt */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION gc_fdw" to load this file. \quit

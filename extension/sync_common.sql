@@ -3,7 +3,8 @@
  *		What every sync procedure shares: the sync state (watermarks) and the
  *		sync log, the counters a run logs, the preparation of source foreign
  *		tables and target tables, the column lists of an upsert, and the
- *		advisory lock that keeps two runs of one server into one schema apart.
+ *		advisory lock that keeps two runs of one server into one schema apart,
+ *		and the chunks a run commits (the API's longest interval, asked of C).
  *
  * Must not: read a resource itself or know how a kind of data is stored;
  * that is the business of sync_conversations.sql, sync_users.sql and the
@@ -178,6 +179,24 @@ BEGIN
     END IF;
     RETURN v_src;
 END
+$$;
+
+CREATE FUNCTION gc_fdw.max_interval_days(filtered boolean DEFAULT false)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'gc_fdw_max_interval_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gc_fdw.max_interval_days(boolean) IS 'the longest interval, in days, of one conversation details query, without or with filters: the scan''s longest window';
+
+-- Internal: the end of the chunk that starts at p_lo: the UTC midnight
+-- max_interval_days() after the start of p_lo's UTC day, or p_until if
+-- sooner.  The scan cuts its windows alike, so a chunk is one window.
+CREATE FUNCTION gc_fdw.sync_chunk_end(p_lo timestamptz, p_until timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT least(p_until, (date_trunc('day', p_lo AT TIME ZONE 'UTC')
+                           + make_interval(days => gc_fdw.max_interval_days()))
+                          AT TIME ZONE 'UTC')
 $$;
 
 -- Internal: the columns of target.tbl that source.tbl also has, in target order

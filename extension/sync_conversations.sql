@@ -191,11 +191,11 @@ BEGIN
     END;
     COMMIT;
 
-    -- chunks: UTC-midnight-aligned windows of at most 7 days, as the scan cuts them
+    -- chunks: the scan's windows (whole UTC days, max_interval_days() at most)
     v_lo := v_from;
     WHILE v_lo < v_until LOOP
         v_chunks := v_chunks + 1;
-        v_lo := least(v_until, ((date_trunc('day', v_lo AT TIME ZONE 'UTC') + interval '7 days') AT TIME ZONE 'UTC'));
+        v_lo := gc_fdw.sync_chunk_end(v_lo, v_until);
     END LOOP;
 
     v_wm := v_wm_before;
@@ -213,7 +213,7 @@ BEGIN
             EXIT;
         END IF;
         IF v_phase = 'chunk' THEN
-            v_hi := least(v_until, ((date_trunc('day', v_lo AT TIME ZONE 'UTC') + interval '7 days') AT TIME ZONE 'UTC'));
+            v_hi := gc_fdw.sync_chunk_end(v_lo, v_until);
             v_chunk_no := v_chunk_no + 1;
         END IF;
         v_chunk_started := clock_timestamp();

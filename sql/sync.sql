@@ -84,3 +84,9 @@ SELECT p.foreign_table, p.server, p.window_start, p.window_end, p.windows, p.pag
 SELECT count(*) AS running_scans FROM gc_fdw.progress WHERE pid = pg_backend_pid();
 SELECT endpoint, requests, pages FROM gc_fdw.stats();
 
+
+-- a sync's chunks are the scan's windows: whole UTC days, at most the API's
+-- longest interval without filters, which C gives
+SELECT gc_fdw.max_interval_days() AS unfiltered, gc_fdw.max_interval_days(true) AS filtered;
+SELECT gc_fdw.sync_chunk_end('2024-03-01 13:30+05:30', '2024-04-01') AS from_a_morning_in_utc,
+       gc_fdw.sync_chunk_end('2024-03-20', '2024-03-22') AS until_first;

@@ -135,11 +135,26 @@ CREATE EXTENSION gc_fdw VERSION '1.1';
 SELECT snapshot('1.1');
 SELECT * FROM differences('1.0 -> 1.1', '1.1');
 
+-- 1.1 updated to 1.2, and 1.0 updated to 1.1 then to 1.2, build what a
+-- fresh 1.2 builds
+ALTER EXTENSION gc_fdw UPDATE TO '1.2';
+SELECT snapshot('1.1 -> 1.2');
+DROP EXTENSION gc_fdw;
+CREATE EXTENSION gc_fdw VERSION '1.0';
+ALTER EXTENSION gc_fdw UPDATE TO '1.1';
+ALTER EXTENSION gc_fdw UPDATE TO '1.2';
+SELECT snapshot('1.0 -> 1.1 -> 1.2');
+DROP EXTENSION gc_fdw;
+CREATE EXTENSION gc_fdw VERSION '1.2';
+SELECT snapshot('1.2');
+SELECT * FROM differences('1.1 -> 1.2', '1.2');
+SELECT * FROM differences('1.0 -> 1.1 -> 1.2', '1.2');
+
 -- the comparison sees a change: a comment altered after a snapshot is one
 -- row on each side
 COMMENT ON TABLE gc_fdw.sync_log IS 'altered';
-SELECT snapshot('1.1, comment altered');
-SELECT only_in, object, property, value FROM differences('1.1', '1.1, comment altered');
+SELECT snapshot('1.2, comment altered');
+SELECT only_in, object, property, value FROM differences('1.2', '1.2, comment altered');
 
 -- an installation of 1.0 updates in place to the default version
 DROP EXTENSION gc_fdw;

@@ -21,7 +21,7 @@
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
-#define GC_FDW_VERSION "1.1"
+#define GC_FDW_VERSION "1.2"
 #define GC_FDW_USER_AGENT "gc_fdw/" GC_FDW_VERSION " (PostgreSQL foreign data wrapper for Genesys Cloud)"
 
 /* ----------------------------------------------------------------
@@ -71,6 +71,15 @@ typedef struct GcResourceDef
 	const GcColumnDef *columns; /* terminated by a NULL name */
 	double		rows_per_top;	/* planner: rows per user/conversation */
 } GcResourceDef;
+
+/*
+ * The longest interval of one conversation details query, in days, without
+ * and with filters (the API refuses longer ones).  The scan cuts its windows
+ * at UTC midnights to these; the sync procedures ask for them through
+ * gc_fdw.max_interval_days().
+ */
+#define GC_MAX_WINDOW_DAYS 7
+#define GC_MAX_FILTERED_WINDOW_DAYS 31
 
 extern const GcResourceDef *gc_resource_lookup(const char *name);
 extern const GcResourceDef *gc_resource_at(int i);

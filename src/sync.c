@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * sync.c
- *		  C support of the warehousing procedures (gc_fdw.sync_conversations
- *		  in gc_fdw--1.0--1.1.sql): gc_fdw.conversation_rows() flattens one
- *		  stored conversation into the rows of a child table.
+ *		  C support of the warehousing procedures (extension/sync_*.sql):
+ *		  gc_fdw.conversation_rows() flattens one stored conversation into
+ *		  the rows of a child table, and gc_fdw.max_interval_days() gives
+ *		  the procedures the API's longest interval, the one the scan uses.
  *
  * A sync reads each chunk once, through the conversations foreign table
  * and its raw column, and derives participants, sessions, segments,
@@ -40,6 +41,7 @@ typedef struct GcFlattenCache
 } GcFlattenCache;
 
 PG_FUNCTION_INFO_V1(gc_fdw_conversation_rows);
+PG_FUNCTION_INFO_V1(gc_fdw_max_interval_days);
 
 /*
  * flatten_cache
@@ -151,4 +153,19 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(call_cxt);
 	return (Datum) 0;
+}
+
+/*
+ * gc_fdw_max_interval_days
+ *		SQL: gc_fdw.max_interval_days(filtered boolean DEFAULT false)
+ *		RETURNS integer (STRICT).
+ *
+ *		The longest interval, in days, of one conversation details query:
+ *		without filters (a sync's chunks), or with them.  The same constants
+ *		cut the scan's windows, so a chunk is one window.
+ */
+Datum
+gc_fdw_max_interval_days(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(PG_GETARG_BOOL(0) ? GC_MAX_FILTERED_WINDOW_DAYS : GC_MAX_WINDOW_DAYS);
 }

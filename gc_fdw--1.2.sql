@@ -1,0 +1,800 @@
+/* gc_fdw--1.2.sql: built by make from extension/ (SQL_SOURCES in the Makefile); edit those, not this file */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION gc_fdw" to load this file. \quit
+
+/*
+ * extension/fdw.sql
+ *		The foreign data wrapper itself (handler, validator, the wrapper) and
+ *		the gc_fdw schema that every other file puts its objects in.
+ *
+ * Must not: hold anything a sync or a statistic needs; those have files of
+ * their own.  Built into the install script first (Makefile SQL_SOURCES).
+ */
+
+CREATE FUNCTION gc_fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION gc_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER gc_fdw
+  HANDLER gc_fdw_handler
+  VALIDATOR gc_fdw_validator;
+
+COMMENT ON FOREIGN DATA WRAPPER gc_fdw IS 'Genesys Cloud CX analytics and users as foreign tables';
+
+CREATE SCHEMA gc_fdw;
+COMMENT ON SCHEMA gc_fdw IS 'gc_fdw warehousing procedures, sync log and state, statistics and progress';
+GRANT USAGE ON SCHEMA gc_fdw TO PUBLIC;
+
+/*
+ * extension/observability.sql
+ *		What a session or an administrator can see of gc_fdw at work: this
+ *		session's API counters (gc_fdw.stats(), stats_reset()), the last
+ *		dataAvailabilityDate of the jobs API, and the running scans of every
+ *		backend (gc_fdw.progress).  All are C functions of src/stats.c and
+ *		src/progress.c.
+ *
+ * Must not: write anything (no tables here), or know about syncs: the sync
+ * log sums these counters in sync_common.sql.
+ */
+
+CREATE FUNCTION gc_fdw.stats(
+    OUT endpoint text, OUT requests bigint, OUT pages bigint, OUT rows bigint,
+    OUT bytes bigint, OUT reauths bigint, OUT http_429 bigint,
+    OUT wait_429_seconds double precision, OUT retries bigint, OUT errors bigint,
+    OUT last_request timestamptz, OUT since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gc_fdw_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION gc_fdw.stats() IS 'this session''s Genesys Cloud API counters per endpoint, since the session started or gc_fdw.stats_reset()';
+
+CREATE FUNCTION gc_fdw.stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'gc_fdw_stats_reset'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION gc_fdw.stats_reset() IS 'zero this session''s gc_fdw.stats() counters';
+
+CREATE FUNCTION gc_fdw.data_availability_seen()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'gc_fdw_data_availability_seen'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION gc_fdw.data_availability_seen() IS 'the last dataAvailabilityDate of the jobs API this session saw, or NULL';
+
+CREATE FUNCTION gc_fdw.scan_progress(
+    OUT pid integer, OUT role text, OUT database text, OUT foreign_table text,
+    OUT server text, OUT scan_started timestamptz, OUT window_start timestamptz,
+    OUT window_end timestamptz, OUT windows bigint, OUT pages bigint,
+    OUT rows bigint, OUT requests bigint, OUT waiting_on text,
+    OUT wait_until timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'gc_fdw_scan_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE VIEW gc_fdw.progress AS SELECT * FROM gc_fdw.scan_progress();
+COMMENT ON VIEW gc_fdw.progress IS 'running gc_fdw scans of every backend (needs gc_fdw in shared_preload_libraries)';
+GRANT SELECT ON gc_fdw.progress TO PUBLIC;
+
+/*
+ * extension/sync_common.sql
+ *		What every sync procedure shares: the sync state (watermarks) and the
+ *		sync log, the counters a run logs, the preparation of source foreign
+ *		tables and target tables, the column lists of an upsert, and the
+ *		advisory lock that keeps two runs of one server into one schema apart,
+ *		and the chunks a run commits (the API's longest interval, asked of C).
+ *
+ * Must not: read a resource itself or know how a kind of data is stored;
+ * that is the business of sync_conversations.sql, sync_users.sql and the
+ * like.
+ */
+
+CREATE TABLE gc_fdw.sync_state (
+    server_name text NOT NULL,
+    target_schema text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('conversations', 'users')),
+    watermark timestamptz,          -- conversations: end of the last committed chunk
+    last_run_id bigint,
+    last_status text,
+    last_success timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (server_name, target_schema, kind)
+);
+COMMENT ON TABLE gc_fdw.sync_state IS 'watermark and last outcome of each gc_fdw sync (server, target schema, kind)';
+
+CREATE SEQUENCE gc_fdw.sync_run_id_seq;
+
+CREATE TABLE gc_fdw.sync_log (
+    log_id bigserial PRIMARY KEY,
+    run_id bigint NOT NULL,
+    entry text NOT NULL CHECK (entry IN ('run', 'chunk', 'refresh')),
+    procedure text NOT NULL,
+    server_name text NOT NULL,
+    target_schema text NOT NULL,
+    window_start timestamptz,
+    window_end timestamptz,
+    mode text,                      -- query, jobs, lookup, users
+    requests bigint,
+    pages bigint,
+    rows_read bigint,
+    rows_upserted bigint,
+    rows_unchanged bigint,
+    child_rows bigint,
+    rows_marked_missing bigint,
+    in_progress bigint,
+    http_429 bigint,
+    wait_429_seconds double precision,
+    reauths bigint,
+    watermark_before timestamptz,
+    watermark_after timestamptz,
+    data_availability timestamptz,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'stopped', 'skipped')),
+    error text,
+    pid integer NOT NULL DEFAULT pg_backend_pid()
+);
+CREATE INDEX ON gc_fdw.sync_log (run_id);
+CREATE INDEX ON gc_fdw.sync_log (started_at);
+COMMENT ON TABLE gc_fdw.sync_log IS 'one row per gc_fdw sync run and per chunk it committed or failed';
+
+-- pg_dump keeps the rows (the extension creates the tables)
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_state', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_log_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gc_fdw.sync_run_id_seq', '');
+
+-- Internal: this session's counters summed, for the sync log
+CREATE FUNCTION gc_fdw.stats_totals(
+    OUT requests bigint, OUT pages bigint, OUT http_429 bigint,
+    OUT wait_429_seconds double precision, OUT reauths bigint,
+    OUT query_requests bigint, OUT jobs_requests bigint, OUT lookup_requests bigint)
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT coalesce(sum(s.requests) FILTER (WHERE s.endpoint <> 'POST /oauth/token'), 0)::bigint,
+           coalesce(sum(s.pages), 0)::bigint,
+           coalesce(sum(s.http_429), 0)::bigint,
+           coalesce(sum(s.wait_429_seconds), 0)::double precision,
+           coalesce(sum(s.reauths), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint = 'POST /api/v2/analytics/conversations/details/query'), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint LIKE '% /api/v2/analytics/conversations/details/jobs%'), 0)::bigint,
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint = 'GET /api/v2/analytics/conversations/details'), 0)::bigint
+      FROM gc_fdw.stats() s
+$$;
+
+/*
+ * Internal: make sure the source foreign tables (schema gc_fdw_src_<server>,
+ * imported from the server) and the target tables exist.  Returns the
+ * source schema.
+ */
+CREATE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_srv oid;
+    v_src text;
+    v_tables text[];
+    v_keys text[];
+    v_missing text;
+    v_extra text := '';
+    i int;
+BEGIN
+    IF p_server IS NULL OR p_target IS NULL THEN
+        RAISE EXCEPTION 'server_name and target_schema must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_catalog.pg_foreign_server s
+                     JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                    WHERE s.srvname = p_server AND w.fdwname = 'gc_fdw') THEN
+        RAISE EXCEPTION 'server "%" is not a gc_fdw foreign server', p_server
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER gc_fdw, or check the server_name argument.';
+    END IF;
+    SELECT s.oid INTO v_srv FROM pg_catalog.pg_foreign_server s WHERE s.srvname = p_server;
+    -- readable, and distinct even for long server names that share a prefix
+    v_src := CASE WHEN length('gc_fdw_src_' || p_server) <= 63 THEN 'gc_fdw_src_' || p_server
+                  ELSE left('gc_fdw_src_' || p_server, 50) || '_' || v_srv END;
+    -- syncs starting together (users and conversations into a new schema)
+    -- create schemas and tables one at a time; held until the caller commits
+    PERFORM pg_advisory_xact_lock(hashtext('gc_fdw.sync_prepare'));
+
+    IF p_kind = 'users' THEN
+        v_tables := ARRAY['users'];
+        v_keys := ARRAY['id'];
+        v_extra := ', synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz';
+    ELSE
+        v_tables := ARRAY['conversations', 'participants', 'sessions', 'segments',
+                          'session_metrics', 'participant_attributes'];
+        v_keys := ARRAY['conversation_id',
+                        'conversation_id, participant_id',
+                        'conversation_id, session_id',
+                        'conversation_id, session_id, segment_start, segment_type',
+                        'conversation_id, session_id, name, emit_date',
+                        'conversation_id, participant_id, name'];
+    END IF;
+
+    IF to_regnamespace(quote_ident(v_src)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', v_src);
+    END IF;
+    SELECT string_agg(quote_ident(t), ', ') INTO v_missing
+      FROM unnest(v_tables) t
+     WHERE to_regclass(format('%I.%I', v_src, t)) IS NULL;
+    IF v_missing IS NOT NULL THEN
+        EXECUTE format('IMPORT FOREIGN SCHEMA genesys LIMIT TO (%s) FROM SERVER %I INTO %I',
+                       v_missing, p_server, v_src);
+    END IF;
+    -- the source tables must read this server, whoever created them
+    IF EXISTS (SELECT 1 FROM unnest(v_tables) t
+                 JOIN pg_catalog.pg_foreign_table ft
+                   ON ft.ftrelid = format('%I.%I', v_src, t)::regclass
+                WHERE ft.ftserver <> v_srv) THEN
+        RAISE EXCEPTION 'schema "%" holds foreign tables of another server', v_src
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'The sync keeps its source tables there; drop or rename that schema.';
+    END IF;
+
+    IF to_regnamespace(quote_ident(p_target)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', p_target);
+    END IF;
+    FOR i IN 1 .. array_length(v_tables, 1) LOOP
+        IF to_regclass(format('%I.%I', p_target, v_tables[i])) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I%s, PRIMARY KEY (%s))',
+                           p_target, v_tables[i], v_src, v_tables[i], v_extra, v_keys[i]);
+            RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(v_tables[i]);
+        END IF;
+    END LOOP;
+
+    IF p_kind = 'conversations' AND NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute
+         WHERE attrelid = format('%I.conversations', p_target)::regclass
+           AND attname = 'raw' AND atttypid = 'jsonb'::regtype AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'table %.conversations has no jsonb column "raw"', quote_ident(p_target)
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
+                  HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', p_target);
+    END IF;
+    RETURN v_src;
+END
+$$;
+
+CREATE FUNCTION gc_fdw.max_interval_days(filtered boolean DEFAULT false)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'gc_fdw_max_interval_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gc_fdw.max_interval_days(boolean) IS 'the longest interval, in days, of one conversation details query, without or with filters: the scan''s longest window';
+
+-- Internal: the end of the chunk that starts at p_lo: the UTC midnight
+-- max_interval_days() after the start of p_lo's UTC day, or p_until if
+-- sooner.  The scan cuts its windows alike, so a chunk is one window.
+CREATE FUNCTION gc_fdw.sync_chunk_end(p_lo timestamptz, p_until timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT least(p_until, (date_trunc('day', p_lo AT TIME ZONE 'UTC')
+                           + make_interval(days => gc_fdw.max_interval_days()))
+                          AT TIME ZONE 'UTC')
+$$;
+
+-- Internal: the columns of target.tbl that source.tbl also has, in target order
+CREATE FUNCTION gc_fdw.sync_columns(p_src text, p_target text, p_table text, p_prefix text DEFAULT '')
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT string_agg(p_prefix || quote_ident(t.attname), ', ' ORDER BY t.attnum)
+      FROM pg_catalog.pg_attribute t
+      JOIN pg_catalog.pg_attribute s
+        ON s.attrelid = format('%I.%I', p_src, p_table)::regclass
+       AND s.attname = t.attname AND s.attnum > 0 AND NOT s.attisdropped
+     WHERE t.attrelid = format('%I.%I', p_target, p_table)::regclass
+       AND t.attnum > 0 AND NOT t.attisdropped
+$$;
+
+-- Internal: the one place that knows a sync's advisory lock (a session
+-- lock on (sync kind, [server, target]), so runs of one server into one
+-- schema exclude each other and nothing else).
+--
+-- sync_lock takes it, or says which run holds it (NOTICE with its pid, a
+-- skipped row in the log) and returns false.  A hold this session still has
+-- from an earlier run that failed outside its exception blocks would keep
+-- every other session out until this one ends: it is released first
+-- (session locks stack).
+CREATE FUNCTION gc_fdw.sync_lock(p_kind text, p_server text, p_target text)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    k1 int := hashtext('gc_fdw.sync_' || p_kind);
+    k2 int := hashtext(jsonb_build_array(p_server, p_target)::text);
+    v_holder integer;
+BEGIN
+    WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                     AND l.objsubid = 2 AND l.classid = k1::oid AND l.objid = k2::oid) LOOP
+        PERFORM pg_advisory_unlock(k1, k2);
+    END LOOP;
+    IF pg_try_advisory_lock(k1, k2) THEN
+        RETURN true;
+    END IF;
+    SELECT l.pid INTO v_holder FROM pg_catalog.pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.classid = k1::oid AND l.objid = k2::oid
+     LIMIT 1;
+    RAISE NOTICE 'gc_fdw: a sync of % from server "%" into schema "%" is already running (pid %); skipped',
+        p_kind, p_server, p_target, coalesce(v_holder::text, 'unknown');
+    INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                 finished_at, status, error)
+    VALUES (nextval('gc_fdw.sync_run_id_seq'), 'run', 'sync_' || p_kind, p_server, p_target,
+            clock_timestamp(), 'skipped', 'another sync of the same server and target was running');
+    RETURN false;
+END
+$$;
+
+CREATE FUNCTION gc_fdw.sync_unlock(p_kind text, p_server text, p_target text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_advisory_unlock(hashtext('gc_fdw.sync_' || p_kind),
+                              hashtext(jsonb_build_array(p_server, p_target)::text))
+$$;
+
+/*
+ * extension/sync_conversations.sql
+ *		gc_fdw.sync_conversations: incremental load of conversation details
+ *		into local tables, a chunk of whole UTC days per transaction, and
+ *		what it needs of its own: gc_fdw.conversation_rows() (C, src/sync.c)
+ *		to derive the child rows from each conversation's raw JSON, and the
+ *		chunk function that reads, upserts and replaces child rows.
+ *
+ * Must not: take locks, prepare tables or keep state other than through
+ * sync_common.sql.
+ */
+
+CREATE FUNCTION gc_fdw.conversation_rows(resource text, conversation jsonb, row_type anyelement)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'gc_fdw_conversation_rows'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION gc_fdw.conversation_rows(text, jsonb, anyelement) IS 'the rows of a conversation resource (participants, sessions, ...) in one stored conversation, shaped like row_type';
+
+/*
+ * Internal: read one chunk (conversation_start in [p_lo, p_hi), or the
+ * conversations p_ids) through the source foreign table, upsert what
+ * changed and replace the child rows of exactly those conversations.
+ * Runs inside the caller's transaction; the caller commits.
+ */
+CREATE FUNCTION gc_fdw.sync_conversations_chunk(
+    p_src text, p_target text, p_lo timestamptz, p_hi timestamptz, p_ids uuid[],
+    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
+    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT child_rows bigint,
+    OUT in_progress bigint, OUT http_429 bigint, OUT wait_429_seconds double precision,
+    OUT reauths bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    s0 record;
+    s1 record;
+    v_cols text := gc_fdw.sync_columns(p_src, p_target, 'conversations');
+    v_changed uuid[];
+    v_table text;
+    v_n bigint;
+BEGIN
+    s0 := gc_fdw.stats_totals();
+    IF to_regclass('pg_temp.gc_fdw_sync_batch') IS NOT NULL THEN
+        DROP TABLE pg_temp.gc_fdw_sync_batch;
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations) ON COMMIT DROP',
+                   p_target);
+    IF p_ids IS NULL THEN
+        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s) SELECT %1$s FROM %2$I.conversations'
+                       ' WHERE conversation_start >= $1 AND conversation_start < $2', v_cols, p_src)
+            USING p_lo, p_hi;
+    ELSE
+        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s) SELECT %1$s FROM %2$I.conversations'
+                       ' WHERE conversation_id = ANY ($1)', v_cols, p_src)
+            USING p_ids;
+    END IF;
+    GET DIAGNOSTICS rows_read = ROW_COUNT;
+    s1 := gc_fdw.stats_totals();
+
+    -- the conversation rows: written only when something in them changed
+    EXECUTE format(
+        'WITH up AS (INSERT INTO %1$I.conversations AS t (%2$s) SELECT %2$s FROM pg_temp.gc_fdw_sync_batch'
+        ' ON CONFLICT (conversation_id) DO UPDATE SET (%2$s) = ROW(%3$s)'
+        ' WHERE ROW(%4$s) IS DISTINCT FROM ROW(%3$s) RETURNING t.conversation_id)'
+        ' SELECT coalesce(array_agg(conversation_id), ''{}'') FROM up',
+        p_target, v_cols,
+        gc_fdw.sync_columns(p_src, p_target, 'conversations', 'EXCLUDED.'),
+        gc_fdw.sync_columns(p_src, p_target, 'conversations', 't.'))
+        INTO v_changed;
+
+    -- their whole child graphs, replaced (segments and metrics have no ids);
+    -- attributes come only with job results, so a details query keeps them
+    child_rows := 0;
+    IF cardinality(v_changed) > 0 THEN
+        FOREACH v_table IN ARRAY ARRAY['participants', 'sessions', 'segments',
+                                       'session_metrics', 'participant_attributes'] LOOP
+            CONTINUE WHEN v_table = 'participant_attributes' AND s1.jobs_requests = s0.jobs_requests;
+            EXECUTE format('DELETE FROM %I.%I WHERE conversation_id = ANY ($1)', p_target, v_table)
+                USING v_changed;
+            EXECUTE format('INSERT INTO %1$I.%2$I SELECT r.* FROM pg_temp.gc_fdw_sync_batch b'
+                           ' CROSS JOIN LATERAL gc_fdw.conversation_rows(%2$L, b.raw, NULL::%1$I.%2$I) r'
+                           ' WHERE b.conversation_id = ANY ($1)', p_target, v_table)
+                USING v_changed;
+            GET DIAGNOSTICS v_n = ROW_COUNT;
+            child_rows := child_rows + v_n;
+        END LOOP;
+    END IF;
+
+    SELECT count(*) FILTER (WHERE b.conversation_end IS NULL) INTO in_progress
+      FROM pg_temp.gc_fdw_sync_batch b;
+    rows_upserted := cardinality(v_changed);
+    rows_unchanged := rows_read - rows_upserted;
+    mode := CASE WHEN s1.jobs_requests > s0.jobs_requests THEN 'jobs'
+                 WHEN s1.lookup_requests > s0.lookup_requests THEN 'lookup'
+                 WHEN s1.query_requests > s0.query_requests THEN 'query'
+                 ELSE 'none' END;
+    requests := s1.requests - s0.requests;
+    pages := s1.pages - s0.pages;
+    http_429 := s1.http_429 - s0.http_429;
+    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
+    reauths := s1.reauths - s0.reauths;
+END
+$$;
+
+CREATE PROCEDURE gc_fdw.sync_conversations(
+    server_name text, target_schema text,
+    start_from timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+    lookback interval DEFAULT '2 days', max_runtime interval DEFAULT '10 minutes')
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_server text := sync_conversations.server_name;
+    v_target text := sync_conversations.target_schema;
+    v_started timestamptz := clock_timestamp();
+    v_src text;
+    v_run bigint;
+    v_wm_before timestamptz;
+    v_wm timestamptz;
+    v_from timestamptz;
+    v_until timestamptz;
+    v_lo timestamptz;
+    v_hi timestamptz;
+    v_ids uuid[];
+    v_phase text := 'chunk';
+    v_chunk_started timestamptz;
+    v_chunk_no int := 0;
+    v_chunks int := 0;
+    v_status text := 'succeeded';
+    v_failed boolean := false;
+    v_err text;
+    v_state text;
+    v_detail text;
+    v_hint text;
+    v_avail timestamptz;
+    v_wm_new timestamptz;
+    c record;
+    t record;
+BEGIN
+    -- transaction control below: refuse at once inside a transaction block
+    COMMIT;
+
+    IF lookback IS NULL OR lookback < interval '0' THEN
+        RAISE EXCEPTION 'lookback must be a non-negative interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_runtime IS NULL OR max_runtime <= interval '0' THEN
+        RAISE EXCEPTION 'max_runtime must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(coalesce(start_from, now())) OR NOT isfinite(coalesce(until, now())) THEN
+        RAISE EXCEPTION 'start_from and until must be finite timestamps'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    IF NOT gc_fdw.sync_lock('conversations', v_server, v_target) THEN
+        RETURN;
+    END IF;
+
+    BEGIN
+        v_src := gc_fdw.sync_prepare(v_server, v_target, 'conversations');
+        SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
+         WHERE s.server_name = v_server AND s.target_schema = v_target
+           AND s.kind = 'conversations';
+        IF v_wm_before IS NULL AND start_from IS NULL THEN
+            RAISE EXCEPTION 'the first sync of conversations from server "%" into schema "%" needs start_from',
+                v_server, v_target
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('CALL gc_fdw.sync_conversations(%L, %L, start_from => now() - interval ''30 days'');',
+                                    v_server, v_target);
+        END IF;
+        -- never past a minute ago: a watermark in the future would skip
+        -- every conversation between now and then
+        v_until := least(coalesce(until, 'infinity'),
+                         date_trunc('second', v_started) - interval '1 minute');
+        -- lookback counted in UTC days, whatever the session's time zone
+        v_from := CASE WHEN v_wm_before IS NULL THEN start_from
+                       ELSE ((v_wm_before AT TIME ZONE 'UTC') - lookback) AT TIME ZONE 'UTC' END;
+        v_run := nextval('gc_fdw.sync_run_id_seq');
+        INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                     window_start, window_end, watermark_before, started_at, status)
+        VALUES (v_run, 'run', 'sync_conversations', v_server, v_target, v_from, v_until,
+                v_wm_before, v_started, 'running');
+        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status)
+        VALUES (v_server, v_target, 'conversations', v_run, 'running')
+        ON CONFLICT (server_name, target_schema, kind)
+        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'running',
+                      updated_at = clock_timestamp();
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
+        RAISE;
+    END;
+    COMMIT;
+
+    -- chunks: the scan's windows (whole UTC days, max_interval_days() at most)
+    v_lo := v_from;
+    WHILE v_lo < v_until LOOP
+        v_chunks := v_chunks + 1;
+        v_lo := gc_fdw.sync_chunk_end(v_lo, v_until);
+    END LOOP;
+
+    v_wm := v_wm_before;
+    v_lo := v_from;
+    LOOP
+        IF v_phase = 'chunk' AND v_lo >= v_until THEN
+            -- then conversations still in progress from before this run's range
+            v_phase := 'refresh';
+        ELSIF v_phase IN ('refresh', 'done') THEN
+            EXIT;
+        END IF;
+        IF clock_timestamp() - v_started >= max_runtime THEN
+            v_status := 'stopped';
+            RAISE NOTICE 'gc_fdw: max_runtime (%) spent; stopped with the watermark at %', max_runtime, v_wm;
+            EXIT;
+        END IF;
+        IF v_phase = 'chunk' THEN
+            v_hi := gc_fdw.sync_chunk_end(v_lo, v_until);
+            v_chunk_no := v_chunk_no + 1;
+        END IF;
+        v_chunk_started := clock_timestamp();
+
+        BEGIN
+            IF v_phase = 'chunk' THEN
+                c := gc_fdw.sync_conversations_chunk(v_src, v_target, v_lo, v_hi, NULL);
+                INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, watermark, last_run_id, last_status)
+                VALUES (v_server, v_target, 'conversations', v_hi, v_run, 'running')
+                ON CONFLICT (server_name, target_schema, kind)
+                DO UPDATE SET watermark = greatest(s.watermark, EXCLUDED.watermark),
+                              updated_at = clock_timestamp()
+                RETURNING s.watermark INTO v_wm_new;
+            ELSE
+                -- the newest first: an id the API no longer returns stays
+                -- open locally, and must not crowd out live ones
+                EXECUTE format('SELECT array_agg(conversation_id) FROM (SELECT conversation_id'
+                               ' FROM %I.conversations WHERE conversation_end IS NULL'
+                               ' AND conversation_start < $1'
+                               ' ORDER BY conversation_start DESC LIMIT 1000) s', v_target)
+                    INTO v_ids USING v_from;
+                IF v_ids IS NULL THEN
+                    v_phase := 'done';
+                ELSE
+                    c := gc_fdw.sync_conversations_chunk(v_src, v_target, NULL, NULL, v_ids);
+                END IF;
+            END IF;
+            -- the date the jobs API gave for this chunk (NULL for other modes)
+            IF v_phase <> 'done' THEN
+            v_avail := CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END;
+            INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                         window_start, window_end, mode, requests, pages, rows_read,
+                                         rows_upserted, rows_unchanged, child_rows, in_progress,
+                                         http_429, wait_429_seconds, reauths, watermark_after,
+                                         data_availability, started_at, finished_at, status)
+            VALUES (v_run, v_phase, 'sync_conversations', v_server, v_target,
+                    CASE WHEN v_phase = 'chunk' THEN v_lo END, CASE WHEN v_phase = 'chunk' THEN v_hi END,
+                    c.mode, c.requests, c.pages, c.rows_read, c.rows_upserted, c.rows_unchanged,
+                    c.child_rows, c.in_progress, c.http_429, c.wait_429_seconds, c.reauths,
+                    coalesce(v_wm_new, v_wm),
+                    v_avail, v_chunk_started, clock_timestamp(), 'succeeded');
+            END IF;
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                    v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+            v_failed := true;
+        END;
+
+        IF v_failed THEN
+            v_status := 'failed';
+            INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                         window_start, window_end, watermark_after, started_at,
+                                         finished_at, status, error)
+            VALUES (v_run, v_phase, 'sync_conversations', v_server, v_target,
+                    CASE WHEN v_phase = 'chunk' THEN v_lo END, CASE WHEN v_phase = 'chunk' THEN v_hi END,
+                    v_wm, v_chunk_started, clock_timestamp(), 'failed', v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), ''));
+            EXIT;
+        END IF;
+        COMMIT;
+        v_wm := coalesce(v_wm_new, v_wm);
+        v_wm_new := NULL;
+
+        IF v_phase = 'chunk' THEN
+            RAISE INFO 'gc_fdw: conversations % .. %: % read (% written, % unchanged, % in progress), % pages, % requests, % rows/s; chunk % of %, ETA %',
+                v_lo, v_hi, c.rows_read, c.rows_upserted, c.rows_unchanged, c.in_progress,
+                c.pages, c.requests,
+                round(c.rows_read / greatest(extract(epoch FROM clock_timestamp() - v_chunk_started), 0.001)),
+                v_chunk_no, v_chunks,
+                date_trunc('second', (clock_timestamp() - v_started) / v_chunk_no * (v_chunks - v_chunk_no));
+            v_lo := v_hi;
+        ELSIF v_phase = 'refresh' THEN
+            RAISE INFO 'gc_fdw: % conversation(s) in progress from before % re-read by id: % written, % still in progress',
+                c.rows_read, v_from, c.rows_upserted, c.in_progress;
+        END IF;
+    END LOOP;
+
+    -- the run's totals
+    SELECT sum(l.requests) AS requests, sum(l.pages) AS pages, sum(l.rows_read) AS rows_read,
+           sum(l.rows_upserted) AS rows_upserted, sum(l.rows_unchanged) AS rows_unchanged,
+           sum(l.child_rows) AS child_rows, sum(l.in_progress) FILTER (WHERE l.entry = 'chunk') AS in_progress,
+           sum(l.http_429) AS http_429, sum(l.wait_429_seconds) AS wait_429_seconds,
+           sum(l.reauths) AS reauths, max(l.data_availability) AS data_availability,
+           string_agg(DISTINCT l.mode, ',') AS mode
+      INTO t
+      FROM gc_fdw.sync_log l
+     WHERE l.run_id = v_run AND l.entry <> 'run' AND l.status = 'succeeded';
+    UPDATE gc_fdw.sync_log l
+       SET mode = t.mode, requests = t.requests, pages = t.pages, rows_read = t.rows_read,
+           rows_upserted = t.rows_upserted, rows_unchanged = t.rows_unchanged,
+           child_rows = t.child_rows, in_progress = t.in_progress, http_429 = t.http_429,
+           wait_429_seconds = t.wait_429_seconds, reauths = t.reauths,
+           data_availability = t.data_availability, watermark_after = v_wm,
+           finished_at = clock_timestamp(), status = v_status,
+           error = CASE WHEN v_failed THEN v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '') END
+     WHERE l.run_id = v_run AND l.entry = 'run';
+    UPDATE gc_fdw.sync_state s
+       SET last_status = v_status,
+           last_success = CASE WHEN v_failed THEN s.last_success ELSE clock_timestamp() END,
+           updated_at = clock_timestamp()
+     WHERE s.server_name = v_server AND s.target_schema = v_target AND s.kind = 'conversations';
+    PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
+    COMMIT;
+
+    IF v_failed THEN
+        RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_err,
+            DETAIL = coalesce(nullif(v_detail, ''),
+                              format('gc_fdw.sync_conversations failed reading %s.',
+                                     CASE WHEN v_phase = 'chunk' THEN format('conversations from %s to %s', v_lo, v_hi)
+                                          ELSE 'conversations in progress by id' END)),
+            HINT = coalesce(nullif(v_hint, '') || ' ', '') ||
+                   format('Chunks committed before the failure are kept; the next run resumes from the watermark (%s). See gc_fdw.sync_log run %s.',
+                          coalesce(v_wm::text, 'none'), v_run);
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE gc_fdw.sync_conversations(text, text, timestamptz, timestamptz, interval, interval)
+    IS 'incremental, idempotent load of conversation details from a gc_fdw server into local tables';
+
+/*
+ * extension/sync_users.sql
+ *		gc_fdw.sync_users: a full refresh of the users directory (every
+ *		state) into a local table; users gone from the API are kept and
+ *		marked.
+ *
+ * Must not: take locks, prepare tables or keep state other than through
+ * sync_common.sql.
+ */
+
+CREATE PROCEDURE gc_fdw.sync_users(server_name text, target_schema text)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_server text := sync_users.server_name;
+    v_target text := sync_users.target_schema;
+    v_started timestamptz := clock_timestamp();
+    v_src text;
+    v_run bigint;
+    v_cols text;
+    v_read bigint;
+    v_written bigint;
+    v_missing bigint := 0;
+    v_failed boolean := false;
+    v_err text;
+    v_state text;
+    v_detail text;
+    v_hint text;
+    s0 record;
+    s1 record;
+BEGIN
+    COMMIT;
+    IF NOT gc_fdw.sync_lock('users', v_server, v_target) THEN
+        RETURN;
+    END IF;
+
+    BEGIN
+        v_src := gc_fdw.sync_prepare(v_server, v_target, 'users');
+        v_run := nextval('gc_fdw.sync_run_id_seq');
+        INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema, mode,
+                                     started_at, status)
+        VALUES (v_run, 'run', 'sync_users', v_server, v_target, 'users', v_started, 'running');
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
+        RAISE;
+    END;
+    COMMIT;
+
+    BEGIN
+        s0 := gc_fdw.stats_totals();
+        v_cols := gc_fdw.sync_columns(v_src, v_target, 'users');
+        IF to_regclass('pg_temp.gc_fdw_sync_users') IS NOT NULL THEN
+            DROP TABLE pg_temp.gc_fdw_sync_users;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_users (LIKE %I.users) ON COMMIT DROP', v_src);
+        -- every state; a user seen twice (pages shifting) counts once
+        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_users (%1$s) SELECT DISTINCT ON (id) %1$s FROM %2$I.users',
+                       v_cols, v_src);
+        GET DIAGNOSTICS v_read = ROW_COUNT;
+        s1 := gc_fdw.stats_totals();
+        EXECUTE format(
+            'WITH up AS (INSERT INTO %1$I.users AS t (%2$s) SELECT %2$s FROM pg_temp.gc_fdw_sync_users'
+            ' ON CONFLICT (id) DO UPDATE SET (%2$s, synced_at, missing_since) = ROW(%3$s, now(), NULL)'
+            ' WHERE ROW(%4$s) IS DISTINCT FROM ROW(%3$s) OR t.missing_since IS NOT NULL RETURNING 1)'
+            ' SELECT count(*) FROM up',
+            v_target, v_cols,
+            gc_fdw.sync_columns(v_src, v_target, 'users', 'EXCLUDED.'),
+            gc_fdw.sync_columns(v_src, v_target, 'users', 't.'))
+            INTO v_written;
+        -- users gone from the API are kept, and marked (never on an empty answer)
+        IF v_read > 0 THEN
+            EXECUTE format('UPDATE %I.users t SET missing_since = now(), synced_at = now()'
+                           ' WHERE t.missing_since IS NULL'
+                           ' AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_fdw_sync_users b WHERE b.id = t.id)',
+                           v_target);
+            GET DIAGNOSTICS v_missing = ROW_COUNT;
+        END IF;
+        UPDATE gc_fdw.sync_log l
+           SET requests = s1.requests - s0.requests, pages = s1.pages - s0.pages,
+               rows_read = v_read, rows_upserted = v_written, rows_unchanged = v_read - v_written,
+               rows_marked_missing = v_missing, http_429 = s1.http_429 - s0.http_429,
+               wait_429_seconds = s1.wait_429_seconds - s0.wait_429_seconds,
+               reauths = s1.reauths - s0.reauths, finished_at = clock_timestamp(),
+               status = 'succeeded'
+         WHERE l.run_id = v_run AND l.entry = 'run';
+        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status, last_success)
+        VALUES (v_server, v_target, 'users', v_run, 'succeeded', clock_timestamp())
+        ON CONFLICT (server_name, target_schema, kind)
+        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'succeeded',
+                      last_success = EXCLUDED.last_success, updated_at = clock_timestamp();
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_failed := true;
+    END;
+
+    IF v_failed THEN
+        UPDATE gc_fdw.sync_log l
+           SET finished_at = clock_timestamp(), status = 'failed', error = v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '')
+         WHERE l.run_id = v_run AND l.entry = 'run';
+        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status)
+        VALUES (v_server, v_target, 'users', v_run, 'failed')
+        ON CONFLICT (server_name, target_schema, kind)
+        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'failed',
+                      updated_at = clock_timestamp();
+    END IF;
+    PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
+    COMMIT;
+    IF v_failed THEN
+        RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_err,
+            DETAIL = coalesce(nullif(v_detail, ''), 'gc_fdw.sync_users failed; the users table is unchanged.'),
+            HINT = coalesce(nullif(v_hint, '') || ' ', '') ||
+                   format('See gc_fdw.sync_log run %s.', v_run);
+    END IF;
+    RAISE INFO 'gc_fdw: users: % read, % written, % unchanged, % newly missing from the API',
+        v_read, v_written, v_read - v_written, v_missing;
+END
+$$;
+COMMENT ON PROCEDURE gc_fdw.sync_users(text, text)
+    IS 'full refresh of users (every state) from a gc_fdw server into a local table; users gone from the API are kept and marked';
