@@ -29,7 +29,8 @@ SQL_SOURCES = \
 	extension/observability.sql \
 	extension/sync_common.sql \
 	extension/sync_conversations.sql \
-	extension/sync_users.sql
+	extension/sync_users.sql \
+	extension/sync_upgrade.sql
 SQL_BUILT = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(sort $(wildcard $(EXTENSION)--*.sql) $(SQL_BUILT))
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"

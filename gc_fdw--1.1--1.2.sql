@@ -3,8 +3,10 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION gc_fdw UPDATE TO '1.2'" to load this file. \quit
 
--- The API's longest interval, asked of C: the chunks of a sync are the
--- scan's windows
+-- ---------------------------------------------------------------------
+-- The chunks of a sync are the scan's windows, their length asked of C
+-- ---------------------------------------------------------------------
+
 CREATE FUNCTION gc_fdw.max_interval_days(filtered boolean DEFAULT false)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'gc_fdw_max_interval_days'
@@ -21,6 +23,300 @@ AS $$
     SELECT least(p_until, (date_trunc('day', p_lo AT TIME ZONE 'UTC')
                            + make_interval(days => gc_fdw.max_interval_days()))
                           AT TIME ZONE 'UTC')
+$$;
+
+-- ---------------------------------------------------------------------
+-- Each JSON value stored once: the tables each kind of sync keeps, created with
+-- lz4 for jsonb; child rows derived from JSON text printed once, written only
+-- where they differ
+-- ---------------------------------------------------------------------
+
+-- Internal: whether the server compresses with lz4 (PostgreSQL 14 and
+-- later built with it, as Debian's is): the tables a sync creates use it
+-- for their jsonb columns, a server without it the default
+CREATE FUNCTION gc_fdw.sync_lz4()
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings
+                    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))
+$$;
+
+/*
+ * Internal: the tables a conversations sync keeps (gc_fdw.sync_prepare), in
+ * the order it writes them, with their natural keys and the source columns
+ * they leave out.  Each JSON value is stored once: conversations.raw keeps
+ * the whole document, and the child tables keep their typed columns but no
+ * raw of their own (their objects are derived from conversations.raw,
+ * docs/tables.md).  Attribute rows have no raw.
+ */
+CREATE FUNCTION gc_fdw.sync_conversations_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text),
+           ('participants', 'conversation_id, participant_id', '{raw}', NULL),
+           ('sessions', 'conversation_id, session_id', '{raw}', NULL),
+           ('segments', 'conversation_id, session_id, segment_start, segment_type', '{raw}', NULL),
+           ('session_metrics', 'conversation_id, session_id, name, emit_date', '{raw}', NULL),
+           ('participant_attributes', 'conversation_id, participant_id, name', '{}', NULL)
+$$;
+
+-- Internal: the table a users sync keeps (gc_fdw.sync_prepare), with the
+-- two columns it adds to the source's: when a user was last written, and
+-- since when the API has stopped returning them
+CREATE FUNCTION gc_fdw.sync_users_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('users', 'id', '{}'::text[],
+            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz')
+$$;
+
+/*
+ * Internal: make sure the source foreign tables (schema gc_fdw_src_<server>,
+ * imported from the server) and the target tables of a kind of sync exist.
+ * The tables, their keys and the columns they leave out are the kind's:
+ * gc_fdw.sync_<kind>_tables() says (sync_conversations.sql,
+ * sync_users.sql).  A target table is created with the source table's
+ * columns bar those left out, and lz4 for its jsonb columns where the
+ * server has it; one that exists is used as it is.  Returns the source
+ * schema.
+ */
+CREATE OR REPLACE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_srv oid;
+    v_src text;
+    v_tables text[];
+    v_missing text;
+    v_columns text;
+    v_lz4 boolean := gc_fdw.sync_lz4();
+    spec record;
+BEGIN
+    IF p_server IS NULL OR p_target IS NULL THEN
+        RAISE EXCEPTION 'server_name and target_schema must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_catalog.pg_foreign_server s
+                     JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                    WHERE s.srvname = p_server AND w.fdwname = 'gc_fdw') THEN
+        RAISE EXCEPTION 'server "%" is not a gc_fdw foreign server', p_server
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER gc_fdw, or check the server_name argument.';
+    END IF;
+    SELECT s.oid INTO v_srv FROM pg_catalog.pg_foreign_server s WHERE s.srvname = p_server;
+    -- readable, and distinct even for long server names that share a prefix
+    v_src := CASE WHEN length('gc_fdw_src_' || p_server) <= 63 THEN 'gc_fdw_src_' || p_server
+                  ELSE left('gc_fdw_src_' || p_server, 50) || '_' || v_srv END;
+    -- syncs starting together (users and conversations into a new schema)
+    -- create schemas and tables one at a time; held until the caller commits
+    PERFORM pg_advisory_xact_lock(hashtext('gc_fdw.sync_prepare'));
+
+    EXECUTE format('SELECT array_agg(table_name) FROM gc_fdw.%I()', 'sync_' || p_kind || '_tables')
+        INTO v_tables;
+
+    IF to_regnamespace(quote_ident(v_src)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', v_src);
+    END IF;
+    SELECT string_agg(quote_ident(t), ', ') INTO v_missing
+      FROM unnest(v_tables) t
+     WHERE to_regclass(format('%I.%I', v_src, t)) IS NULL;
+    IF v_missing IS NOT NULL THEN
+        EXECUTE format('IMPORT FOREIGN SCHEMA genesys LIMIT TO (%s) FROM SERVER %I INTO %I',
+                       v_missing, p_server, v_src);
+    END IF;
+    -- the source tables must read this server, whoever created them
+    IF EXISTS (SELECT 1 FROM unnest(v_tables) t
+                 JOIN pg_catalog.pg_foreign_table ft
+                   ON ft.ftrelid = format('%I.%I', v_src, t)::regclass
+                WHERE ft.ftserver <> v_srv) THEN
+        RAISE EXCEPTION 'schema "%" holds foreign tables of another server', v_src
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'The sync keeps its source tables there; drop or rename that schema.';
+    END IF;
+
+    IF to_regnamespace(quote_ident(p_target)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', p_target);
+    END IF;
+    FOR spec IN EXECUTE format('SELECT s.* FROM gc_fdw.%I() WITH ORDINALITY s ORDER BY s.ordinality',
+                            'sync_' || p_kind || '_tables') LOOP
+        CONTINUE WHEN to_regclass(format('%I.%I', p_target, spec.table_name)) IS NOT NULL;
+        SELECT string_agg(format('%I %s%s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attcollation <> ty.typcollation
+                                      THEN ' COLLATE ' || a.attcollation::regcollation END,
+                                 CASE WHEN a.atttypid = 'jsonb'::regtype AND v_lz4
+                                      THEN ' COMPRESSION lz4' END,
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' END),
+                          ', ' ORDER BY a.attnum)
+          INTO v_columns
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+         WHERE a.attrelid = format('%I.%I', v_src, spec.table_name)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> ALL (spec.omit);
+        EXECUTE format('CREATE TABLE %I.%I (%s%s, PRIMARY KEY (%s))', p_target, spec.table_name,
+                       v_columns, coalesce(', ' || spec.extra, ''), spec.primary_key);
+        RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(spec.table_name);
+    END LOOP;
+    RETURN v_src;
+END
+$$;
+
+-- Internal: the same, given the conversation's JSON text, which a chunk
+-- prints once for the four child tables it derives
+CREATE FUNCTION gc_fdw.sync_conversation_rows(resource text, conversation text, row_type anyelement)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'gc_fdw_conversation_rows'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+
+/*
+ * Internal: bring the rows of child table p_table for the conversations
+ * p_changed (in the chunk's batch) in line with their JSON, and return how
+ * many rows were written.  Those of p_new, new to the target, are only
+ * inserted (after clearing rows a conversation row deleted by hand may have
+ * left).  For the others, only rows that differ from what the JSON gives
+ * are deleted and inserted: a late wrap-up code rewrites one segment, not
+ * the conversation's whole graph.  Rows compare whole (*=, byte images), so
+ * any column type, a user's own too, compares.  Rows are written in
+ * conversation_id order, the first column of every child key, which keeps
+ * the key's index pages full (a quarter smaller than in arrival order).  JIT
+ * is off: the planner cannot see how few rows a conversation gives, and
+ * compiling costs more than these statements save.
+ */
+CREATE FUNCTION gc_fdw.sync_conversation_children(
+    p_target text, p_table text, p_changed uuid[], p_new uuid[])
+RETURNS bigint
+LANGUAGE plpgsql
+SET jit = off
+AS $$
+DECLARE
+    v_rows text := format('SELECT r.* FROM (SELECT b.gc_fdw_json FROM pg_temp.gc_fdw_sync_batch b'
+                          ' WHERE b.conversation_id = ANY ($1) ORDER BY b.conversation_id) b'
+                          ' CROSS JOIN LATERAL gc_fdw.sync_conversation_rows(%L, b.gc_fdw_json, NULL::%I.%I) r',
+                          p_table, p_target, p_table);
+    v_known uuid[] := ARRAY(SELECT unnest(p_changed) EXCEPT SELECT unnest(p_new));
+    v_n bigint;
+    v_written bigint := 0;
+BEGIN
+    IF cardinality(p_new) > 0 THEN
+        EXECUTE format('DELETE FROM %I.%I WHERE conversation_id = ANY ($1)', p_target, p_table)
+            USING p_new;
+        EXECUTE format('INSERT INTO %I.%I %s', p_target, p_table, v_rows) USING p_new;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        v_written := v_n;
+    END IF;
+    IF cardinality(v_known) > 0 THEN
+        IF to_regclass('pg_temp.gc_fdw_sync_rows') IS NOT NULL THEN
+            DROP TABLE pg_temp.gc_fdw_sync_rows;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_rows ON COMMIT DROP AS %s', v_rows)
+            USING v_known;
+        EXECUTE format('DELETE FROM %I.%I t WHERE t.conversation_id = ANY ($1)'
+                       ' AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_fdw_sync_rows n'
+                       ' WHERE n.conversation_id = t.conversation_id AND n *= t)', p_target, p_table)
+            USING v_known;
+        EXECUTE format('INSERT INTO %1$I.%2$I SELECT n.* FROM pg_temp.gc_fdw_sync_rows n'
+                       ' WHERE NOT EXISTS (SELECT 1 FROM %1$I.%2$I t WHERE t.conversation_id = ANY ($1)'
+                       ' AND t.conversation_id = n.conversation_id AND t *= n)', p_target, p_table)
+            USING v_known;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        v_written := v_written + v_n;
+        DROP TABLE pg_temp.gc_fdw_sync_rows;
+    END IF;
+    RETURN v_written;
+END
+$$;
+
+/*
+ * Internal: read one chunk (conversation_start in [p_lo, p_hi), or the
+ * conversations p_ids) through the source foreign table, upsert what
+ * changed and bring the child rows of exactly those conversations in line.
+ * Runs inside the caller's transaction; the caller commits.
+ */
+CREATE OR REPLACE FUNCTION gc_fdw.sync_conversations_chunk(
+    p_src text, p_target text, p_lo timestamptz, p_hi timestamptz, p_ids uuid[],
+    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
+    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT child_rows bigint,
+    OUT in_progress bigint, OUT http_429 bigint, OUT wait_429_seconds double precision,
+    OUT reauths bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    s0 record;
+    s1 record;
+    v_cols text := gc_fdw.sync_columns(p_src, p_target, 'conversations');
+    v_known uuid[];
+    v_changed uuid[];
+    v_new uuid[];
+    v_table text;
+BEGIN
+    s0 := gc_fdw.stats_totals();
+    IF to_regclass('pg_temp.gc_fdw_sync_batch') IS NOT NULL THEN
+        DROP TABLE pg_temp.gc_fdw_sync_batch;
+    END IF;
+    -- raw compressed as the target compresses it, so the upsert moves each
+    -- document on as it is, compressed once; and its JSON text, printed
+    -- once for the child tables and kept in the row (no TOAST lookups)
+    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations INCLUDING COMPRESSION,'
+                   ' gc_fdw_json text COMPRESSION %s) ON COMMIT DROP', p_target,
+                   CASE WHEN gc_fdw.sync_lz4() THEN 'lz4' ELSE 'pglz' END);
+    ALTER TABLE pg_temp.gc_fdw_sync_batch ALTER COLUMN gc_fdw_json SET STORAGE MAIN;
+    EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s, gc_fdw_json) SELECT %1$s, raw::text'
+                   ' FROM %2$I.conversations WHERE %3$s', v_cols, p_src,
+                   CASE WHEN p_ids IS NULL THEN 'conversation_start >= $1 AND conversation_start < $2'
+                        ELSE 'conversation_id = ANY ($3)' END)
+        USING p_lo, p_hi, p_ids;
+    GET DIAGNOSTICS rows_read = ROW_COUNT;
+    s1 := gc_fdw.stats_totals();
+
+    -- those the target holds already: only their child rows can differ
+    EXECUTE format('SELECT coalesce(array_agg(b.conversation_id), ''{}'') FROM pg_temp.gc_fdw_sync_batch b'
+                   ' JOIN %I.conversations t USING (conversation_id)', p_target)
+        INTO v_known;
+
+    -- the conversation rows: written only when something in them changed
+    EXECUTE format(
+        'WITH up AS (INSERT INTO %1$I.conversations AS t (%2$s) SELECT %2$s FROM pg_temp.gc_fdw_sync_batch'
+        ' ON CONFLICT (conversation_id) DO UPDATE SET (%2$s) = ROW(%3$s)'
+        ' WHERE ROW(%4$s) IS DISTINCT FROM ROW(%3$s) RETURNING t.conversation_id)'
+        ' SELECT coalesce(array_agg(conversation_id), ''{}'') FROM up',
+        p_target, v_cols,
+        gc_fdw.sync_columns(p_src, p_target, 'conversations', 'EXCLUDED.'),
+        gc_fdw.sync_columns(p_src, p_target, 'conversations', 't.'))
+        INTO v_changed;
+
+    -- their child rows (segments and metrics have no ids: rows compare whole)
+    child_rows := 0;
+    IF cardinality(v_changed) > 0 THEN
+        v_new := ARRAY(SELECT unnest(v_changed) EXCEPT SELECT unnest(v_known));
+        FOR v_table IN SELECT t.table_name FROM gc_fdw.sync_conversations_tables() t
+                        WHERE t.table_name <> 'conversations' LOOP
+            -- attributes come only with job results, so a details query keeps them
+            CONTINUE WHEN v_table = 'participant_attributes' AND s1.jobs_requests = s0.jobs_requests;
+            child_rows := child_rows
+                + gc_fdw.sync_conversation_children(p_target, v_table, v_changed, v_new);
+        END LOOP;
+    END IF;
+
+    SELECT count(*) FILTER (WHERE b.conversation_end IS NULL) INTO in_progress
+      FROM pg_temp.gc_fdw_sync_batch b;
+    rows_upserted := cardinality(v_changed);
+    rows_unchanged := rows_read - rows_upserted;
+    mode := CASE WHEN s1.jobs_requests > s0.jobs_requests THEN 'jobs'
+                 WHEN s1.lookup_requests > s0.lookup_requests THEN 'lookup'
+                 WHEN s1.query_requests > s0.query_requests THEN 'query'
+                 ELSE 'none' END;
+    requests := s1.requests - s0.requests;
+    pages := s1.pages - s0.pages;
+    http_429 := s1.http_429 - s0.http_429;
+    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
+    reauths := s1.reauths - s0.reauths;
+END
 $$;
 
 CREATE OR REPLACE PROCEDURE gc_fdw.sync_conversations(
@@ -80,6 +376,15 @@ BEGIN
 
     BEGIN
         v_src := gc_fdw.sync_prepare(v_server, v_target, 'conversations');
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_attribute
+             WHERE attrelid = format('%I.conversations', v_target)::regclass
+               AND attname = 'raw' AND atttypid = 'jsonb'::regtype AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'table %.conversations has no jsonb column "raw"', quote_ident(v_target)
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
+                      HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', v_target);
+        END IF;
         SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
          WHERE s.server_name = v_server AND s.target_schema = v_target
            AND s.kind = 'conversations';
@@ -251,3 +556,101 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON PROCEDURE gc_fdw.sync_conversations(text, text, timestamptz, timestamptz, interval, interval)
+    IS 'incremental, idempotent load of conversation details from a gc_fdw server into local tables';
+
+-- ---------------------------------------------------------------------
+-- Warehouses built by 1.1: slimmed in place
+-- ---------------------------------------------------------------------
+
+CREATE PROCEDURE gc_fdw.slim_warehouse(target_schema text)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_target text := slim_warehouse.target_schema;
+    v_lz4 boolean := gc_fdw.sync_lz4();
+    v_kind text;
+    v_rel regclass;
+    v_index regclass;
+    v_clustered regclass;
+    v_before bigint;
+    v_dropped text;
+    v_compressed text;
+    v_col text;
+    spec record;
+BEGIN
+    -- one transaction per table, so locks are held briefly; refuse at once
+    -- inside a transaction block
+    COMMIT;
+    IF v_target IS NULL OR to_regnamespace(quote_ident(v_target)) IS NULL THEN
+        RAISE EXCEPTION 'schema "%" does not exist', v_target
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Name the target schema your gc_fdw syncs write into, as given to gc_fdw.sync_conversations.';
+    END IF;
+
+    FOR v_kind IN SELECT substring(p.proname FROM '^sync_(.*)_tables$')
+                    FROM pg_catalog.pg_proc p
+                   WHERE p.pronamespace = 'gc_fdw'::regnamespace
+                     AND p.proname LIKE 'sync\_%\_tables'
+                   ORDER BY 1 LOOP
+        FOR spec IN EXECUTE format('SELECT s.* FROM gc_fdw.%I() WITH ORDINALITY s ORDER BY s.ordinality',
+                                   'sync_' || v_kind || '_tables') LOOP
+            v_rel := to_regclass(format('%I.%I', v_target, spec.table_name));
+            CONTINUE WHEN v_rel IS NULL;
+            v_before := pg_total_relation_size(v_rel);
+
+            -- columns this version's tables leave out (a view on one stops
+            -- the drop, with PostgreSQL's error naming it)
+            v_dropped := NULL;
+            FOR v_col IN SELECT a.attname FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
+                            AND a.attname = ANY (spec.omit)
+                          ORDER BY a.attnum LOOP
+                EXECUTE format('ALTER TABLE %s DROP COLUMN %I', v_rel, v_col);
+                v_dropped := concat_ws(', ', v_dropped, v_col);
+            END LOOP;
+
+            -- lz4 from now on; values already stored keep their compression
+            v_compressed := NULL;
+            FOR v_col IN SELECT a.attname FROM pg_catalog.pg_attribute a
+                          WHERE v_lz4 AND a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
+                            AND a.atttypid = 'jsonb'::regtype AND a.attcompression <> 'l'
+                          ORDER BY a.attnum LOOP
+                EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET COMPRESSION lz4', v_rel, v_col);
+                v_compressed := concat_ws(', ', v_compressed, v_col);
+            END LOOP;
+
+            -- a dropped column keeps its space until the table is rewritten:
+            -- CLUSTER rewrites it in key order, its indexes rebuilt full, and
+            -- the table's own CLUSTER choice, if any, is kept
+            IF v_dropped IS NOT NULL THEN
+                SELECT i.indexrelid INTO v_clustered FROM pg_catalog.pg_index i
+                 WHERE i.indrelid = v_rel AND i.indisclustered;
+                SELECT i.indexrelid INTO v_index FROM pg_catalog.pg_index i
+                 WHERE i.indrelid = v_rel AND i.indisprimary;
+                v_index := coalesce(v_clustered, v_index);
+                IF v_index IS NULL THEN
+                    RAISE NOTICE 'gc_fdw: % has no primary key to rewrite it by; VACUUM FULL % gives the dropped columns'' space back',
+                        v_rel, v_rel;
+                ELSE
+                    EXECUTE format('CLUSTER %s USING %I', v_rel,
+                                   (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = v_index));
+                    IF v_clustered IS NULL THEN
+                        EXECUTE format('ALTER TABLE %s SET WITHOUT CLUSTER', v_rel);
+                    END IF;
+                END IF;
+            END IF;
+
+            IF v_dropped IS NOT NULL OR v_compressed IS NOT NULL THEN
+                RAISE NOTICE 'gc_fdw: slimmed % (%): % -> %', v_rel,
+                    concat_ws('; ', 'dropped ' || v_dropped, 'lz4 for ' || v_compressed),
+                    pg_size_pretty(v_before), pg_size_pretty(pg_total_relation_size(v_rel));
+            END IF;
+            COMMIT;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE gc_fdw.slim_warehouse(text)
+    IS 'bring the tables gc_fdw syncs keep in a schema to this version''s shape: columns they now leave out dropped and their space given back, lz4 for jsonb';

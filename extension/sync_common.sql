@@ -1,10 +1,11 @@
 /*
  * extension/sync_common.sql
  *		What every sync procedure shares: the sync state (watermarks) and the
- *		sync log, the counters a run logs, the preparation of source foreign
- *		tables and target tables, the column lists of an upsert, and the
- *		advisory lock that keeps two runs of one server into one schema apart,
- *		and the chunks a run commits (the API's longest interval, asked of C).
+ *		sync log, the counters a run logs, the chunks a run commits (the API's
+ *		longest interval, asked of C), the preparation of source foreign
+ *		tables and target tables (each kind lists its own in
+ *		gc_fdw.sync_<kind>_tables()), the column lists of an upsert, and the
+ *		advisory lock that keeps two runs of one server into one schema apart.
  *
  * Must not: read a resource itself or know how a kind of data is stored;
  * that is the business of sync_conversations.sql, sync_users.sql and the
@@ -84,10 +85,26 @@ AS $$
       FROM gc_fdw.stats() s
 $$;
 
+-- Internal: whether the server compresses with lz4 (PostgreSQL 14 and
+-- later built with it, as Debian's is): the tables a sync creates use it
+-- for their jsonb columns, a server without it the default
+CREATE FUNCTION gc_fdw.sync_lz4()
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings
+                    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))
+$$;
+
 /*
  * Internal: make sure the source foreign tables (schema gc_fdw_src_<server>,
- * imported from the server) and the target tables exist.  Returns the
- * source schema.
+ * imported from the server) and the target tables of a kind of sync exist.
+ * The tables, their keys and the columns they leave out are the kind's:
+ * gc_fdw.sync_<kind>_tables() says (sync_conversations.sql,
+ * sync_users.sql).  A target table is created with the source table's
+ * columns bar those left out, and lz4 for its jsonb columns where the
+ * server has it; one that exists is used as it is.  Returns the source
+ * schema.
  */
 CREATE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
 RETURNS text
@@ -97,10 +114,10 @@ DECLARE
     v_srv oid;
     v_src text;
     v_tables text[];
-    v_keys text[];
     v_missing text;
-    v_extra text := '';
-    i int;
+    v_columns text;
+    v_lz4 boolean := gc_fdw.sync_lz4();
+    spec record;
 BEGIN
     IF p_server IS NULL OR p_target IS NULL THEN
         RAISE EXCEPTION 'server_name and target_schema must not be NULL'
@@ -122,20 +139,8 @@ BEGIN
     -- create schemas and tables one at a time; held until the caller commits
     PERFORM pg_advisory_xact_lock(hashtext('gc_fdw.sync_prepare'));
 
-    IF p_kind = 'users' THEN
-        v_tables := ARRAY['users'];
-        v_keys := ARRAY['id'];
-        v_extra := ', synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz';
-    ELSE
-        v_tables := ARRAY['conversations', 'participants', 'sessions', 'segments',
-                          'session_metrics', 'participant_attributes'];
-        v_keys := ARRAY['conversation_id',
-                        'conversation_id, participant_id',
-                        'conversation_id, session_id',
-                        'conversation_id, session_id, segment_start, segment_type',
-                        'conversation_id, session_id, name, emit_date',
-                        'conversation_id, participant_id, name'];
-    END IF;
+    EXECUTE format('SELECT array_agg(table_name) FROM gc_fdw.%I()', 'sync_' || p_kind || '_tables')
+        INTO v_tables;
 
     IF to_regnamespace(quote_ident(v_src)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I', v_src);
@@ -160,23 +165,25 @@ BEGIN
     IF to_regnamespace(quote_ident(p_target)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I', p_target);
     END IF;
-    FOR i IN 1 .. array_length(v_tables, 1) LOOP
-        IF to_regclass(format('%I.%I', p_target, v_tables[i])) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I%s, PRIMARY KEY (%s))',
-                           p_target, v_tables[i], v_src, v_tables[i], v_extra, v_keys[i]);
-            RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(v_tables[i]);
-        END IF;
+    FOR spec IN EXECUTE format('SELECT s.* FROM gc_fdw.%I() WITH ORDINALITY s ORDER BY s.ordinality',
+                            'sync_' || p_kind || '_tables') LOOP
+        CONTINUE WHEN to_regclass(format('%I.%I', p_target, spec.table_name)) IS NOT NULL;
+        SELECT string_agg(format('%I %s%s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attcollation <> ty.typcollation
+                                      THEN ' COLLATE ' || a.attcollation::regcollation END,
+                                 CASE WHEN a.atttypid = 'jsonb'::regtype AND v_lz4
+                                      THEN ' COMPRESSION lz4' END,
+                                 CASE WHEN a.attnotnull THEN ' NOT NULL' END),
+                          ', ' ORDER BY a.attnum)
+          INTO v_columns
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+         WHERE a.attrelid = format('%I.%I', v_src, spec.table_name)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> ALL (spec.omit);
+        EXECUTE format('CREATE TABLE %I.%I (%s%s, PRIMARY KEY (%s))', p_target, spec.table_name,
+                       v_columns, coalesce(', ' || spec.extra, ''), spec.primary_key);
+        RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(spec.table_name);
     END LOOP;
-
-    IF p_kind = 'conversations' AND NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_attribute
-         WHERE attrelid = format('%I.conversations', p_target)::regclass
-           AND attname = 'raw' AND atttypid = 'jsonb'::regtype AND NOT attisdropped) THEN
-        RAISE EXCEPTION 'table %.conversations has no jsonb column "raw"', quote_ident(p_target)
-            USING ERRCODE = 'undefined_column',
-                  DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
-                  HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', p_target);
-    END IF;
     RETURN v_src;
 END
 $$;

@@ -2,9 +2,10 @@
  * extension/sync_conversations.sql
  *		gc_fdw.sync_conversations: incremental load of conversation details
  *		into local tables, a chunk of whole UTC days per transaction, and
- *		what it needs of its own: gc_fdw.conversation_rows() (C, src/sync.c)
- *		to derive the child rows from each conversation's raw JSON, and the
- *		chunk function that reads, upserts and replaces child rows.
+ *		what it needs of its own: the tables it keeps, gc_fdw.conversation_rows()
+ *		(C, src/sync.c) to derive the child rows from each conversation's raw
+ *		JSON, and the chunk function that reads, upserts and brings the child
+ *		rows of what changed in line.
  *
  * Must not: take locks, prepare tables or keep state other than through
  * sync_common.sql.
@@ -16,10 +17,96 @@ AS 'MODULE_PATHNAME', 'gc_fdw_conversation_rows'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION gc_fdw.conversation_rows(text, jsonb, anyelement) IS 'the rows of a conversation resource (participants, sessions, ...) in one stored conversation, shaped like row_type';
 
+-- Internal: the same, given the conversation's JSON text, which a chunk
+-- prints once for the four child tables it derives
+CREATE FUNCTION gc_fdw.sync_conversation_rows(resource text, conversation text, row_type anyelement)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'gc_fdw_conversation_rows'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+
+/*
+ * Internal: the tables a conversations sync keeps (gc_fdw.sync_prepare), in
+ * the order it writes them, with their natural keys and the source columns
+ * they leave out.  Each JSON value is stored once: conversations.raw keeps
+ * the whole document, and the child tables keep their typed columns but no
+ * raw of their own (their objects are derived from conversations.raw,
+ * docs/tables.md).  Attribute rows have no raw.
+ */
+CREATE FUNCTION gc_fdw.sync_conversations_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text),
+           ('participants', 'conversation_id, participant_id', '{raw}', NULL),
+           ('sessions', 'conversation_id, session_id', '{raw}', NULL),
+           ('segments', 'conversation_id, session_id, segment_start, segment_type', '{raw}', NULL),
+           ('session_metrics', 'conversation_id, session_id, name, emit_date', '{raw}', NULL),
+           ('participant_attributes', 'conversation_id, participant_id, name', '{}', NULL)
+$$;
+
+/*
+ * Internal: bring the rows of child table p_table for the conversations
+ * p_changed (in the chunk's batch) in line with their JSON, and return how
+ * many rows were written.  Those of p_new, new to the target, are only
+ * inserted (after clearing rows a conversation row deleted by hand may have
+ * left).  For the others, only rows that differ from what the JSON gives
+ * are deleted and inserted: a late wrap-up code rewrites one segment, not
+ * the conversation's whole graph.  Rows compare whole (*=, byte images), so
+ * any column type, a user's own too, compares.  Rows are written in
+ * conversation_id order, the first column of every child key, which keeps
+ * the key's index pages full (a quarter smaller than in arrival order).  JIT
+ * is off: the planner cannot see how few rows a conversation gives, and
+ * compiling costs more than these statements save.
+ */
+CREATE FUNCTION gc_fdw.sync_conversation_children(
+    p_target text, p_table text, p_changed uuid[], p_new uuid[])
+RETURNS bigint
+LANGUAGE plpgsql
+SET jit = off
+AS $$
+DECLARE
+    v_rows text := format('SELECT r.* FROM (SELECT b.gc_fdw_json FROM pg_temp.gc_fdw_sync_batch b'
+                          ' WHERE b.conversation_id = ANY ($1) ORDER BY b.conversation_id) b'
+                          ' CROSS JOIN LATERAL gc_fdw.sync_conversation_rows(%L, b.gc_fdw_json, NULL::%I.%I) r',
+                          p_table, p_target, p_table);
+    v_known uuid[] := ARRAY(SELECT unnest(p_changed) EXCEPT SELECT unnest(p_new));
+    v_n bigint;
+    v_written bigint := 0;
+BEGIN
+    IF cardinality(p_new) > 0 THEN
+        EXECUTE format('DELETE FROM %I.%I WHERE conversation_id = ANY ($1)', p_target, p_table)
+            USING p_new;
+        EXECUTE format('INSERT INTO %I.%I %s', p_target, p_table, v_rows) USING p_new;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        v_written := v_n;
+    END IF;
+    IF cardinality(v_known) > 0 THEN
+        IF to_regclass('pg_temp.gc_fdw_sync_rows') IS NOT NULL THEN
+            DROP TABLE pg_temp.gc_fdw_sync_rows;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_rows ON COMMIT DROP AS %s', v_rows)
+            USING v_known;
+        EXECUTE format('DELETE FROM %I.%I t WHERE t.conversation_id = ANY ($1)'
+                       ' AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_fdw_sync_rows n'
+                       ' WHERE n.conversation_id = t.conversation_id AND n *= t)', p_target, p_table)
+            USING v_known;
+        EXECUTE format('INSERT INTO %1$I.%2$I SELECT n.* FROM pg_temp.gc_fdw_sync_rows n'
+                       ' WHERE NOT EXISTS (SELECT 1 FROM %1$I.%2$I t WHERE t.conversation_id = ANY ($1)'
+                       ' AND t.conversation_id = n.conversation_id AND t *= n)', p_target, p_table)
+            USING v_known;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        v_written := v_written + v_n;
+        DROP TABLE pg_temp.gc_fdw_sync_rows;
+    END IF;
+    RETURN v_written;
+END
+$$;
+
 /*
  * Internal: read one chunk (conversation_start in [p_lo, p_hi), or the
  * conversations p_ids) through the source foreign table, upsert what
- * changed and replace the child rows of exactly those conversations.
+ * changed and bring the child rows of exactly those conversations in line.
  * Runs inside the caller's transaction; the caller commits.
  */
 CREATE FUNCTION gc_fdw.sync_conversations_chunk(
@@ -34,27 +121,34 @@ DECLARE
     s0 record;
     s1 record;
     v_cols text := gc_fdw.sync_columns(p_src, p_target, 'conversations');
+    v_known uuid[];
     v_changed uuid[];
+    v_new uuid[];
     v_table text;
-    v_n bigint;
 BEGIN
     s0 := gc_fdw.stats_totals();
     IF to_regclass('pg_temp.gc_fdw_sync_batch') IS NOT NULL THEN
         DROP TABLE pg_temp.gc_fdw_sync_batch;
     END IF;
-    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations) ON COMMIT DROP',
-                   p_target);
-    IF p_ids IS NULL THEN
-        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s) SELECT %1$s FROM %2$I.conversations'
-                       ' WHERE conversation_start >= $1 AND conversation_start < $2', v_cols, p_src)
-            USING p_lo, p_hi;
-    ELSE
-        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s) SELECT %1$s FROM %2$I.conversations'
-                       ' WHERE conversation_id = ANY ($1)', v_cols, p_src)
-            USING p_ids;
-    END IF;
+    -- raw compressed as the target compresses it, so the upsert moves each
+    -- document on as it is, compressed once; and its JSON text, printed
+    -- once for the child tables and kept in the row (no TOAST lookups)
+    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations INCLUDING COMPRESSION,'
+                   ' gc_fdw_json text COMPRESSION %s) ON COMMIT DROP', p_target,
+                   CASE WHEN gc_fdw.sync_lz4() THEN 'lz4' ELSE 'pglz' END);
+    ALTER TABLE pg_temp.gc_fdw_sync_batch ALTER COLUMN gc_fdw_json SET STORAGE MAIN;
+    EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s, gc_fdw_json) SELECT %1$s, raw::text'
+                   ' FROM %2$I.conversations WHERE %3$s', v_cols, p_src,
+                   CASE WHEN p_ids IS NULL THEN 'conversation_start >= $1 AND conversation_start < $2'
+                        ELSE 'conversation_id = ANY ($3)' END)
+        USING p_lo, p_hi, p_ids;
     GET DIAGNOSTICS rows_read = ROW_COUNT;
     s1 := gc_fdw.stats_totals();
+
+    -- those the target holds already: only their child rows can differ
+    EXECUTE format('SELECT coalesce(array_agg(b.conversation_id), ''{}'') FROM pg_temp.gc_fdw_sync_batch b'
+                   ' JOIN %I.conversations t USING (conversation_id)', p_target)
+        INTO v_known;
 
     -- the conversation rows: written only when something in them changed
     EXECUTE format(
@@ -67,21 +161,16 @@ BEGIN
         gc_fdw.sync_columns(p_src, p_target, 'conversations', 't.'))
         INTO v_changed;
 
-    -- their whole child graphs, replaced (segments and metrics have no ids);
-    -- attributes come only with job results, so a details query keeps them
+    -- their child rows (segments and metrics have no ids: rows compare whole)
     child_rows := 0;
     IF cardinality(v_changed) > 0 THEN
-        FOREACH v_table IN ARRAY ARRAY['participants', 'sessions', 'segments',
-                                       'session_metrics', 'participant_attributes'] LOOP
+        v_new := ARRAY(SELECT unnest(v_changed) EXCEPT SELECT unnest(v_known));
+        FOR v_table IN SELECT t.table_name FROM gc_fdw.sync_conversations_tables() t
+                        WHERE t.table_name <> 'conversations' LOOP
+            -- attributes come only with job results, so a details query keeps them
             CONTINUE WHEN v_table = 'participant_attributes' AND s1.jobs_requests = s0.jobs_requests;
-            EXECUTE format('DELETE FROM %I.%I WHERE conversation_id = ANY ($1)', p_target, v_table)
-                USING v_changed;
-            EXECUTE format('INSERT INTO %1$I.%2$I SELECT r.* FROM pg_temp.gc_fdw_sync_batch b'
-                           ' CROSS JOIN LATERAL gc_fdw.conversation_rows(%2$L, b.raw, NULL::%1$I.%2$I) r'
-                           ' WHERE b.conversation_id = ANY ($1)', p_target, v_table)
-                USING v_changed;
-            GET DIAGNOSTICS v_n = ROW_COUNT;
-            child_rows := child_rows + v_n;
+            child_rows := child_rows
+                + gc_fdw.sync_conversation_children(p_target, v_table, v_changed, v_new);
         END LOOP;
     END IF;
 
@@ -158,6 +247,15 @@ BEGIN
 
     BEGIN
         v_src := gc_fdw.sync_prepare(v_server, v_target, 'conversations');
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_attribute
+             WHERE attrelid = format('%I.conversations', v_target)::regclass
+               AND attname = 'raw' AND atttypid = 'jsonb'::regtype AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'table %.conversations has no jsonb column "raw"', quote_ident(v_target)
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
+                      HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', v_target);
+        END IF;
         SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
          WHERE s.server_name = v_server AND s.target_schema = v_target
            AND s.kind = 'conversations';

@@ -8,6 +8,18 @@
  * sync_common.sql.
  */
 
+-- Internal: the table a users sync keeps (gc_fdw.sync_prepare), with the
+-- two columns it adds to the source's: when a user was last written, and
+-- since when the API has stopped returning them
+CREATE FUNCTION gc_fdw.sync_users_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('users', 'id', '{}'::text[],
+            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz')
+$$;
+
 CREATE PROCEDURE gc_fdw.sync_users(server_name text, target_schema text)
 LANGUAGE plpgsql
 AS $$

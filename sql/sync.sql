@@ -90,3 +90,23 @@ SELECT endpoint, requests, pages FROM gc_fdw.stats();
 SELECT gc_fdw.max_interval_days() AS unfiltered, gc_fdw.max_interval_days(true) AS filtered;
 SELECT gc_fdw.sync_chunk_end('2024-03-01 13:30+05:30', '2024-04-01') AS from_a_morning_in_utc,
        gc_fdw.sync_chunk_end('2024-03-20', '2024-03-22') AS until_first;
+
+-- the tables a sync creates: one raw, each conversation's whole document,
+-- compressed with lz4; the child tables keep their typed columns
+SELECT gc_fdw.sync_prepare('emu', 'sync_shape', 'conversations');
+SELECT gc_fdw.sync_prepare('emu', 'sync_shape', 'users');
+SELECT c.relname, count(*) AS columns,
+       string_agg(a.attname || ' ' || a.attcompression::text, ', ')
+         FILTER (WHERE a.atttypid = 'jsonb'::regtype) AS jsonb_columns,
+       pg_get_constraintdef(k.oid) AS key
+  FROM pg_class c
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p'
+ WHERE c.relnamespace = 'sync_shape'::regnamespace
+ GROUP BY c.relname, k.oid ORDER BY c.relname;
+-- such a warehouse has nothing to slim; a schema that is not there is an error
+CALL gc_fdw.slim_warehouse('sync_shape');
+CALL gc_fdw.slim_warehouse('no_such_schema');
+SET client_min_messages = warning;
+DROP SCHEMA sync_shape CASCADE;
+RESET client_min_messages;

@@ -22,6 +22,7 @@
 
 #include "access/relation.h"
 #include "access/sysattr.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "gc_fdw.h"
@@ -84,12 +85,16 @@ flatten_cache(FunctionCallInfo fcinfo, const GcResourceDef *res, Oid rowtype)
 /*
  * gc_fdw_conversation_rows
  *		SQL: gc_fdw.conversation_rows(resource text, conversation jsonb,
- *		row_type anyelement) RETURNS SETOF anyelement.
+ *		row_type anyelement) RETURNS SETOF anyelement, and the sync's
+ *		gc_fdw.sync_conversation_rows(resource text, conversation text,
+ *		row_type anyelement): the same, given the conversation's JSON text.
  *
  *		The rows the foreign table of that resource would return for this
  *		one conversation (as stored in a conversations.raw column), shaped
  *		like row_type's table: each column reads the catalogue's JSON key for
- *		its name, or its camelCase form.
+ *		its name, or its camelCase form.  The page parser reads text: a sync
+ *		deriving four child tables from one conversation prints its jsonb
+ *		once and passes the text, instead of having it printed four times.
  */
 Datum
 gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
@@ -98,7 +103,6 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 	const GcResourceDef *res;
 	GcFlattenCache *cache;
 	char	   *resname;
-	Jsonb	   *conversation;
 	MemoryContext call_cxt;
 	MemoryContext oldcxt;
 	StringInfoData doc;
@@ -123,18 +127,29 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;
-	conversation = PG_GETARG_JSONB_P(1);
 
-	/* the JSON tree lives in call_cxt, freed by its reset callback */
+	/* the JSON tree lives in call_cxt, deleted below or with its parent */
 	call_cxt = AllocSetContextCreate(CurrentMemoryContext, "gc_fdw conversation rows",
 									 ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(call_cxt);
 	initStringInfo(&doc);
 	appendStringInfoString(&doc, "{\"conversations\":[");
-	(void) JsonbToCString(&doc, &conversation->root, VARSIZE(conversation));
+	if (get_fn_expr_argtype(fcinfo->flinfo, 1) == JSONBOID)
+	{
+		Jsonb	   *conversation = PG_GETARG_JSONB_P(1);
+
+		(void) JsonbToCString(&doc, &conversation->root, VARSIZE(conversation));
+	}
+	else
+	{
+		text	   *conversation = PG_GETARG_TEXT_PP(1);
+
+		appendBinaryStringInfo(&doc, VARDATA_ANY(conversation),
+							   VARSIZE_ANY_EXHDR(conversation));
+	}
 	appendStringInfoString(&doc, "]}");
 	{
-		/* json-c reads UTF-8; jsonb's text is in the database encoding */
+		/* the page parser reads UTF-8; the text is in the database encoding */
 		char	   *utf8 = pg_server_to_any(doc.data, doc.len, PG_UTF8);
 
 		page = gc_page_parse(call_cxt, utf8, strlen(utf8), "a stored conversation");

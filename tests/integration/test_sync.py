@@ -4,12 +4,17 @@ emulator, by hand and scheduled by a real pg_cron.
 Exactness is checked two ways: the local tables against the emulator's own
 dataset (conversation ids, starts and ends), and every local table against
 a direct scan of the matching foreign table over the same range (EXCEPT ALL
-both ways, every column including raw), which the pg_regress suites prove
-exact against the emulator in turn.
+both ways, every column the local table has), which the pg_regress suites
+prove exact against the emulator in turn.  The child tables keep no raw of
+their own: each child object, every field of it, is derived from
+conversations.raw and compared with the foreign table's raw, the API's
+JSON as received.  A warehouse built by the 1.1 procedures is synced again
+by these, then slimmed.
 """
 import datetime as dt
 import json
 import os
+import subprocess
 import time
 import unittest
 
@@ -32,9 +37,9 @@ def scalar(sql, **kw):
     return lines[-1] if lines else None
 
 
-def call(sql, check=True, timeout=300):
+def call(sql, check=True, timeout=300, db=gcfdw.DB):
     """Run a CALL; returns the CompletedProcess (stderr holds INFO/NOTICE)."""
-    return psql(sql, check=check, timeout=timeout)
+    return psql(sql, check=check, timeout=timeout, db=db)
 
 
 def mutate(body):
@@ -60,6 +65,7 @@ def iso(ts):
 
 class SyncTestCase(unittest.TestCase):
     target = "wh"
+    db = gcfdw.DB
 
     @classmethod
     def setUpClass(cls):
@@ -78,36 +84,63 @@ class SyncTestCase(unittest.TestCase):
 
     def sync(self, args="", check=True):
         return call("SET TimeZone = 'UTC'; CALL gc_fdw.sync_conversations('emu', '%s'%s);"
-                    % (self.target, args), check=check)
+                    % (self.target, args), check=check, db=self.db)
 
     def run_rows(self, run_id=None):
         """The chunk/refresh rows of a run (default: the last run)."""
         if run_id is None:
-            run_id = scalar("SELECT max(run_id) FROM gc_fdw.sync_log")
+            run_id = scalar("SELECT max(run_id) FROM gc_fdw.sync_log", db=self.db)
         return [json.loads(l) for l in sql_lines(
             "SET TimeZone = 'UTC'; SELECT row_to_json(l) FROM gc_fdw.sync_log l"
-            " WHERE run_id = %s ORDER BY log_id" % run_id)]
+            " WHERE run_id = %s ORDER BY log_id" % run_id, db=self.db)]
+
+    def local_columns(self, table):
+        """The local table's columns, in its order, as a select list."""
+        return scalar("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)"
+                      " FROM pg_attribute WHERE attrelid = '%s.%s'::regclass AND attnum > 0"
+                      " AND NOT attisdropped" % (self.target, table), db=self.db)
+
+    def assert_same_rows(self, local, remote, what):
+        """Two queries give the same rows (EXCEPT ALL both ways)."""
+        diff = scalar("CREATE TEMP TABLE remote AS %s;"
+                      " SELECT (SELECT count(*) FROM (%s EXCEPT ALL SELECT * FROM remote) a),"
+                      " (SELECT count(*) FROM (SELECT * FROM remote EXCEPT ALL %s) b)"
+                      % (remote, local, local), db=self.db)
+        self.assertEqual(diff, "0|0", "%s differs (local-only|remote-only rows)" % what)
 
     def assert_tables_match_foreign(self, lo=RANGE[0], hi=RANGE[1]):
-        """Every local table equals its foreign table over [lo, hi): one
-        foreign scan per table, compared both ways."""
+        """Every local table equals its foreign table over [lo, hi), column
+        by column of the local table: one foreign scan per table, compared
+        both ways."""
         cond = "conversation_start >= '%s' AND conversation_start < '%s'" % (lo, hi)
         for t in TABLES:
-            diff = scalar(
-                "CREATE TEMP TABLE remote AS SELECT * FROM {s}.{n} WHERE {c};"
-                " SELECT (SELECT count(*) FROM (SELECT * FROM {t}.{n} WHERE {c}"
-                " EXCEPT ALL SELECT * FROM remote) a),"
-                " (SELECT count(*) FROM (SELECT * FROM remote EXCEPT ALL"
-                " SELECT * FROM {t}.{n} WHERE {c}) b)".format(t=self.target, s=SRC, n=t, c=cond))
-            self.assertEqual(diff, "0|0", "table %s differs from the foreign table "
-                             "(local-only|remote-only rows)" % t)
+            cols = self.local_columns(t)
+            self.assert_same_rows("SELECT %s FROM %s.%s WHERE %s" % (cols, self.target, t, cond),
+                                  "SELECT %s FROM %s.%s WHERE %s" % (cols, SRC, t, cond),
+                                  "table %s, against the foreign table," % t)
+
+    def assert_every_field_reachable(self, lo=RANGE[0], hi=RANGE[1]):
+        """Each child object, every field of it, derives from the stored
+        conversations.raw: the foreign table's rows (raw, the API's JSON of
+        the object as received, included) come out of it, none missing,
+        none extra."""
+        cond = "conversation_start >= '%s' AND conversation_start < '%s'" % (lo, hi)
+        local = cond.replace("conversation_start", "c.conversation_start")
+        for t in ("participants", "sessions", "segments", "session_metrics"):
+            self.assertGreater(int(scalar("SELECT count(*) FROM %s.%s WHERE %s"
+                                          % (self.target, t, cond), db=self.db)), 0)
+            self.assert_same_rows(
+                "SELECT r.* FROM %s.conversations c CROSS JOIN LATERAL gc_fdw.conversation_rows("
+                "'%s', c.raw, NULL::%s.%s) r WHERE %s" % (self.target, t, SRC, t, local),
+                "SELECT * FROM %s.%s WHERE %s" % (SRC, t, cond),
+                "%s derived from conversations.raw, against the foreign table," % t)
 
     def assert_conversations_match_emulator(self):
         want = {k: v for k, v in emu_conversations().items()
                 if RANGE[0] <= v[0][:10] < RANGE[1]}
         got = {}
         for line in sql_lines("SET TimeZone = 'UTC'; SELECT conversation_id, conversation_start,"
-                              " conversation_end FROM %s.conversations" % self.target):
+                              " conversation_end FROM %s.conversations" % self.target, db=self.db):
             cid, start, end = line.split("|")
             got[cid] = (iso(start), iso(end) if end else None)
         self.assertEqual(got, want)
@@ -118,8 +151,26 @@ class SyncTestCase(unittest.TestCase):
         where = ("WHERE conversation_id NOT IN (%s)" % ", ".join("'%s'" % i for i in skip_ids)
                  if skip_ids else "")
         return {t: scalar("SELECT md5(coalesce(string_agg(ctid::text || xmin::text, ','"
-                          " ORDER BY ctid), '')) FROM %s.%s %s" % (self.target, t, where))
+                          " ORDER BY ctid), '')) FROM %s.%s %s" % (self.target, t, where),
+                          db=self.db)
                 for t in TABLES}
+
+    def row_versions(self, conversation_id):
+        """{(table, row): ctid and xmin} of one conversation's child rows,
+        each row named by its primary key's values."""
+        out = {}
+        for t in TABLES[1:]:
+            key = scalar("SELECT string_agg(quote_ident(a.attname) || '::text', ' || ''/'' || '"
+                         " ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i"
+                         " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
+                         " WHERE i.indrelid = '%s.%s'::regclass AND i.indisprimary"
+                         % (self.target, t), db=self.db)
+            for line in sql_lines("SET TimeZone = 'UTC'; SELECT %s, ctid::text || xmin::text"
+                                  " FROM %s.%s WHERE conversation_id = '%s'"
+                                  % (key, self.target, t, conversation_id), db=self.db):
+                row, version = line.rsplit("|", 1)
+                out[(t, row)] = version
+        return out
 
 
 class TestSyncConversations(SyncTestCase):
@@ -143,6 +194,32 @@ class TestSyncConversations(SyncTestCase):
         self.assertEqual(run["in_progress"], int(scalar(
             "SELECT count(*) FROM wh.conversations WHERE conversation_end IS NULL")))
         self.assert_conversations_match_emulator()
+        self.assert_tables_match_foreign()
+
+    def test_children_keep_typed_columns_and_every_field_stays_reachable(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        # one raw in the warehouse, the whole document, compressed with lz4
+        self.assertEqual(sql_lines(
+            "SELECT c.relname || '|' || a.attcompression::text FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'wh'::regnamespace"
+            " AND c.relkind = 'r' AND a.attname = 'raw' AND NOT a.attisdropped"), ["conversations|l"])
+        self.assert_tables_match_foreign()
+        self.assert_every_field_reachable()
+
+    def test_a_late_wrap_up_code_rewrites_only_its_segment(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        late = late_wrap_up()
+        before = self.row_versions(late)
+        mutate({"action": "wrapup", "conversationId": late, "wrapUpCode": "LATE-CODE"})
+        self.sync(", until => '%s'" % RANGE[1])
+        run = self.run_rows()[0]
+        self.assertEqual((run["rows_upserted"], run["child_rows"]), (1, 1))
+        after = self.row_versions(late)
+        self.assertEqual(set(after), set(before), "the conversation's rows are the same rows")
+        rewritten = [k for k in before if after[k] != before[k]]
+        self.assertEqual([t for t, _ in rewritten], ["segments"], "rewritten: %s" % rewritten)
+        self.assertEqual(scalar("SELECT count(*) FROM wh.segments WHERE conversation_id = '%s'"
+                                " AND wrap_up_code = 'LATE-CODE'" % late), "1")
         self.assert_tables_match_foreign()
 
     def test_rerun_over_the_same_range_changes_nothing(self):
@@ -322,6 +399,15 @@ class TestSyncConversations(SyncTestCase):
         self.assertEqual(stats["POST /oauth/token"][0], 1)
 
 
+def late_wrap_up():
+    """A conversation of the last day that has ended with a wrap-up segment:
+    what a late wrap-up code changes."""
+    return [c["conversationId"] for c in emu("/__emu/dataset/conversations")
+            if c["conversationStart"] >= "2024-03-21" and "conversationEnd" in c and any(
+                g.get("segmentType") == "wrapup" for p in c["participants"]
+                for ss in p["sessions"] for g in ss["segments"])][0]
+
+
 def emulator_participants(conversation_id):
     """Participants of a conversation as the emulator serves it."""
     for c in emu("/__emu/dataset/conversations"):
@@ -360,6 +446,82 @@ class TestSyncUsers(SyncTestCase):
         call("CALL gc_fdw.sync_users('emu', 'wh');")
         self.assertEqual(scalar("SELECT missing_since IS NULL FROM wh.users WHERE id = '%s'"
                                 % gone), "t")
+
+
+UPGRADE_DB = "gc_upgrade"
+
+
+class TestWarehouseBuiltBy11(SyncTestCase):
+    """A warehouse built by the 1.1 procedures (gc_fdw installed as version
+    1.1 in a database of its own), then the extension updated: the new sync
+    keeps that warehouse exact as it is, gc_fdw.slim_warehouse brings it to
+    the new shape in place, and syncs go on from there."""
+    db = UPGRADE_DB
+
+    @classmethod
+    def setUpClass(cls):
+        for stmt in ("DROP DATABASE IF EXISTS %s" % UPGRADE_DB, "CREATE DATABASE %s" % UPGRADE_DB):
+            subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", stmt],
+                           check=True, capture_output=True)
+        psql("CREATE EXTENSION gc_fdw VERSION '1.1';" + gcfdw.SETUP_SQL, db=UPGRADE_DB)
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c",
+                        "DROP DATABASE IF EXISTS %s" % UPGRADE_DB], capture_output=True)
+
+    def setUp(self):
+        emu_reset()
+
+    def sizes(self):
+        return {t: int(scalar("SELECT pg_total_relation_size('wh.%s')" % t, db=self.db))
+                for t in TABLES}
+
+    def raw_columns(self):
+        return sql_lines("SELECT c.relname || '|' || a.attcompression::text FROM pg_attribute a"
+                         " JOIN pg_class c ON c.oid = a.attrelid"
+                         " WHERE c.relnamespace = 'wh'::regnamespace AND c.relkind = 'r'"
+                         " AND a.attname = 'raw' AND NOT a.attisdropped ORDER BY 1", db=self.db)
+
+    def test_slim_warehouse_built_by_1_1(self):
+        self.sync(", '%s', '%s'" % RANGE)
+        self.assertEqual(scalar("SELECT extversion FROM pg_extension WHERE extname = 'gc_fdw'",
+                                db=self.db), "1.1")
+        # 1.1's shape: every level keeps its whole subtree, compressed with pglz
+        self.assertEqual(self.raw_columns(), ["conversations|", "participants|", "segments|",
+                                              "session_metrics|", "sessions|"])
+        sizes_11 = self.sizes()
+
+        psql("ALTER EXTENSION gc_fdw UPDATE", db=self.db)
+        self.assertEqual(scalar("SELECT extversion FROM pg_extension WHERE extname = 'gc_fdw'",
+                                db=self.db), "1.2")
+        # not slimmed, it keeps working: a late change lands, child raw too
+        mutate({"action": "wrapup", "conversationId": late_wrap_up(), "wrapUpCode": "LATE-CODE"})
+        self.sync(", until => '%s'" % RANGE[1])
+        self.assertEqual(self.run_rows()[0]["rows_upserted"], 1)
+        self.assert_tables_match_foreign()
+
+        proc = call("CALL gc_fdw.slim_warehouse('wh')", db=self.db)
+        for t in ("participants", "sessions", "segments", "session_metrics"):
+            self.assertRegex(proc.stderr, r"slimmed wh\.%s \(dropped raw\)" % t)
+        self.assertRegex(proc.stderr, r"slimmed wh\.conversations \(lz4 for raw\)")
+        self.assertEqual(self.raw_columns(), ["conversations|l"])
+        sizes_12 = self.sizes()
+        for t in ("participants", "sessions", "segments", "session_metrics"):
+            self.assertLess(sizes_12[t], sizes_11[t], t)
+        self.assertLess(sum(sizes_12.values()), 0.6 * sum(sizes_11.values()))
+        self.assert_tables_match_foreign()
+        self.assert_every_field_reachable()
+
+        # syncs go on: over the same range, nothing is rewritten
+        before = self.table_versions()
+        self.sync(", until => '%s', lookback => '21 days'" % RANGE[1])
+        run = self.run_rows()[0]
+        self.assertEqual((run["status"], run["rows_upserted"], run["child_rows"]),
+                         ("succeeded", 0, 0))
+        self.assertEqual(self.table_versions(), before, "a re-run rewrote rows")
+        # and a second slimming has nothing left to do
+        self.assertNotIn("slimmed", call("CALL gc_fdw.slim_warehouse('wh')", db=self.db).stderr)
 
 
 class TestPgCronSchedule(SyncTestCase):
