@@ -6,11 +6,17 @@ OBJS = \
 	src/gc_fdw.o \
 	src/option.o \
 	src/catalog.o \
+	src/conds.o \
 	src/deparse.o \
 	src/json_parse.o \
 	src/json_tuple.o \
 	src/scan.o \
-	src/jobs.o \
+	src/read_plan.o \
+	src/windows.o \
+	src/driver_listing.o \
+	src/driver_details.o \
+	src/driver_jobs.o \
+	src/driver_lookup.o \
 	src/http.o \
 	src/auth.o \
 	src/stats.o \
@@ -37,6 +43,17 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
 
 EXTRA_CLEAN = tests/results
+
+# clang: PostgreSQL's CFLAGS are the ones Debian built it with, gcc's; give
+# clang the ones that matter for correctness instead.  Its headers mark
+# printf-like functions with gcc's "gnu_printf" format, a name clang ignores
+# (and says so once per header include): -Wno-ignored-attributes.
+# (Set before PGXS is included: its own additions, -fPIC and PG_CFLAGS, are
+# overrides that still apply.)
+ifneq (,$(findstring clang,$(CC)))
+override CFLAGS := -O2 -g -fno-strict-aliasing -fwrapv -fno-omit-frame-pointer \
+	-Wno-ignored-attributes $(COPT)
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

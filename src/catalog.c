@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *		  The Genesys resources gc_fdw can scan: for each, the API request
- *		  that lists it, its page-size limits and its columns with their
- *		  JSON keys and SQL types.
+ *		  The Genesys resources gc_fdw can scan: for each, the API that
+ *		  lists it (paths, paging, the fields that narrow it, its driver)
+ *		  and its columns with their JSON keys and SQL types.
  *
- * This is the one source of truth for table shapes: the scanner resolves
- * column keys through it and the documentation (docs/tables.md) mirrors it.
- * It owns no I/O and no PostgreSQL catalog access.
+ * This is the one source of truth for resources: the API paths (listing,
+ * query, jobs, lookup), the driver that lists each API's pages, the fields
+ * each API narrows its request by, and the table shapes.  The planner, the
+ * scan and IMPORT FOREIGN SCHEMA read it; docs/tables.md mirrors it.
+ * Adding a table read by an existing driver is an entry here (and docs and
+ * tests).  It owns no I/O and no PostgreSQL catalog access.
  *
  *-------------------------------------------------------------------------
  */
@@ -153,24 +156,103 @@ static const GcColumnDef participant_attributes_columns[] = {
 	{NULL, NULL, NULL}
 };
 
-#define GC_DETAILS_QUERY "/api/v2/analytics/conversations/details/query"
+/*
+ * The fields each API narrows its request by.  A condition is pushed only
+ * where the request it becomes returns a superset of the rows that satisfy
+ * it (every condition also stays a local qual).  A segment filter on a
+ * participant's or session's field matches the conversation of every row
+ * with that value, since in Genesys every participant has sessions and
+ * every session segments.
+ */
+static const char *const user_states[] = {"active", "inactive", "deleted", NULL};
+
+static const GcPushableDef users_pushables[] = {
+	{GC_LEVEL_USER, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ, NULL, NULL},
+	{GC_LEVEL_USER, "state", GC_PUSH_PARAM, "state", "",
+	GC_SHAPE_EQ | GC_SHAPE_SCALAR_ONLY | GC_SHAPE_ALWAYS, user_states, "any"},
+	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
+};
+
+#define CONV_FILTER(level, field, dimension, shapes) \
+	{level, field, GC_PUSH_FILTER, "conversationFilters", dimension, shapes, NULL, NULL}
+#define SEG_FILTER(level, field) \
+	{level, field, GC_PUSH_FILTER, "segmentFilters", field, GC_SHAPE_EQ, NULL, NULL}
+
+static const GcPushableDef conversation_pushables[] = {
+	{GC_LEVEL_CONVERSATION, "conversationId", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ, NULL, NULL},
+	CONV_FILTER(GC_LEVEL_CONVERSATION, "originatingDirection", "originatingDirection", GC_SHAPE_EQ),
+	CONV_FILTER(GC_LEVEL_CONVERSATION, "externalTag", "externalTag", GC_SHAPE_EQ),
+	CONV_FILTER(GC_LEVEL_CONVERSATION, "divisionIds", "divisionId", GC_SHAPE_MEMBER),
+	CONV_FILTER(GC_LEVEL_CONVERSATION, "conversationEnd", "conversationEnd", GC_SHAPE_NULLTEST),
+	SEG_FILTER(GC_LEVEL_PARTICIPANT, "purpose"),
+	SEG_FILTER(GC_LEVEL_PARTICIPANT, "userId"),
+	SEG_FILTER(GC_LEVEL_SESSION, "mediaType"),
+	SEG_FILTER(GC_LEVEL_SESSION, "direction"),
+	SEG_FILTER(GC_LEVEL_SEGMENT, "queueId"),
+	SEG_FILTER(GC_LEVEL_SEGMENT, "segmentType"),
+	SEG_FILTER(GC_LEVEL_SEGMENT, "wrapUpCode"),
+	SEG_FILTER(GC_LEVEL_SEGMENT, "disconnectType"),
+	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
+};
+
+static const char *const users_expands[] = {"dateLastLogin", NULL};
+
+/* GET /api/v2/users: the directory of users, every state */
+static const GcApiDef users_api = {
+	.noun = "users",
+	.item = "user",
+	.family = "users",
+	.driver = &gc_listing_driver,
+	.method = "GET",
+	.path = "/api/v2/users",
+	.array_key = "entities",
+	.top_id_key = "id",
+	.default_page_size = 500,
+	.max_page_size = 500,
+	.id_param = "id",
+	.expands = users_expands,
+	.pushables = users_pushables,
+	.default_rows = 5000,
+};
+
+/* The conversation details: query, async jobs and lookup by id */
+static const GcApiDef conversations_api = {
+	.noun = "conversations",
+	.item = "conversation",
+	.filter_examples = "media_type, queue_id, purpose, ...",
+	.family = "conversation details",
+	.driver = &gc_details_driver,
+	.method = "POST",
+	.path = "/api/v2/analytics/conversations/details/query",
+	.array_key = "conversations",
+	.top_id_key = "conversationId",
+	.default_page_size = 100,
+	.max_page_size = 100,
+	.interval_level = GC_LEVEL_CONVERSATION,
+	.interval_field = "conversationStart",
+	.interval_column = "conversation_start",
+	.order_by = "conversationStart",
+	.jobs_path = "/api/v2/analytics/conversations/details/jobs",
+	.lookup_path = "/api/v2/analytics/conversations/details",
+	.pushables = conversation_pushables,
+	.default_rows = 1000,
+};
 
 static const GcResourceDef resources[] = {
-	{"users", GC_RESOURCE_USERS, GC_LEVEL_USER, "GET", "/api/v2/users",
-	500, 500, "id", users_columns, 1},
-	{"conversations", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_CONVERSATION, "POST",
-	GC_DETAILS_QUERY, 100, 100, "conversationId", conversations_columns, 1},
-	{"participants", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_PARTICIPANT, "POST",
-	GC_DETAILS_QUERY, 100, 100, "participantId", participants_columns, 3.5},
-	{"sessions", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SESSION, "POST",
-	GC_DETAILS_QUERY, 100, 100, "sessionId", sessions_columns, 3.5},
-	{"segments", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SEGMENT, "POST",
-	GC_DETAILS_QUERY, 100, 100, "segmentStart", segments_columns, 6},
-	{"session_metrics", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_METRIC, "POST",
-	GC_DETAILS_QUERY, 100, 100, "name", session_metrics_columns, 11},
-	{"participant_attributes", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_ATTRIBUTE, "POST",
-	GC_DETAILS_QUERY, 100, 100, "name", participant_attributes_columns, 2},
-	{NULL}
+	{"users", &users_api, GC_LEVEL_USER, "id", users_columns, 1, true},
+	{"conversations", &conversations_api, GC_LEVEL_CONVERSATION,
+	"conversationId", conversations_columns, 1, false},
+	{"participants", &conversations_api, GC_LEVEL_PARTICIPANT,
+	"participantId", participants_columns, 3.5, false},
+	{"sessions", &conversations_api, GC_LEVEL_SESSION,
+	"sessionId", sessions_columns, 3.5, false},
+	{"segments", &conversations_api, GC_LEVEL_SEGMENT,
+	"segmentStart", segments_columns, 6, false},
+	{"session_metrics", &conversations_api, GC_LEVEL_METRIC,
+	"name", session_metrics_columns, 11, false},
+	{"participant_attributes", &conversations_api, GC_LEVEL_ATTRIBUTE,
+	"name", participant_attributes_columns, 2, false},
+	{.name = NULL}
 };
 
 /* Level names usable as "level:" key prefixes, indexed by GcLevel */

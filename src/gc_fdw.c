@@ -2,13 +2,14 @@
  *
  * gc_fdw.c
  *		  Foreign data wrapper handler and planning for Genesys Cloud CX:
- *		  row estimates, paths (plain, ordered by conversation_start, and
- *		  parameterised users lookups), the plan's private data, and IMPORT
- *		  FOREIGN SCHEMA.
+ *		  row estimates, paths (plain, ordered by the interval column, and
+ *		  parameterised lookups of a listing by id), the plan's private
+ *		  data, and IMPORT FOREIGN SCHEMA.
  *
- * Which conditions narrow a request is decided in deparse.c; executing the
- * scan and EXPLAIN's view of it live in scan.c.  Every restriction also
- * stays a local qual: the API is only ever asked for a superset.
+ * Which conditions narrow a request is decided in conds.c, from the
+ * catalogue's description of each API; executing the scan and EXPLAIN's
+ * view of it live in scan.c and the drivers.  Every restriction also stays
+ * a local qual: the API is only ever asked for a superset.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,12 +49,11 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(gc_fdw_handler);
 
 /*
- * Planner estimates: rows_per_day overrides the conversations default.  The
- * users directory is assumed mid-sized (ten pages): listing it then costs
- * more than looking up a handful of joined ids one request each.
+ * Planner costs.  Row estimates come from the catalogue (a listing's size,
+ * an interval's objects per day; the table option rows_per_day overrides
+ * the latter): a directory of ten pages costs more to list than a handful
+ * of joined ids looked up one request each.
  */
-#define GC_DEFAULT_USERS_ROWS 5000.0
-#define GC_DEFAULT_CONVERSATIONS_PER_DAY 1000.0
 #define GC_STARTUP_COST 100.0
 #define GC_COST_PER_PAGE 50.0
 
@@ -61,8 +61,8 @@ PG_FUNCTION_INFO_V1(gc_fdw_handler);
 typedef struct GcRelInfo
 {
 	GcTableOptions table_opts;
-	AttrNumber	start_attno;	/* timestamptz column reading conversationStart */
-	AttrNumber	id_attno;		/* users: uuid column reading id */
+	AttrNumber	start_attno;	/* timestamptz column bounding the interval */
+	AttrNumber	id_attno;		/* uuid column of a listing's id parameter */
 	List	   *conds;			/* GcPushedCond from the restriction clauses */
 } GcRelInfo;
 
@@ -135,8 +135,8 @@ const_timestamptz(Expr *expr, TimestampTz *value)
 /*
  * estimate_rows
  *		Rows a scan returns before the local quals that the request does not
- *		account for: ids looked up, or the interval's days times rows per day
- *		(the level's fan-out from conversations), or the users directory.
+ *		account for: ids looked up, or the interval's days times the top
+ *		objects per day and the level's fan-out, or the listing's size.
  */
 static double
 estimate_rows(GcRelInfo *info)
@@ -155,7 +155,7 @@ estimate_rows(GcRelInfo *info)
 		GcPushedCond *cond = lfirst(lc);
 		TimestampTz v;
 
-		if (cond->kind == GC_PUSH_USER_ID || cond->kind == GC_PUSH_CONVERSATION_ID)
+		if (cond->kind == GC_PUSH_IDS)
 		{
 			int			n = const_value_count(cond);
 
@@ -175,12 +175,12 @@ estimate_rows(GcRelInfo *info)
 		}
 	}
 
-	if (res->kind == GC_RESOURCE_USERS)
-		return ids >= 0 ? ids : GC_DEFAULT_USERS_ROWS;
 	if (ids >= 0)
 		return ids * res->rows_per_top;
+	if (res->api->interval_field == NULL)
+		return res->api->default_rows * res->rows_per_top;
 	per_day = info->table_opts.rows_per_day > 0 ? info->table_opts.rows_per_day
-		: GC_DEFAULT_CONVERSATIONS_PER_DAY * res->rows_per_top;
+		: res->api->default_rows * res->rows_per_top;
 	if (have_lo && have_hi)
 		return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24) * per_day;
 	return per_day;
@@ -201,11 +201,17 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
 	res = info->table_opts.resource;
-	if (res->kind == GC_RESOURCE_CONVERSATIONS)
-		info->start_attno = find_field_attno(rel, res, GC_LEVEL_CONVERSATION,
-											 "conversationStart", TIMESTAMPTZOID);
-	else
-		info->id_attno = find_field_attno(rel, res, GC_LEVEL_USER, "id", UUIDOID);
+	if (res->api->interval_field)
+		info->start_attno = find_field_attno(rel, res, res->api->interval_level,
+											 res->api->interval_field, TIMESTAMPTZOID);
+	if (res->api->id_param)
+	{
+		const GcPushableDef *p;
+
+		for (p = res->api->pushables; p->field; p++)
+			if (p->kind == GC_PUSH_IDS)
+				info->id_attno = find_field_attno(rel, res, p->level, p->field, UUIDOID);
+	}
 	table_close(rel, NoLock);
 
 	info->conds = gc_classify_conditions(root, baserel, foreigntableid, res,
@@ -228,8 +234,7 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			GcPushedCond *cond = lfirst(lb);
 
 			if (cond->clause == ri->clause &&
-				(cond->kind == GC_PUSH_BOUND || cond->kind == GC_PUSH_USER_ID ||
-				 cond->kind == GC_PUSH_CONVERSATION_ID))
+				(cond->kind == GC_PUSH_BOUND || cond->kind == GC_PUSH_IDS))
 				in_request = true;
 		}
 		if (!in_request)
@@ -249,12 +254,12 @@ scan_cost(double rows, int page_size)
 }
 
 /*
- * users_id_member
+ * id_member
  *		generate_implied_equalities_for_column callback: the equivalence
- *		member that is the users table's id column.
+ *		member that is the table's id column.
  */
 static bool
-users_id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 				EquivalenceMember *em, void *arg)
 {
 	Var		   *var = (Var *) em->em_expr;
@@ -264,19 +269,19 @@ users_id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 }
 
 /*
- * add_users_lookup_paths
- *		Parameterised paths for users joined on id (JOIN users u ON u.id =
- *		p.user_id): each outer row's id is looked up with the id parameter
- *		instead of listing the directory.
+ * add_id_lookup_paths
+ *		Parameterised paths for a listing joined on its id (JOIN users u ON
+ *		u.id = p.user_id): each outer row's id is looked up with the id
+ *		parameter instead of listing the directory.
  */
 static void
-add_users_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
+add_id_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 {
 	List	   *clauses;
 	ListCell   *lc;
 	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE;
 
-	clauses = generate_implied_equalities_for_column(root, baserel, users_id_member,
+	clauses = generate_implied_equalities_for_column(root, baserel, id_member,
 													 &info->id_attno,
 													 baserel->lateral_referencers);
 	foreach(lc, baserel->joininfo)
@@ -298,7 +303,7 @@ add_users_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 									   planner_rt_fetch(baserel->relid, root)->relid,
 									   info->table_opts.resource, list_make1(ri),
 									   true, required_outer);
-		if (conds == NIL || ((GcPushedCond *) linitial(conds))->kind != GC_PUSH_USER_ID)
+		if (conds == NIL || ((GcPushedCond *) linitial(conds))->kind != GC_PUSH_IDS)
 			continue;
 		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
 		add_path(baserel, (Path *)
@@ -327,7 +332,8 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 GC_STARTUP_COST, total, NIL, NULL, NULL, NIL));
 
 	foreach(lc, info->conds)
-		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_CONVERSATION_ID)
+		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_IDS &&
+			info->table_opts.resource->api->lookup_path)
 			lookup = true;
 
 	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup)
@@ -350,12 +356,13 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 												 GC_STARTUP_COST, total, pathkeys,
 												 NULL, NULL,
-												 list_make1(makeInteger(desc + 1))));
+												 list_make1(makeInteger(desc ? GC_ORDER_DESC :
+																		GC_ORDER_ASC))));
 		}
 	}
 
 	if (info->table_opts.pushdown && info->id_attno != InvalidAttrNumber)
-		add_users_lookup_paths(root, baserel, info);
+		add_id_lookup_paths(root, baserel, info);
 }
 
 /*
@@ -369,29 +376,9 @@ explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	List	   *context = deparse_context_for(get_rel_name(rte->relid), rte->relid);
 	Node	   *copy = copyObject((Node *) cond->clause);
-	const char *what;
+	GcRelInfo  *info = baserel->fdw_private;
+	const char *what = gc_push_target_text(info->table_opts.resource, cond);
 
-	switch (cond->kind)
-	{
-		case GC_PUSH_BOUND:
-			what = "interval";
-			break;
-		case GC_PUSH_STATE:
-			what = "state";
-			break;
-		case GC_PUSH_USER_ID:
-			what = "id list";
-			break;
-		case GC_PUSH_CONVERSATION_ID:
-			what = "lookup by id";
-			break;
-		case GC_PUSH_CONVERSATION_FILTER:
-			what = psprintf("conversationFilters %s %s", cond->dimension, cond->op);
-			break;
-		default:
-			what = psprintf("segmentFilters %s %s", cond->dimension, cond->op);
-			break;
-	}
 	if (!bms_is_subset(pull_varnos(root, copy), baserel->relids))
 		return psprintf("%s: each outer row's value (parameterised)", what);
 
@@ -417,6 +404,8 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_exprs = NIL;
 	List	   *explain = NIL;
 	List	   *attrs = NIL;
+	List	   *serialized;
+	List	   *private;
 	Bitmapset  *attrs_used = NULL;
 	ListCell   *lc;
 	int			i;
@@ -436,15 +425,28 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	while ((i = bms_next_member(attrs_used, i)) >= 0)
 		attrs = lappend_int(attrs, i + FirstLowInvalidHeapAttributeNumber);
 
+	/*
+	 * The private list is built before make_foreignscan: serializing the
+	 * conditions appends their values to fdw_exprs, which must be complete
+	 * when it is passed (C leaves the order of a call's argument
+	 * evaluations unspecified).
+	 */
+	serialized = gc_serialize_conds(info->table_opts.resource, conds, &fdw_exprs);
+	private = NIL;
+	private = lappend(private, serialized);		/* GcPrivConds */
+	private = lappend(private, attrs);	/* GcPrivAttrsUsed */
+	private = lappend(private, explain);	/* GcPrivExplain */
+	private = lappend(private,	/* GcPrivIntervalColumn */
+					  makeString(info->start_attno != InvalidAttrNumber ?
+								 get_attname(foreigntableid, info->start_attno, false) :
+								 pstrdup("")));
+	private = lappend(private,	/* GcPrivOrder */
+					  makeInteger(best_path->fdw_private ?
+								  intVal(linitial(best_path->fdw_private)) : GC_ORDER_NONE));
+	Assert(list_length(private) == GcPrivOrder + 1);
+
 	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
-							baserel->relid, fdw_exprs,
-							list_make5(gc_serialize_conds(conds, &fdw_exprs),
-									   attrs, explain,
-									   makeString(info->start_attno != InvalidAttrNumber ?
-												  get_attname(foreigntableid, info->start_attno, false) :
-												  pstrdup("")),
-									   makeInteger(best_path->fdw_private ?
-												   intVal(linitial(best_path->fdw_private)) : 0)),
+							baserel->relid, fdw_exprs, private,
 							NIL, NIL, outer_plan);
 }
 

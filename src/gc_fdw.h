@@ -28,12 +28,6 @@
  * catalog.c: the Genesys resources (tables, columns, JSON keys, types)
  * ----------------------------------------------------------------
  */
-typedef enum GcResourceKind
-{
-	GC_RESOURCE_USERS,
-	GC_RESOURCE_CONVERSATIONS
-} GcResourceKind;
-
 /*
  * Nesting level of a table's rows.  Conversation-derived levels nest in
  * this order (conversation -> participant -> session -> segment / metric;
@@ -58,18 +52,99 @@ typedef struct GcColumnDef
 	const char *key;			/* JSON key or dotted path; "." = whole object */
 } GcColumnDef;
 
+/* The API's longest interval for a details query without / with filters */
+#define GC_MAX_WINDOW_DAYS 7
+#define GC_MAX_FILTERED_WINDOW_DAYS 31
+/* Longest window of one async job */
+#define GC_MAX_JOB_WINDOW_DAYS 31
+/* Ids per lookup request (an id list parameter, or lookup by id) */
+#define GC_IDS_PER_REQUEST 100
+/* Rows per page of async job results */
+#define GC_JOB_PAGE_SIZE 1000
+
+/* What a pushed condition becomes in the request */
+typedef enum GcPushKind
+{
+	GC_PUSH_BOUND,				/* bound on the interval field: the interval */
+	GC_PUSH_IDS,				/* id = / IN: the id list parameter of a
+								 * listing, or a lookup by id */
+	GC_PUSH_PARAM,				/* equality: a listing's query parameter */
+	GC_PUSH_FILTER				/* a clause of a query filter group */
+} GcPushKind;
+
+/* SQL shapes a pushable field takes (GcPushableDef.shapes) */
+#define GC_SHAPE_EQ			0x01	/* column = value, column IN (...) */
+#define GC_SHAPE_SCALAR_ONLY 0x02	/* column = value only */
+#define GC_SHAPE_MEMBER		0x04	/* value = ANY (array column), array
+									 * column @> ARRAY[...] */
+#define GC_SHAPE_NULLTEST	0x08	/* IS NULL / IS NOT NULL: notExists /
+									 * exists */
+#define GC_SHAPE_ALWAYS		0x10	/* narrows even with pushdown off: it can
+									 * never make a result wrong */
+
+/*
+ * A field of an API's objects that narrows its request: the level it lives
+ * at, its JSON key there, what it becomes, and the SQL shapes it takes.
+ */
+typedef struct GcPushableDef
+{
+	GcLevel		level;
+	const char *field;			/* JSON key at that level */
+	GcPushKind	kind;			/* GC_PUSH_IDS, _PARAM or _FILTER */
+	const char *target;			/* filter group or query parameter name */
+	const char *dimension;		/* filter dimension */
+	int			shapes;			/* GC_SHAPE_* */
+	const char *const *values;	/* the values the API knows, or NULL */
+	const char *absent;			/* a parameter's value when no condition
+								 * sets it, or NULL to leave it out */
+} GcPushableDef;
+
+/* A way the API lists rows: one per family (scan.c section) */
+typedef struct GcDriver GcDriver;
+
+/*
+ * One API listing: what is requested, how its pages read, which fields
+ * narrow it, and the other endpoints of the same family (jobs, lookups).
+ * Several tables share one (the conversation model's six tables read the
+ * same conversation documents).
+ */
+typedef struct GcApiDef
+{
+	const char *noun;			/* what its top-level objects are, plural */
+	const char *item;			/* ... and one of them */
+	const char *family;			/* what it reads, in messages */
+	const char *filter_examples;	/* columns that narrow it, in hints */
+	const GcDriver *driver;		/* how its pages are listed */
+	const char *method;			/* of the listing or query request */
+	const char *path;			/* of the listing or query request */
+	const char *array_key;		/* page member holding top-level objects */
+	const char *top_id_key;		/* id of a top-level object */
+	int			default_page_size;
+	int			max_page_size;
+	const char *id_param;		/* id list parameter of a listing, or NULL */
+	const char *const *expands; /* expand= values asked for when a column
+								 * reads them, or NULL */
+	GcLevel		interval_level; /* level of the interval field */
+	const char *interval_field; /* field whose bounds are the interval, or
+								 * NULL: the listing takes no interval */
+	const char *interval_column;	/* its column's name in the catalogue */
+	const char *order_by;		/* orderBy of the query, or NULL */
+	const char *jobs_path;		/* async jobs of the same query, or NULL */
+	const char *lookup_path;	/* GET by id list, or NULL */
+	const GcPushableDef *pushables; /* terminated by a NULL field */
+	double		default_rows;	/* planner: rows a listing holds, or top
+								 * objects per day of an interval */
+} GcApiDef;
+
 typedef struct GcResourceDef
 {
 	const char *name;			/* value of the table option "resource" */
-	GcResourceKind kind;		/* which API listing the rows come from */
+	const GcApiDef *api;		/* the listing its rows come from */
 	GcLevel		level;			/* which nested objects are the rows */
-	const char *method;			/* HTTP method of the listing request */
-	const char *path;			/* API path of the listing request */
-	int			default_page_size;
-	int			max_page_size;
-	const char *id_key;			/* JSON key identifying a row (errors, dedup) */
+	const char *id_key;			/* JSON key identifying a row (errors) */
 	const GcColumnDef *columns; /* terminated by a NULL name */
-	double		rows_per_top;	/* planner: rows per user/conversation */
+	double		rows_per_top;	/* planner: rows per top-level object */
+	bool		updatable;		/* UPDATE sends PATCH (modify.c) */
 } GcResourceDef;
 
 extern const GcResourceDef *gc_resource_lookup(const char *name);
@@ -289,11 +364,12 @@ extern void gc_auth_forget_token(GcConnection *conn);
 extern uint64 gc_auth_token_generation(void);
 
 /* ----------------------------------------------------------------
- * deparse.c: WHERE clauses to API requests
+ * conds.c: the WHERE conditions that narrow a request (classified at
+ * plan time, carried in the plan, evaluated when a scan starts)
  * ----------------------------------------------------------------
  */
 
-/* A conversation_start bound found in the WHERE clause */
+/* An interval bound found in the WHERE clause */
 typedef enum GcBoundKind
 {
 	GC_BOUND_LOWER,				/* >= */
@@ -302,17 +378,6 @@ typedef enum GcBoundKind
 	GC_BOUND_UPPER_STRICT,		/* < */
 	GC_BOUND_EQUAL				/* = */
 } GcBoundKind;
-
-/* What a pushed condition becomes in the request */
-typedef enum GcPushKind
-{
-	GC_PUSH_BOUND,				/* conversation_start bound: the interval */
-	GC_PUSH_STATE,				/* users state = value: the state parameter */
-	GC_PUSH_USER_ID,			/* users id = / IN: the id list parameter */
-	GC_PUSH_CONVERSATION_ID,	/* conversation_id = / IN: lookup by id */
-	GC_PUSH_CONVERSATION_FILTER,	/* a conversationFilters clause */
-	GC_PUSH_SEGMENT_FILTER		/* a segmentFilters clause */
-} GcPushKind;
 
 /* How a condition's value reads */
 typedef enum GcValueShape
@@ -331,42 +396,83 @@ typedef struct GcPushedCond
 {
 	GcPushKind	kind;
 	GcBoundKind bound;			/* GC_PUSH_BOUND only */
-	const char *dimension;		/* API dimension (filters), else "" */
+	const GcPushableDef *pushable;	/* the field, bar GC_PUSH_BOUND */
 	const char *op;				/* "matches", "exists" or "notExists" */
 	GcValueShape shape;
 	Expr	   *expr;			/* value, evaluated at scan start; or NULL */
-	Expr	   *clause;			/* the whole clause, for EXPLAIN */
+	Expr	   *clause;			/* the whole clause (planning only) */
 } GcPushedCond;
 
 /* One clause of a request filter: its predicates are ORed */
 typedef struct GcFilterClause
 {
+	const char *group;			/* "conversationFilters", ... */
 	const char *dimension;
 	const char *op;
 	List	   *values;			/* char * per predicate; NIL for exists */
 } GcFilterClause;
 
+/* A query parameter of a listing and its value */
+typedef struct GcQueryParam
+{
+	const char *name;
+	const char *value;
+} GcQueryParam;
+
+/*
+ * What the pushed conditions evaluate to when a scan (or rescan) starts:
+ * the request's interval, ids, parameters and filters.
+ */
+typedef struct GcRequestSpec
+{
+	bool		empty;			/* no row can match: nothing is sent */
+	bool		have_lo;		/* lower end of the interval found */
+	bool		have_hi;		/* upper end found */
+	TimestampTz lo;				/* the interval [lo, hi) */
+	TimestampTz hi;
+	bool		have_ids;		/* an id condition was found */
+	List	   *ids;			/* distinct ids (char *) */
+	List	   *params;			/* GcQueryParam */
+	List	   *filters;		/* GcFilterClause */
+} GcRequestSpec;
+
 extern List *gc_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 									Oid relid, const GcResourceDef *res,
 									List *clauses, bool pushdown,
 									Relids outer_relids);
-extern List *gc_serialize_conds(List *conds, List **fdw_exprs);
-extern List *gc_deserialize_conds(List *private, List *fdw_exprs);
+extern List *gc_serialize_conds(const GcResourceDef *res, List *conds,
+								List **fdw_exprs);
+extern List *gc_deserialize_conds(const GcResourceDef *res, List *serialized,
+								  List *fdw_exprs);
+extern void gc_evaluate_conds(List *conds, List *states, ExprContext *econtext,
+							  GcRequestSpec *spec);
 extern bool gc_key_reads(const char *key, const GcResourceDef *res,
 						 GcLevel level, const char *field);
+extern const char *gc_push_target_text(const GcResourceDef *res,
+									   const GcPushedCond *cond);
+
+/* ----------------------------------------------------------------
+ * deparse.c: request paths, query strings and bodies
+ * ----------------------------------------------------------------
+ */
 extern TimestampTz gc_bound_timestamptz(Datum value, Oid type);
 extern char *gc_format_timestamp(TimestampTz ts, bool round_up);
-extern void gc_build_details_query(StringInfo buf, TimestampTz win_start,
-								   TimestampTz win_end, int page_size,
-								   int page_number, List *conversation_filters,
-								   List *segment_filters, bool descending);
-extern void gc_build_users_query(StringInfo buf, const char *state,
-								 int page_size, int page_number,
-								 bool want_last_login, List *ids);
-extern void gc_build_lookup_path(StringInfo buf, List *ids);
-extern void gc_build_job_body(StringInfo buf, TimestampTz win_start,
-							  TimestampTz win_end, List *conversation_filters,
-							  List *segment_filters);
+extern void gc_build_query_body(StringInfo buf, const GcApiDef *api,
+								TimestampTz win_start, TimestampTz win_end,
+								int page_size, int page_number,
+								List *filters, bool descending);
+extern void gc_build_job_body(StringInfo buf, const GcApiDef *api,
+							  TimestampTz win_start, TimestampTz win_end,
+							  List *filters);
+extern void gc_build_listing_path(StringInfo buf, const GcApiDef *api,
+								  int page_size, int page_number,
+								  List *params, List *ids, List *expands);
+extern void gc_build_lookup_path(StringInfo buf, const GcApiDef *api,
+								 List *ids);
+extern void gc_build_job_path(StringInfo buf, const GcApiDef *api,
+							  const char *job_id, const char *suffix);
+extern void gc_build_job_results_path(StringInfo buf, const GcApiDef *api,
+									  const char *job_id, const char *cursor);
 extern void gc_append_url_encoded(StringInfo buf, const char *value);
 
 /* ----------------------------------------------------------------
@@ -450,20 +556,7 @@ extern char *gc_page_string(GcPage *page, const char *key);
 extern char *gc_page_value_text(GcPage *page, const char *dotted_key);
 
 /* ----------------------------------------------------------------
- * jobs.c: the async details jobs API
- * ----------------------------------------------------------------
- */
-extern TimestampTz gc_jobs_availability(GcConnection *conn, GcScanStats *stats);
-extern char *gc_job_submit(GcConnection *conn, const char *body,
-						   GcScanStats *stats, GcHttpResponse *resp);
-extern char *gc_job_wait(GcConnection *conn, const char *job_id,
-						 double poll_secs, GcScanStats *stats);
-extern void gc_job_results_path(StringInfo buf, const char *job_id,
-								const char *cursor);
-extern void gc_job_finish(const char *job_id, bool delete_it);
-
-/* ----------------------------------------------------------------
- * scan.c: executing a foreign scan
+ * scan.c: the scan core, and the interface every driver implements
  * ----------------------------------------------------------------
  */
 
@@ -473,17 +566,189 @@ enum GcFdwScanPrivateIndex
 	GcPrivConds,				/* serialized GcPushedCond list */
 	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
 	GcPrivExplain,				/* String list: pushed conditions, for EXPLAIN */
-	GcPrivStartColumn,			/* String: column reading conversationStart */
-	GcPrivDescending			/* Integer: ORDER BY conversation_start: 0 none,
-								 * 1 ASC, 2 DESC */
+	GcPrivIntervalColumn,		/* String: column bounding the interval, or "" */
+	GcPrivOrder					/* Integer: GcOrder of the path */
 };
 
+/* Order of the rows a path promises (ORDER BY the interval column) */
+typedef enum GcOrder
+{
+	GC_ORDER_NONE,
+	GC_ORDER_ASC,
+	GC_ORDER_DESC
+} GcOrder;
+
+/*
+ * How a scan reads: decided once per scan or rescan (read_plan.c) from the
+ * evaluated conditions, the table options and the catalogue, kept in the
+ * scan state, and printed as it is by EXPLAIN.
+ */
+typedef struct GcReadPlan
+{
+	const GcDriver *driver;
+	bool		evaluated;		/* the conditions' values were known */
+	bool		empty;			/* they exclude every row: nothing is sent */
+	char	   *request;		/* the request, as EXPLAIN shows it */
+	char	   *mode;			/* how the read was chosen, or NULL when the
+								 * API has one way only */
+	int			page_size;		/* rows per page asked for; 0: not paged */
+	bool		ahead;			/* pages may be requested ahead */
+	bool		by_interval;	/* reads interval windows */
+	TimestampTz lo;				/* the interval [lo, hi), when evaluated */
+	TimestampTz hi;
+	int			window_days;	/* longest window */
+	bool		descending;		/* windows newest first */
+	int			ids;			/* ids read, or -1 */
+} GcReadPlan;
+
+struct GcAhead;
+
+/* One foreign scan: the core's state, read (and partly kept) by drivers */
+typedef struct GcScan
+{
+	Relation	rel;
+	GcConnection *conn;			/* NULL under plain EXPLAIN */
+	GcTableOptions opts;
+	const GcResourceDef *res;
+	const GcApiDef *api;
+	GcColumnMap *map;			/* NULL under plain EXPLAIN */
+	char	   *interval_column;	/* column bounding the interval, or "" */
+	GcOrder		order;
+	List	   *conds;			/* GcPushedCond */
+	List	   *cond_states;	/* ExprState per cond, NULL without value */
+	GcRequestSpec spec;			/* the conditions, evaluated (scan_cxt) */
+	GcReadPlan	plan;			/* (scan_cxt) */
+	void	   *read;			/* the driver's state (scan_cxt) */
+
+	MemoryContext scan_cxt;		/* per scan or rescan */
+	MemoryContext series_cxt;	/* the driver's, reset as it says (a window) */
+	MemoryContext page_cxt;		/* per page: body and parsed JSON */
+	MemoryContext row_cxt;		/* per row */
+	struct GcAhead *ahead;		/* pages in flight: scan.c's own */
+
+	bool		started;
+	bool		finished;
+	GcPage	   *page;			/* the page being read (page_cxt) */
+	int			page_rows;		/* its top-level objects */
+	GcRowCursor *cursor;		/* its rows */
+	bool		in_top;			/* cursor inside an accepted top object */
+
+	GcScanStats stats;
+	uint64		progress_id;	/* this scan in the gc_fdw.progress view */
+} GcScan;
+
 struct ExplainState;
+
+/*
+ * A driver: one way the API lists rows.  The scan core calls these and
+ * knows nothing of the resource or the API family it reads; the catalogue
+ * entry of the resource names the driver (read_plan.c may pick the jobs or
+ * lookup driver of the same family instead).
+ */
+struct GcDriver
+{
+	const char *name;
+	/* fill plan->request, page_size, ahead, by_interval (no I/O) */
+	void		(*describe) (GcScan *scan, GcReadPlan *plan);
+	/* start reading: allocate scan->read in scan_cxt; may call the API */
+	void		(*begin) (GcScan *scan);
+	/* make the next page current (gc_scan_use_page); false at the end */
+	bool		(*next_page) (GcScan *scan);
+	/* path and body of page n of the current series (pages sent ahead) */
+	void		(*page_request) (GcScan *scan, int page_number,
+								 char **path, char **body);
+	/* whether the cursor's top-level object is returned; NULL: all are */
+	bool		(*accept_top) (GcScan *scan);
+	/* give up what the read holds (a job): at rescan and end; or NULL */
+	void		(*release) (GcScan *scan);
+	/* EXPLAIN ANALYZE: the driver's own counters; or NULL */
+	void		(*explain) (GcScan *scan, struct ExplainState *es);
+};
+
 extern void gc_scan_begin(ForeignScanState *node, int eflags);
 extern TupleTableSlot *gc_scan_iterate(ForeignScanState *node);
 extern void gc_scan_rescan(ForeignScanState *node);
 extern void gc_scan_end(ForeignScanState *node);
 extern void gc_scan_explain(ForeignScanState *node, struct ExplainState *es);
+
+/* What the core does for drivers */
+extern void gc_scan_new_series(GcScan *scan);
+extern void gc_scan_series_pages(GcScan *scan, int64 pages);
+extern void gc_scan_fetch_page(GcScan *scan, const char *method,
+							   int page_number, GcHttpResponse *resp,
+							   long return_status);
+extern GcPage *gc_scan_parse(GcScan *scan, const GcHttpResponse *resp,
+							 const char *what);
+extern int	gc_scan_use_page(GcScan *scan, GcPage *page);
+extern char *gc_scan_top_string(GcScan *scan, const char *key);
+
+/* ----------------------------------------------------------------
+ * read_plan.c: which driver reads a scan, and over what
+ * ----------------------------------------------------------------
+ */
+extern void gc_read_plan_decide(GcScan *scan, bool evaluated, bool starting);
+
+/* ----------------------------------------------------------------
+ * windows.c: interval windows of the analytics drivers
+ * ----------------------------------------------------------------
+ */
+
+/* A set of ids (de-duplication), in a memory context */
+typedef struct GcIdSet GcIdSet;
+
+extern GcIdSet *gc_id_set_create(MemoryContext cxt);
+extern bool gc_id_set_add(GcIdSet *set, const char *id);
+
+/*
+ * The interval [lo, hi) cut into windows at UTC midnights, at most
+ * max_days long, read oldest or newest first; a window the API refuses as
+ * too large splits in two.  The ids a window returned are remembered so
+ * that a row returned twice (pages shifting, a split) counts once.
+ */
+typedef struct GcWindows
+{
+	TimestampTz lo;
+	TimestampTz hi;
+	int			max_days;
+	bool		descending;
+	TimestampTz start;			/* the current window [start, end) */
+	TimestampTz end;
+	List	   *pending;		/* halves of split windows still to read */
+	int			started;		/* windows (and halves) started */
+	int			splits;
+	MemoryContext window_cxt;	/* reset per window (not per half) */
+	MemoryContext list_cxt;		/* holds pending */
+	GcIdSet    *seen;			/* ids returned in this window (half) */
+	GcIdSet    *carried;		/* ids returned before a split */
+} GcWindows;
+
+extern void gc_windows_init(GcWindows *w, TimestampTz lo, TimestampTz hi,
+							int max_days, bool descending,
+							MemoryContext window_cxt, MemoryContext list_cxt);
+extern bool gc_windows_next(GcWindows *w, bool *fresh);
+extern bool gc_windows_split(GcWindows *w);
+extern bool gc_windows_holds(GcWindows *w, const char *timestamp);
+extern bool gc_windows_repeat(GcWindows *w, const char *id);
+extern bool gc_windows_accept_top(GcScan *scan, GcWindows *w);
+extern int	gc_windows_count(TimestampTz lo, TimestampTz hi, int days,
+							 bool descending);
+extern TimestampTz gc_utc_day_floor(TimestampTz ts);
+
+/* ----------------------------------------------------------------
+ * The drivers: driver_listing.c (entity listings), driver_details.c
+ * (analytics details query), driver_jobs.c (analytics jobs),
+ * driver_lookup.c (lookup by id)
+ * ----------------------------------------------------------------
+ */
+extern const GcDriver gc_listing_driver;
+extern const GcDriver gc_details_driver;
+extern const GcDriver gc_jobs_driver;
+extern const GcDriver gc_lookup_driver;
+
+/* driver_details.c: the API's answer to a window it finds too large */
+extern bool gc_window_too_large(const char *message);
+extern void gc_window_unsplittable(GcScan *scan, GcWindows *w,
+								   const char *answer, bool jobs) pg_attribute_noreturn();
 
 /* ----------------------------------------------------------------
  * stats.c: this backend's counters per endpoint (gc_fdw.stats())

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * driver_details.c
+ *		  The analytics details query driver: POST the API's query for each
+ *		  interval window (UTC-aligned, at most 7 days, or 31 with filters),
+ *		  page by page, in order; split a window the API refuses as too
+ *		  large (the paging cap); keep each object only in the window its
+ *		  start falls in and only once (de-duplication); ask again for a
+ *		  page that repeats the one before it.
+ *
+ * The windows themselves (cutting, splitting, the ids a window returned)
+ * are windows.c's, shared with the jobs driver.  totalHits from a window's
+ * first page lets the scan core request the pages after it ahead; it is
+ * approximate, so a short page ends the window only once the window has
+ * returned totalHits objects.
+ *
+ * Must not: know which resource it reads (the catalogue's API entry gives
+ * the path, the interval field and the filter groups) or do I/O other than
+ * through the scan core.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "gc_fdw.h"
+
+/* Longest object id remembered for the repeated-page check */
+#define GC_PAGE_ID_MAX 64
+
+/* The driver's state, in scan_cxt */
+typedef struct DetailsRead
+{
+	GcWindows	windows;
+	bool		in_window;		/* a window (or half) is being read */
+	int			page_number;
+	bool		last_page;		/* no page follows in this window */
+	int64		window_rows;	/* objects received in this window */
+	char		prev_first[GC_PAGE_ID_MAX]; /* first and last ids of the */
+	char		prev_last[GC_PAGE_ID_MAX];	/* previous page of the series */
+	bool		refetched;		/* the current page was asked for twice */
+} DetailsRead;
+
+/*
+ * gc_window_too_large
+ *		Whether an API message says a window holds more results than the
+ *		API returns ("Pagination may not exceed 100000 results", "... may
+ *		not exceed 400000 results" for jobs) or is longer than it accepts.
+ */
+bool
+gc_window_too_large(const char *message)
+{
+	return message != NULL &&
+		(strstr(message, "may not exceed") != NULL ||
+		 (strstr(message, "nterval") != NULL && strstr(message, "exceed") != NULL));
+}
+
+/*
+ * gc_window_unsplittable
+ *		The API refused a window of one UTC day as too large: it matches
+ *		whole UTC days, so the day cannot shrink; an error, never a
+ *		truncated result.
+ */
+void
+gc_window_unsplittable(GcScan *scan, GcWindows *w, const char *answer, bool jobs)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("Genesys Cloud cannot page through the %s of %s (UTC) in one query",
+					scan->api->noun, gc_format_timestamp(gc_utc_day_floor(w->start), false)),
+			 errdetail("The API answered: %s; windows are cut at UTC midnights, so a day cannot be split further.",
+					   answer ? pnstrdup(answer, Min(strlen(answer), 300)) : "(no body)"),
+			 jobs ?
+			 errhint("Narrow the query with conditions the API filters on (%s).",
+					 scan->api->filter_examples) :
+			 errhint("Narrow the query with conditions the API filters on (%s), or read that day with the table option mode 'jobs'.",
+					 scan->api->filter_examples)));
+}
+
+static void
+details_describe(GcScan *scan, GcReadPlan *plan)
+{
+	plan->request = psprintf("%s %s", scan->api->method, scan->api->path);
+	plan->page_size = scan->opts.page_size;
+	plan->ahead = true;
+	plan->by_interval = true;
+	plan->window_days = scan->spec.filters != NIL ?
+		GC_MAX_FILTERED_WINDOW_DAYS : GC_MAX_WINDOW_DAYS;
+}
+
+static void
+details_begin(GcScan *scan)
+{
+	DetailsRead *read = palloc0(sizeof(DetailsRead));
+
+	gc_windows_init(&read->windows, scan->plan.lo, scan->plan.hi,
+					scan->plan.window_days, scan->plan.descending,
+					scan->series_cxt, scan->scan_cxt);
+	scan->read = read;
+}
+
+/* Page numbers restart: a window, a half of one, or a window just split */
+static void
+restart_series(GcScan *scan, DetailsRead *read)
+{
+	read->page_number = 0;
+	read->last_page = false;
+	read->window_rows = 0;
+	read->prev_first[0] = read->prev_last[0] = '\0';
+	read->refetched = false;
+	gc_scan_new_series(scan);
+}
+
+/* The next window (or half); false when the interval is done */
+static bool
+next_window(GcScan *scan, DetailsRead *read)
+{
+	bool		fresh;
+
+	if (!gc_windows_next(&read->windows, &fresh))
+		return false;
+	read->in_window = true;
+	restart_series(scan, read);
+	scan->stats.windows++;
+	gc_progress_window(scan->progress_id, read->windows.start, read->windows.end,
+					   read->windows.started);
+	return true;
+}
+
+static void
+details_page_request(GcScan *scan, int page_number, char **path, char **body)
+{
+	DetailsRead *read = scan->read;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	gc_build_query_body(&buf, scan->api, read->windows.start, read->windows.end,
+						scan->opts.page_size, page_number, scan->spec.filters,
+						scan->plan.descending);
+	*path = pstrdup(scan->api->path);
+	*body = buf.data;
+}
+
+/*
+ * repeats_previous_page
+ *		Whether a page has the same first and last object as the previous
+ *		page of its series; remembers this page's.
+ */
+static bool
+repeats_previous_page(GcScan *scan, DetailsRead *read, GcPage *page)
+{
+	GcRowCursor *cur = gc_cursor_create(page, scan->api->array_key, scan->res->level);
+	char	   *first = NULL;
+	char	   *last = NULL;
+	bool		same;
+
+	while (gc_cursor_next_top(cur))
+	{
+		last = gc_cursor_top_string(cur, scan->api->top_id_key);
+		if (first == NULL)
+			first = last;
+	}
+	/* page 1 starts a series (a window, or a half of a split one) */
+	same = read->page_number > 1 && first && last && read->prev_first[0] != '\0' &&
+		strcmp(first, read->prev_first) == 0 && strcmp(last, read->prev_last) == 0;
+	strlcpy(read->prev_first, first ? first : "", sizeof(read->prev_first));
+	strlcpy(read->prev_last, last ? last : "", sizeof(read->prev_last));
+	return same;
+}
+
+/*
+ * is_last_page
+ *		Whether the page just read ends its window, without trusting the
+ *		requested page size: a page past the end has no objects; a short
+ *		page ends the window only once the window has returned totalHits
+ *		objects (totalHits is approximate: when in doubt, ask once more).
+ */
+static bool
+is_last_page(GcScan *scan, DetailsRead *read, GcPage *page, int rows)
+{
+	char	   *total;
+
+	if (rows == 0)
+		return true;
+	if (rows >= scan->opts.page_size)
+		return false;
+	total = gc_page_string(page, "totalHits");
+	return total != NULL && read->window_rows >= strtoll(total, NULL, 10);
+}
+
+/*
+ * details_next_page
+ *		The next page of the current window, moving to the next window when
+ *		it is done.  A window the API finds too large is split (and nothing
+ *		is made current: the core calls again).
+ */
+static bool
+details_next_page(GcScan *scan)
+{
+	DetailsRead *read = scan->read;
+	const GcApiDef *api = scan->api;
+	GcHttpResponse resp;
+	GcPage	   *page;
+	bool		shifted = false;
+	char	   *what;
+	int			rows;
+
+	if ((!read->in_window || read->last_page) && !next_window(scan, read))
+		return false;
+	read->page_number++;
+	gc_scan_fetch_page(scan, api->method, read->page_number, &resp, 400);
+	if (resp.status == 400)
+	{
+		if (!gc_window_too_large(resp.body))
+			gc_api_report_error(scan->conn, api->method, api->path, &resp);
+		if (!gc_windows_split(&read->windows))
+			gc_window_unsplittable(scan, &read->windows, resp.body, false);
+		scan->stats.splits++;
+		restart_series(scan, read);
+		return true;
+	}
+	what = psprintf("%s %s (page %d)", api->method, api->path, read->page_number);
+	page = gc_scan_parse(scan, &resp, what);
+	if (read->page_number == 1)
+	{
+		char	   *total = gc_page_string(page, "totalHits");
+
+		gc_scan_series_pages(scan, total ? (strtoll(total, NULL, 10) +
+											scan->opts.page_size - 1) / scan->opts.page_size : 0);
+	}
+
+	/*
+	 * A page identical to the one before it (buggy paging, or results
+	 * shifting by a whole page under live traffic) would end the window
+	 * early: its objects are all duplicates, yet count towards totalHits.
+	 * Ask for it once more; if it repeats again, the results shifted: read
+	 * on, without counting the page towards totalHits, so the objects it
+	 * displaced are still fetched from the pages after it.
+	 */
+	if (gc_page_row_count(page, api->array_key) > 0 &&
+		repeats_previous_page(scan, read, page))
+	{
+		if (!read->refetched)
+		{
+			elog(DEBUG1, "gc_fdw: %s repeats the previous page; asking for it again", what);
+			read->refetched = true;
+			read->page_number--;
+			return true;
+		}
+		elog(DEBUG1, "gc_fdw: %s repeats the previous page again; reading on", what);
+		shifted = true;
+	}
+	read->refetched = false;
+	rows = gc_scan_use_page(scan, page);
+	if (!shifted)
+		read->window_rows += rows;
+	read->last_page = is_last_page(scan, read, page, rows);
+	return true;
+}
+
+static bool
+details_accept_top(GcScan *scan)
+{
+	return gc_windows_accept_top(scan, &((DetailsRead *) scan->read)->windows);
+}
+
+const GcDriver gc_details_driver = {
+	.name = "analytics details query",
+	.describe = details_describe,
+	.begin = details_begin,
+	.next_page = details_next_page,
+	.page_request = details_page_request,
+	.accept_top = details_accept_top,
+};

@@ -1,0 +1,186 @@
+/*-------------------------------------------------------------------------
+ *
+ * read_plan.c
+ *		  The read plan of a scan: which driver reads it and over what,
+ *		  decided in this one place, once per scan or rescan, from the
+ *		  evaluated conditions, the table options and the catalogue entry
+ *		  of the resource.  The scan keeps the record; EXPLAIN prints it.
+ *
+ * The catalogue names each API's driver (an entity listing, an analytics
+ * details query).  An analytics family may also offer a lookup by id and
+ * async jobs: ids pushed down read through the lookup, and long ranges
+ * (table option mode) through jobs, unless the scan must come back sorted
+ * (job results are unordered).  Nothing here tests a resource's name.
+ *
+ * Also here: the refusal of a scan that would read an analytics family's
+ * whole history (no bounds on its interval column).  No I/O.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "gc_fdw.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+/*
+ * id_column_name
+ *		The column of the scanned table that reads the API's id list field,
+ *		for hints; "id" when none does.
+ */
+static const char *
+id_column_name(GcScan *scan)
+{
+	const GcPushableDef *p;
+	TupleDesc	tupdesc = RelationGetDescr(scan->rel);
+	int			i;
+
+	for (p = scan->api->pushables; p && p->field; p++)
+	{
+		if (p->kind != GC_PUSH_IDS)
+			continue;
+		for (i = 0; i < tupdesc->natts; i++)
+			if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+				gc_key_reads(gc_get_column_key(RelationGetRelid(scan->rel), i + 1,
+											   scan->res),
+							 scan->res, p->level, p->field))
+				return NameStr(TupleDescAttr(tupdesc, i)->attname);
+	}
+	return "id";
+}
+
+/*
+ * check_interval
+ *		A read by interval needs both bounds: without them it would read the
+ *		organization's whole history.
+ */
+static void
+check_interval(GcScan *scan)
+{
+	const GcApiDef *api = scan->api;
+	const char *relname = RelationGetRelationName(scan->rel);
+	const char *col = quote_identifier(scan->interval_column);
+	bool		have_lo = scan->spec.have_lo;
+	bool		have_hi = scan->spec.have_hi;
+
+	if (scan->interval_column[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("foreign table \"%s\" has no timestamptz column reading the JSON key \"%s\"",
+						relname, api->interval_field),
+				 errdetail("Genesys Cloud %s are read by interval, taken from bounds on that column.",
+						   api->family),
+				 errhint("ALTER FOREIGN TABLE %s ADD COLUMN %s timestamptz;",
+						 quote_identifier(relname), api->interval_column)));
+	if (have_lo && have_hi)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("a scan of foreign table \"%s\" needs %s bound on %s", relname,
+					!have_lo && !have_hi ? "a lower and an upper" :
+					!have_lo ? "a lower" : "an upper", col),
+			 errdetail("Genesys Cloud %s are read by interval; an unbounded scan would read the organization's whole history.",
+					   api->family),
+			 api->lookup_path ?
+			 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now(), or look %s up with %s = ... or IN (...).",
+					 col, col, api->noun, quote_identifier(id_column_name(scan))) :
+			 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now().",
+					 col, col)));
+}
+
+/* Whether the plan's conditions include an id list */
+static bool
+conds_have_ids(List *conds)
+{
+	ListCell   *lc;
+
+	foreach(lc, conds)
+		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_IDS)
+			return true;
+	return false;
+}
+
+/*
+ * choose_driver
+ *		The driver of the read, and how the choice reads in EXPLAIN (mode,
+ *		for families with more than one way to read an interval).
+ */
+static const GcDriver *
+choose_driver(GcScan *scan, GcReadPlan *plan)
+{
+	const GcApiDef *api = scan->api;
+	const GcTableOptions *o = &scan->opts;
+	bool		have_ids = plan->evaluated ? scan->spec.have_ids : conds_have_ids(scan->conds);
+	bool		sorted = scan->order != GC_ORDER_NONE;
+	bool		jobs;
+
+	if (api->jobs_path == NULL)
+		return (have_ids && api->lookup_path) ? &gc_lookup_driver : api->driver;
+
+	if (have_ids && api->lookup_path)
+	{
+		plan->mode = "query";
+		return &gc_lookup_driver;
+	}
+	if (sorted)
+	{
+		plan->mode = "query";
+		return api->driver;
+	}
+	if (!plan->evaluated)
+	{
+		plan->mode = o->mode == GC_READ_JOBS ? "jobs" : o->mode == GC_READ_QUERY ? "query" :
+			psprintf("auto (jobs for %d days or more)", o->jobs_min_days);
+		return o->mode == GC_READ_JOBS ? &gc_jobs_driver : api->driver;
+	}
+	jobs = o->mode == GC_READ_JOBS ||
+		(o->mode == GC_READ_AUTO &&
+		 scan->spec.hi - scan->spec.lo >= (TimestampTz) o->jobs_min_days * USECS_PER_DAY);
+	plan->mode = jobs ? "jobs" : "query";
+	return jobs ? &gc_jobs_driver : api->driver;
+}
+
+/*
+ * gc_read_plan_decide
+ *		Decide scan->plan.  evaluated says whether scan->spec holds the
+ *		conditions' values (always when starting; under plain EXPLAIN only
+ *		when they are constants).  starting: the scan is about to read, so
+ *		a missing interval bound is an error rather than an unknown.
+ */
+void
+gc_read_plan_decide(GcScan *scan, bool evaluated, bool starting)
+{
+	GcReadPlan *plan = &scan->plan;
+	GcRequestSpec *spec = &scan->spec;
+	const GcApiDef *api = scan->api;
+	bool		have_ids = evaluated ? spec->have_ids : conds_have_ids(scan->conds);
+
+	memset(plan, 0, sizeof(GcReadPlan));
+	plan->ids = -1;
+	plan->descending = scan->order == GC_ORDER_DESC;
+	plan->empty = evaluated && spec->empty;
+
+	/* a read by interval needs both bounds: refused, or unknown yet */
+	if (evaluated && !plan->empty && api->interval_field &&
+		!(have_ids && api->lookup_path))
+	{
+		if (starting)
+		{
+			check_interval(scan);
+			if (spec->lo >= spec->hi)
+				plan->empty = true;
+		}
+		else if (!(spec->have_lo && spec->have_hi) || spec->lo >= spec->hi)
+			evaluated = false;
+	}
+	plan->evaluated = evaluated;
+	if (evaluated && spec->have_lo && spec->have_hi)
+	{
+		plan->lo = spec->lo;
+		plan->hi = spec->hi;
+	}
+	if (evaluated && !plan->empty && spec->have_ids)
+		plan->ids = list_length(spec->ids);
+	plan->driver = choose_driver(scan, plan);
+	plan->driver->describe(scan, plan);
+}
