@@ -4,7 +4,10 @@
  *		  The analytics jobs driver (bulk reads): for each interval window
  *		  (at most 31 days, UTC-aligned; windows.c), submit an async job,
  *		  poll it with interruptible backoff, read its results page by page
- *		  along their cursor, and split a window the API finds too large.
+ *		  along their cursor, and split a window the API finds too large:
+ *		  when the submit is refused, the job ends FAILED, or a results page
+ *		  is refused for passing the per-job cap (rows already returned are
+ *		  not returned again by the halves).
  *		  Before reading, the family's dataAvailabilityDate: a range that
  *		  reaches past it gets a WARNING (or an ERROR with unavailable_data
  *		  'error'), never a silent partial result.
@@ -416,7 +419,16 @@ jobs_next_page(GcScan *scan)
 		return true;
 	initStringInfo(&path);
 	gc_build_job_results_path(&path, scan->api, read->job_id, read->cursor);
-	gc_api_call(scan->conn, "GET", path.data, NULL, &scan->stats, &resp);
+	gc_api_call_ex(scan->conn, "GET", path.data, NULL, &scan->stats, &resp, 400);
+	if (resp.status == 400)
+	{
+		/* the job holds more results than its results may page through */
+		if (!gc_window_too_large(resp.body))
+			gc_api_report_error(scan->conn, "GET", path.data, &resp);
+		finish_job(read->job_id, true);
+		split_window(scan, read, resp.body);
+		return true;
+	}
 	page = gc_scan_parse(scan, &resp, psprintf("GET %s/%s/results",
 											   scan->api->jobs_path, read->job_id));
 	gc_scan_use_page(scan, page);

@@ -237,6 +237,7 @@ typedef struct GcScanStats
 	int64		reauths;		/* tokens fetched after the first one */
 	int64		windows;		/* interval windows or id chunks read */
 	int64		splits;			/* windows split for the API's caps */
+	int64		rereads;		/* windows read again: their data moved */
 	int64		job_polls;		/* async job status polls that waited */
 	double		job_wait_secs;	/* seconds slept waiting for jobs */
 	int64		token_requests; /* all token endpoint exchanges */
@@ -715,7 +716,6 @@ typedef struct GcWindows
 	TimestampTz end;
 	List	   *pending;		/* halves of split windows still to read */
 	int			started;		/* windows (and halves) started */
-	int			splits;
 	MemoryContext window_cxt;	/* reset per window (not per half) */
 	MemoryContext list_cxt;		/* holds pending */
 	GcIdSet    *seen;			/* ids returned in this window (half) */

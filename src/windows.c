@@ -201,7 +201,6 @@ gc_windows_split(GcWindows *w)
 		hash_search(w->carried->hash, entry->id, HASH_ENTER, NULL);
 	hash_destroy(w->seen->hash);
 	w->seen = gc_id_set_create(w->window_cxt);
-	w->splits++;
 	elog(DEBUG1, "gc_fdw: window too large for the API, split at %s",
 		 gc_format_timestamp(mid, false));
 	return true;
