@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gcemu.dataset import Dataset  # noqa: E402  (tests build the dataset in process)
-from gcemu.faults import huge_text  # noqa: E402  (the string huge_string sends)
+from gcemu.effects import huge_text  # noqa: E402  (the string huge_string sends)
 from gcemu.server import main  # noqa: E402
 
 __all__ = ["Dataset", "huge_text", "main"]

@@ -69,9 +69,10 @@ def control(st, method, path, query, raw):
             bad = [k for k in body if k not in DEFAULT_SETTINGS]
             if bad:
                 return Reply(400, {"error": "unknown settings: %s" % ", ".join(bad)})
-            pce = body.get("patch_conflict_every", 0)
-            if not isinstance(pce, int) or isinstance(pce, bool) or pce < 0:
-                return Reply(400, {"error": "patch_conflict_every must be an integer >= 0"})
+            for key in ("patch_conflict_every", "job_results_cap"):
+                n = body.get(key, 0)
+                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                    return Reply(400, {"error": "%s must be an integer >= 0" % key})
             fs = body.get("fault_seed", 0)
             if not isinstance(fs, int) or isinstance(fs, bool):
                 return Reply(400, {"error": "fault_seed must be an integer"})

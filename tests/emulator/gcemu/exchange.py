@@ -45,9 +45,11 @@ class Reply:
         self.ctype = ctype
         self.headers = dict(headers or {})
         self.mode = "normal"        # normal | delay | stream | truncate | reset | stall
+                                    # | gzip_bomb
         self.seconds = 0.0
         self.fault = None
         self.ctype_exact = False    # send ctype as is (no "; charset=UTF-8")
+        self.bomb = None            # mode gzip_bomb: the effects.GzipBomb to send
 
 
 def platform_error(corr, status, code, message, headers=None):

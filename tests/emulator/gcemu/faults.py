@@ -1,46 +1,37 @@
-"""Fault rules: what a test asks to go wrong, and making it go wrong.
+"""Fault rules: what a test asks to go wrong, and which request it hits.
 
-Owns: the rule kinds and their validation (check_rule), the rule book of
-one emulator (FaultRules: selecting, counting and firing rules, seeded
-probability), the answers of kind status, and what the other kinds do to
-an answer: body rewrites (extra fields, huge strings, deep nesting,
-splices, wrong types, totalHits), transport modes (delay, stream,
-truncate, reset, stall) and replaced bodies (malformed, empty_200).
+Owns: the rule kinds and the validation of a rule (check_rule), and the
+rule book of one emulator (FaultRules): selecting a request by endpoint
+class, method, path prefix and page, counting (after, every, count),
+seeded probability, refunds, and what a rule records of its firings.
 
-Must not: route, authenticate or read the dataset; a fault acts on the
-request or on the answer the endpoint built.
+Must not: carry a fault out (effects.py builds the answer or the change)
+or route a request.
 """
 
-import json
 import random
 import threading
 
 from .endpoints import FAULT_ENDPOINTS, endpoint_matches
-from .exchange import ERROR_CODES, Reply, oauth_error, platform_error
-from .wire import dumps_bytes, parse_iso
+from .jobs import results_page_number
+from .mutations import MEDIA_TYPES
+from .wire import parse_iso
 
 FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
                "stall", "extra_fields", "huge_string", "deep_nesting", "empty_200",
-               "total_hits", "repeat_page", "wrong_type", "splice")
+               "total_hits", "repeat_page", "wrong_type", "splice", "late_arrivals",
+               "short_200", "echo_credentials", "gzip_bomb", "redirect")
+# kinds whose answer replaces the endpoint's, given before any auth check
+ANSWER_KINDS = ("status", "echo_credentials", "redirect")
 # kinds that rewrite a 2xx JSON answer; a rule of such a kind that meets
 # any other answer (a 401, a 404, ...) lets it through and is not counted
 BODY_KINDS = ("extra_fields", "huge_string", "deep_nesting", "total_hits", "wrong_type",
               "splice")
 # kinds that only match details query pages (POST .../details/query)
-QUERY_PAGE_KINDS = ("total_hits", "repeat_page")
-
-
-ERROR_MESSAGES = {500: "The server encountered an unexpected condition.",
-                  502: "The gateway received an invalid response.",
-                  503: "Service Unavailable - The server is currently unavailable "
-                       "(because it is overloaded or down for maintenance).",
-                  504: "The request timed out.", 408: "The request timed out.",
-                  403: "You are not authorized to perform the requested action.",
-                  404: "The requested resource was not found."}
-OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 403: "unauthorized_client"}
-HTML_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-                503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
-
+QUERY_PAGE_KINDS = ("total_hits", "repeat_page", "late_arrivals")
+SIZE_MAX = 64 * 1024 * 1024         # size and depth of the body rewrites
+BOMB_SIZE_MAX = 1 << 40             # gzip_bomb: inflated bytes (1 TiB)
+LATE_ARRIVALS_MAX = 1000            # late_arrivals: conversations added at once
 
 
 class FaultRules:
@@ -81,12 +72,13 @@ class FaultRules:
         with self.lock:
             return [dict((k.lstrip("_"), v) for k, v in r.items()) for r in self.rules]
 
-    def take(self, endpoint_class, method, path, query_page=None):
+    def take(self, endpoint_class, method, path, query_page=None, page=None):
         """Return the fault rule that fires for this request, or None.
 
         query_page is the pageNumber of a details query (POST .../details/query),
         None for any other request: kinds in QUERY_PAGE_KINDS only match
-        details query pages (repeat_page: page 2 and later)."""
+        details query pages (repeat_page: page 2 and later).  page is the
+        request's page number for the "page" selector (request_page)."""
         with self.lock:
             for r in self.rules:
                 if r["_spent"]:
@@ -97,6 +89,8 @@ class FaultRules:
                 if r.get("method") and r["method"].upper() != method:
                     continue
                 if r.get("path") and not path.startswith(r["path"]):
+                    continue
+                if r.get("page") is not None and r["page"] != page:
                     continue
                 kind = r.get("kind", "status")
                 if kind in QUERY_PAGE_KINDS and (query_page is None or
@@ -120,6 +114,15 @@ class FaultRules:
                 return dict(r)
         return None
 
+    def record(self, rule, key, values):
+        """Note what a firing of rule did (e.g. the ids late_arrivals added):
+        GET /__emu/faults lists it under key."""
+        with self.lock:
+            for r in self.rules:
+                if r["_id"] == rule["_id"]:
+                    r.setdefault("_" + key, []).extend(values)
+                    return
+
     def refund(self, rule):
         """Undo the firing of rule (a copy take_fault returned): it had
         nothing to act on, so it does not count."""
@@ -142,14 +145,29 @@ def check_rule(r):
         return "endpoint must be one of %s" % ", ".join(FAULT_ENDPOINTS)
     if r.get("body", "json") not in ("json", "html", "empty", "oauth"):
         return "body must be json, html, empty or oauth"
-    for k in ("status", "after", "count", "delta", "size", "depth", "every"):
+    kind = r.get("kind", "status")
+    for k in ("status", "after", "count", "delta", "size", "depth", "every", "page", "add"):
         if k in r and r[k] is not None and (not isinstance(r[k], int) or isinstance(r[k], bool)):
             return "%s must be an integer" % k
     if "every" in r and r["every"] < 1:
         return "every must be at least 1"
+    if "page" in r and r["page"] < 1:
+        return "page must be at least 1"
     for k in ("size", "depth"):
-        if k in r and not 1 <= r[k] <= 64 * 1024 * 1024:
-            return "%s must be between 1 and 67108864" % k
+        top = BOMB_SIZE_MAX if (k, kind) == ("size", "gzip_bomb") else SIZE_MAX
+        if k in r and not 1 <= r[k] <= top:
+            return "%s must be between 1 and %d" % (k, top)
+    if "add" in r and not 1 <= r["add"] <= LATE_ARRIVALS_MAX:
+        return "add must be between 1 and %d" % LATE_ARRIVALS_MAX
+    if kind == "redirect" and "status" in r and not 300 <= r["status"] <= 399:
+        return "a redirect's status must be a 3xx"
+    if r.get("media") is not None and r["media"] not in MEDIA_TYPES:
+        return "media must be one of %s" % ", ".join(MEDIA_TYPES)
+    if "start" in r:
+        try:
+            parse_iso(r["start"])
+        except (ValueError, TypeError, AttributeError):
+            return "start must be an ISO-8601 date-time"
     if "seconds" in r and (not isinstance(r["seconds"], (int, float)) or
                            isinstance(r["seconds"], bool)):
         return "seconds must be a number"
@@ -157,7 +175,7 @@ def check_rule(r):
         p = r["probability"]
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
             return "probability must be a number between 0 and 1"
-    for k in ("ctype", "field"):
+    for k in ("ctype", "field", "location", "media"):
         if k in r and (not isinstance(r[k], str) or not r[k]):
             return "%s must be a non-empty string" % k
     if r.get("kind") == "splice" and not isinstance(r.get("text"), str):
@@ -181,247 +199,20 @@ def query_page_number(body):
     return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
-def huge_text(size):
-    """The 'huge_string' value: "00000000|00000001|..." cut to size characters
-    (ASCII, so size bytes too).  Each 9-character cell holds its own index,
-    so a lost or repeated piece shows."""
-    return "".join("%08d|" % i for i in range(size // 9 + 1))[:size]
-
-
-DEEP_PLACEHOLDER = "\u0000emu-deep-nesting\u0000"
-
-
-def body_rows(obj):
-    """The rows of an API answer: users of a listing, conversations of a
-    details query, lookup or job results page, or a single conversation."""
-    if not isinstance(obj, dict):
-        return []
-    for key in ("entities", "conversations"):
-        if isinstance(obj.get(key), list):
-            return [r for r in obj[key] if isinstance(r, dict)]
-    if "conversationId" in obj:
-        return [obj]
-    return []
-
-
-def with_extra_fields(obj, level):
-    """obj with unknown fields before and after its own ones.
-
-    The values have every JSON type, and the nested object reuses key names
-    a client looks for (id, conversationId, entities, conversations), so a
-    client that searches by name instead of reading the right level picks
-    the wrong one."""
-    first = {"emuExtra%sFirst" % level: {
-        "id": "not-an-id", "conversationId": "not-a-conversation", "name": "shadow",
-        "entities": [{"id": "shadow"}], "conversations": [{"conversationId": "shadow"}],
-        "nested": [1, -2.5e-3, "text", None, True, False, {"deeper": {"deepest": []}}]}}
-    last = {"emuExtra%sText" % level: "unknown \"quoted\" \\ \u00e9 \U0001f3a7",
-            "emuExtra%sNull" % level: None,
-            "emuExtra%sNumber" % level: 123456789012345678901234567890,
-            "emuExtra%sList" % level: [[], {}, [[{"segments": []}]]]}
-    out = dict(first)
-    out.update(obj)
-    out.update(last)
-    return out
-
-
-def add_extra_fields(obj):
-    """extra_fields: unknown fields at the top level and in every user,
-    conversation, participant, session, segment and metric."""
-    def conversation(c):
-        parts = []
-        for p in c.get("participants") or []:
-            if not isinstance(p, dict):
-                parts.append(p)
-                continue
-            sessions = []
-            for se in p.get("sessions") or []:
-                if not isinstance(se, dict):
-                    sessions.append(se)
-                    continue
-                se = dict(se)
-                if isinstance(se.get("segments"), list):
-                    se["segments"] = [with_extra_fields(g, "Segment") if isinstance(g, dict)
-                                      else g for g in se["segments"]]
-                if isinstance(se.get("metrics"), list):
-                    se["metrics"] = [with_extra_fields(m, "Metric") if isinstance(m, dict)
-                                     else m for m in se["metrics"]]
-                sessions.append(with_extra_fields(se, "Session"))
-            p = dict(p)
-            if "sessions" in p:
-                p["sessions"] = sessions
-            parts.append(with_extra_fields(p, "Participant"))
-        c = dict(c)
-        if "participants" in c:
-            c["participants"] = parts
-        return with_extra_fields(c, "Row")
-
-    def row(r):
-        return conversation(r) if "conversationId" in r else with_extra_fields(r, "Row")
-    if "conversationId" in obj:
-        return conversation(obj)
-    out = dict(obj)
-    for key in ("entities", "conversations"):
-        if isinstance(out.get(key), list):
-            out[key] = [row(r) if isinstance(r, dict) else r for r in out[key]]
-    return with_extra_fields(out, "Top")
-
-
-def wrong_type_value(value):
-    """A value of another JSON type than value, for wrong_type."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str):
+def request_page(method, path, query, body):
+    """The page a request asks for, for the "page" selector, or None:
+    pageNumber of a details query body (1 when absent), the page of a job
+    results request (by its cursor and pageSize: 1, 2, ...), and
+    pageNumber (1 when absent) of a GET listing that sends pageSize or
+    pageNumber."""
+    trimmed = path.rstrip("/")
+    if method == "POST" and trimmed.endswith("/details/query"):
+        return query_page_number(body)
+    if method == "GET" and trimmed.endswith("/results") and "/jobs/" in trimmed:
+        return results_page_number(trimmed.split("/")[-2], query)
+    if method == "GET" and ("pageNumber" in query or "pageSize" in query):
         try:
-            return parse_iso(value)          # an instant as epoch ms
+            return int((query.get("pageNumber") or ["1"])[-1] or 1)
         except ValueError:
-            return 12345
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return 12345
-
-
-def rewrite_body(rep, rule, cls):
-    """Apply a BODY_KINDS rule to a 2xx JSON answer in place.
-
-    Returns False (and leaves rep alone) when there is nothing to act on:
-    not a 2xx JSON object, or no rows for the kinds that change a row."""
-    if not 200 <= rep.status < 300 or not rep.body:
-        return False
-    try:
-        obj = json.loads(rep.body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return False
-    if not isinstance(obj, dict):
-        return False
-    kind = rule["kind"]
-    rows = body_rows(obj)
-    splice = None
-    if kind == "extra_fields":
-        obj = add_extra_fields(obj)
-    elif kind == "total_hits":
-        if not isinstance(obj.get("totalHits"), int):
-            return False
-        obj["totalHits"] = max(0, obj["totalHits"] + int(rule.get("delta", 50)))
-    else:
-        if not rows:
-            return False
-        first = rows[0]
-        is_user = cls == "users"
-        if kind == "huge_string":
-            first[rule.get("field") or ("title" if is_user else "externalTag")] = \
-                huge_text(int(rule.get("size", 1048576)))
-        elif kind == "deep_nesting":
-            first[rule.get("field") or "emuDeep"] = DEEP_PLACEHOLDER
-            depth = int(rule.get("depth", 10000))
-            splice = b"[" * depth + b"]" * depth
-        elif kind == "splice":
-            # raw text, JSON or not, that json.dumps could not write
-            first[rule.get("field") or "emuSplice"] = DEEP_PLACEHOLDER
-            splice = rule["text"].encode("utf-8", "surrogatepass")
-        elif kind == "wrong_type":
-            field = rule.get("field") or ("version" if is_user else "conversationStart")
-            first[field] = (rule["value"] if "value" in rule
-                            else wrong_type_value(first.get(field)))
-    body = dumps_bytes(obj)
-    if splice is not None:
-        # json.dumps cannot nest 10,000 levels (recursion limit) nor write
-        # what is not JSON: splice the bytes in
-        body = body.replace(json.dumps(DEEP_PLACEHOLDER).encode(), splice, 1)
-    rep.body = body
-    rep.ctype = "application/json"
-    return True
-
-
-
-def fault_status(fault, corr):
-    """Build the answer for a kind=status fault."""
-    status = int(fault.get("status", 500))
-    kind = fault.get("body", "json")
-    headers = {}
-    ra = fault.get("retry_after")
-    if ra is not None:
-        headers["Retry-After"] = str(ra)
-    if kind == "html":
-        reason = HTML_REASONS.get(status, "Error")
-        html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s"
-                "</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n</body>\r\n</html>\r\n"
-                % (status, reason, status, reason))
-        return Reply(status, raw=html.encode(), ctype="text/html", headers=headers)
-    if kind == "empty":
-        return Reply(status, raw=b"", headers=headers)
-    if kind == "oauth":
-        rep = oauth_error(status, fault.get("code") or OAUTH_ERRORS.get(status, "server_error"),
-                          fault.get("message") or "HTTP %d from the login service" % status)
-        rep.headers.update(headers)
-        return rep
-    code = fault.get("code") or ERROR_CODES.get(status, "internal.server.error")
-    if status == 429 and not fault.get("code") and ra is None:
-        code = "too.many.requests"
-    msg = fault.get("message")
-    if not msg:
-        if status == 429:
-            secs = ra if ra is not None and str(ra).isdigit() else "60"
-            msg = "Rate limit exceeded the maximum. Retry the request in [%s] seconds" % secs
-        else:
-            msg = ERROR_MESSAGES.get(status, "HTTP %d" % status)
-    return platform_error(corr, status, code, msg, headers)
-
-
-def repeat_page_body(body, query_page):
-    """repeat_page: the body of the same query asking for the page before."""
-    body = dict(body)
-    body["paging"] = dict(body["paging"], pageNumber=query_page - 1)
-    return json.dumps(body).encode("utf-8")
-
-
-def apply_after(st, post, rep, cls, entry):
-    """Apply a fired rule that acts on the answer (post) to rep, in place.
-
-    A body rewrite, or repeat_page, that finds nothing to act on (an error
-    answer, no rows) lets the answer through and is refunded, so that it
-    fires on the next suitable answer instead."""
-    rep.gzip = None     # the body may change below; compress what is sent
-    kind = post["kind"]
-    if kind in BODY_KINDS and not rewrite_body(rep, post, cls):
-        # nothing to rewrite (an error answer, no rows): not counted
-        st.faults.refund(post)
-        entry["fault"] = None
-        return
-    if kind == "repeat_page" and rep.status != 200:
-        st.faults.refund(post)
-        entry["fault"] = None
-        return
-    rep.fault = kind
-    if kind == "delay":
-        rep.mode = "stream" if post.get("stream") else "delay"
-        rep.seconds = float(post.get("seconds", 1.0))
-    elif kind == "malformed":
-        body = rep.body if rep.body else b'{"entities":[{"id":"x"}]}'
-        if cls == "token":      # never hand out part of a live token
-            body = b'{"access_token":"tr","token_type":"bearer","expires_in":86399}'
-        rep.status = 200
-        rep.ctype = "application/json"
-        rep.body = body[:max(1, len(body) // 2)] + b'\x00{"\x7f'
-        rep.headers.pop("Retry-After", None)
-    elif kind in ("truncate", "reset", "stall"):
-        if len(rep.body) < 2:
-            rep.body = b'{"conversations":[],"totalHits":0}'
-        if cls == "token" and rep.status == 200:
-            # never hand out part of a live token
-            rep.body = b'{"access_token":"tr","token_type":"bearer","expires_in":86399}'
-        rep.mode = kind
-        if kind == "stall":
-            rep.seconds = float(post.get("seconds", 30.0))
-    elif kind == "content_type":
-        rep.ctype = post.get("ctype", "text/html")
-        rep.ctype_exact = True
-    elif kind == "empty_200":
-        rep.status = 200
-        rep.body = b""
-        rep.ctype = "application/json"
-        rep.headers.pop("Retry-After", None)
+            return None
+    return None

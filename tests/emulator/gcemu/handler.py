@@ -33,7 +33,8 @@ from . import conversations, users
 from .control import control
 from .endpoints import endpoint_class
 from .exchange import ERROR_CODES, Call, Reply, oauth_error, platform_error
-from .faults import apply_after, fault_status, query_page_number, repeat_page_body
+from .effects import apply_after, fault_answer, repeat_page_body
+from .faults import ANSWER_KINDS, query_page_number, request_page
 from .pages import GZIP_LEVEL
 from .users import patch_log_body
 from .wire import QueryError
@@ -143,6 +144,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_reply(self, rep, corr, rate=None):
         """Write a Reply honouring gzip, streaming and truncation modes."""
+        if rep.mode == "gzip_bomb":
+            self.send_gzip_bomb(rep, corr, rate)
+            return
         body = rep.body
         if body and rep.status != 204 and self.wants_gzip():
             body = rep.gzip if rep.gzip is not None else gzip.compress(
@@ -156,11 +160,7 @@ class Handler(BaseHTTPRequestHandler):
         elif body or rep.status != 204:
             self.send_header("Content-Type", rep.ctype + ("; charset=UTF-8" if "json" in rep.ctype or "html" in rep.ctype else ""))
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("ININ-Correlation-Id", corr)
-        if rate is not None and rate[0] is not None:
-            self.send_header("inin-ratelimit-allowed", str(rate[0]))
-            self.send_header("inin-ratelimit-count", str(rate[1]))
-            self.send_header("inin-ratelimit-reset", str(int(math.ceil(rate[2]))))
+        self.send_standard_headers(corr, rate)
         for k, v in rep.headers.items():
             self.send_header(k, v)
         if rep.mode in ("truncate", "reset", "stall"):
@@ -204,6 +204,47 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
         self.wfile.flush()
+
+    def send_standard_headers(self, corr, rate):
+        """ININ-Correlation-Id and, with a rate budget, inin-ratelimit-*."""
+        self.send_header("ININ-Correlation-Id", corr)
+        if rate is not None and rate[0] is not None:
+            self.send_header("inin-ratelimit-allowed", str(rate[0]))
+            self.send_header("inin-ratelimit-count", str(rate[1]))
+            self.send_header("inin-ratelimit-reset", str(int(math.ceil(rate[2]))))
+
+    def send_gzip_bomb(self, rep, corr, rate):
+        """gzip_bomb: a 200 whose gzip body inflates to rep.bomb's size
+        (Content-Length exact), or without end (no Content-Length, the body
+        ends when the connection closes: when the client hangs up or after
+        rep.seconds)."""
+        bomb = rep.bomb
+        length = bomb.content_length()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Encoding", "gzip")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.send_standard_headers(corr, rate)
+        self.end_headers()
+        deadline = time.monotonic() + rep.seconds
+        try:
+            for chunk in bomb.chunks():
+                self.wfile.write(chunk)
+                if length is None and time.monotonic() >= deadline:
+                    break
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True        # the client gave up: what it should do
+            return
+        if length is None:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def reset_connection(self):
         """Close the connection with a TCP RST (SO_LINGER 0): the client
@@ -301,7 +342,8 @@ class Handler(BaseHTTPRequestHandler):
         if (cls == "details" and self.command == "POST"
                 and path.rstrip("/").endswith("/details/query")):
             query_page = query_page_number(entry["body"])
-        fault = (st.faults.take(cls, self.command, path, query_page)
+        page = request_page(self.command, path, query, entry["body"])
+        fault = (st.faults.take(cls, self.command, path, query_page, page)
                  if cls != "other" else None)
         # a fault may rewrite or cut the body: such a request neither reads
         # nor fills the rendered-page cache
@@ -311,8 +353,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             kind = fault.get("kind", "status")
             entry["fault"] = kind
-            if kind == "status":
-                rep = fault_status(fault, corr)
+            if kind in ANSWER_KINDS:
+                rep = fault_answer(fault, corr, cls, self.path, self.headers.get("Authorization"))
                 rep.fault = kind
                 if is_api:
                     rate = st.rate_check(self._rate_key())[:3]

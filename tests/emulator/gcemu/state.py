@@ -31,6 +31,8 @@ DEFAULT_SETTINGS = {
     "job_polls": 2,                   # status polls before FULFILLED
     "job_fail": "",                   # when set, jobs end FAILED with this errorMessage
     "max_job_results": 400000,        # async job result cap
+    "job_results_cap": 0,             # N > 0: a job results page past the Nth row gets
+                                      # 400 "Pagination may not exceed N results"
     "patch_conflict_every": 0,        # N > 0: every Nth accepted PATCH /api/v2/users/{id}
                                       # meets a simulated remote edit and gets 409
     "fault_seed": 0,                  # seed of the RNG behind fault rules' "probability"
@@ -82,14 +84,18 @@ class State:
                 self.tokens = {}
 
     def mutate(self, body):
-        """Apply one /__emu/mutate action; raises MutationError on bad input.
+        """Apply one /__emu/mutate action; raises MutationError on bad input."""
+        return self.mutate_all([body])[0]
 
-        The action changes a fork of the dataset, which then replaces the
+    def mutate_all(self, bodies):
+        """Apply /__emu/mutate actions in one step -> their answers.
+
+        The actions change a fork of the dataset, which then replaces the
         current one in a single assignment: a request already running keeps
         the version it started with, and a failed action changes nothing."""
         with self.lock:
             ds = self.dataset.fork()
-            out = apply_mutation(ds, body)
+            out = [apply_mutation(ds, body) for body in bodies]
             self.dataset = ds
             self.mutated = True
         return out
