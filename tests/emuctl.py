@@ -38,6 +38,11 @@ import sys
 import urllib.error
 import urllib.request
 
+# the emulator's own endpoint classes (what fault rules select on), so the
+# two never disagree about which family a logged path belongs to
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "emulator"))
+from gcemu.endpoints import FAULT_ENDPOINTS, endpoint_class, endpoint_matches  # noqa: E402
+
 USER_COLS = ["id", "name", "email", "username", "state", "title", "department",
              "division_id", "division_name", "manager_id", "version", "acd_auto_answer",
              "date_last_login"]
@@ -102,30 +107,11 @@ def mutate(url, body):
     print(json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
-def endpoint_of(path):
-    """Classify a logged path like the emulator does."""
-    if path == "/oauth/token":
-        return "token"
-    if path.startswith("/api/v2/users"):
-        return "users"
-    if path.startswith("/api/v2/analytics/conversations/details/jobs"):
-        return "jobs"
-    if path.startswith("/api/v2/analytics/conversations"):
-        return "details"
-    if path.startswith("/api/v2/"):
-        return "api"
-    return "other"
-
-
 def entry_matches(e, a):
     """Filter a log entry by the log-count options."""
-    ep = endpoint_of(e["path"])
-    if a.endpoint:
-        if a.endpoint == "api":
-            if ep not in ("users", "details", "jobs", "api"):
-                return False
-        elif a.endpoint != ep:
-            return False
+    ep = endpoint_class(e["path"])
+    if not endpoint_matches(a.endpoint, ep):
+        return False
     if a.status is not None and e.get("status") != a.status:
         return False
     if a.grant is not None and (ep != "token" or (e.get("body") or {}).get("grant_type") != a.grant):
@@ -199,7 +185,7 @@ def main(argv=None):
     p = sub.add_parser("mutate")
     p.add_argument("json")
     p = sub.add_parser("log-count")
-    p.add_argument("--endpoint", choices=["token", "users", "details", "jobs", "api", "any"])
+    p.add_argument("--endpoint", choices=FAULT_ENDPOINTS)
     p.add_argument("--status", type=int)
     p.add_argument("--grant")
     p.add_argument("--method")
@@ -247,12 +233,12 @@ def main(argv=None):
                                      e.get("fault") or "-"))
     elif a.cmd == "log-bodies":
         for e in call(url, "GET", "/__emu/log"):
-            if endpoint_of(e["path"]) == "details" and e.get("body"):
+            if endpoint_class(e["path"]) == "details" and e.get("body"):
                 body = dict(e["body"])
                 print(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     elif a.cmd == "log-patches":
         for e in call(url, "GET", "/__emu/log"):
-            if e["method"] != "PATCH" or endpoint_of(e["path"]) != "users":
+            if e["method"] != "PATCH" or endpoint_class(e["path"]) != "users":
                 continue
             body = e.get("body") or {}
             print("%s fields=%s version=%s -> %s" % (
@@ -261,7 +247,7 @@ def main(argv=None):
     elif a.cmd == "log-intervals":
         for e in call(url, "GET", "/__emu/log"):
             body = e.get("body") or {}
-            if endpoint_of(e["path"]) != "details" or "interval" not in body:
+            if endpoint_class(e["path"]) != "details" or "interval" not in body:
                 continue
             paging = body.get("paging") or {}
             print("%s page %s size %s -> %s" % (body["interval"], paging.get("pageNumber"),

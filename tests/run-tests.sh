@@ -24,7 +24,7 @@ trap stop_emulator EXIT
 
 # emulator self-test (unittest; counts recorded for the summary)
 log "emulator wire-format tests"
-python3 tests/count_unittest.py emulator tests/emulator/test_emulator.py
+python3 tests/count_unittest.py emulator tests/emulator/selftest
 
 # everything that needs PostgreSQL runs inside one throwaway cluster
 log "PostgreSQL suites in a throwaway cluster"
