@@ -255,11 +255,50 @@ static const GcResourceDef resources[] = {
 	{.name = NULL}
 };
 
-/* Level names usable as "level:" key prefixes, indexed by GcLevel */
-static const char *const level_names[] = {
-	"user", "conversation", "participant", "session", "segment", "metric",
-	"attribute"
+/*
+ * How the objects of a page nest: each level's name (usable as a "level:"
+ * key prefix), the level it sits in, and the member of that level's
+ * object that holds it (an array; for attributes, an object whose members
+ * are the rows).  Top levels have no parent: they are a page's array.
+ * Indexed by GcLevel.
+ */
+static const GcLevelDef levels[] = {
+	[GC_LEVEL_USER] = {"user", -1, NULL, false},
+	[GC_LEVEL_CONVERSATION] = {"conversation", -1, NULL, false},
+	[GC_LEVEL_PARTICIPANT] = {"participant", GC_LEVEL_CONVERSATION, "participants", false},
+	[GC_LEVEL_SESSION] = {"session", GC_LEVEL_PARTICIPANT, "sessions", false},
+	[GC_LEVEL_SEGMENT] = {"segment", GC_LEVEL_SESSION, "segments", false},
+	[GC_LEVEL_METRIC] = {"metric", GC_LEVEL_SESSION, "metrics", false},
+	[GC_LEVEL_ATTRIBUTE] = {"attribute", GC_LEVEL_PARTICIPANT, "attributes", true},
 };
+
+StaticAssertDecl(lengthof(levels) == GC_LEVEL_COUNT, "a GcLevelDef for every GcLevel");
+
+/*
+ * gc_level_def
+ *		How objects of level nest.
+ */
+const GcLevelDef *
+gc_level_def(GcLevel level)
+{
+	return &levels[level];
+}
+
+/*
+ * gc_level_within
+ *		Whether objects of level row_level sit in (or are) objects of
+ *		level: a segment row is within its session, participant and
+ *		conversation.
+ */
+bool
+gc_level_within(GcLevel row_level, GcLevel level)
+{
+	int			l = (int) row_level;
+
+	while (l >= 0 && l != (int) level)
+		l = levels[l].parent;
+	return l >= 0;
+}
 
 /*
  * gc_resource_lookup
@@ -327,8 +366,8 @@ gc_level_lookup(const char *name, size_t len)
 {
 	int			i;
 
-	for (i = 0; i < (int) lengthof(level_names); i++)
-		if (strlen(level_names[i]) == len && strncmp(level_names[i], name, len) == 0)
+	for (i = 0; i < (int) lengthof(levels); i++)
+		if (strlen(levels[i].name) == len && strncmp(levels[i].name, name, len) == 0)
 			return i;
 	return -1;
 }

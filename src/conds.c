@@ -45,30 +45,6 @@ enum GcCondSlot
 };
 
 /*
- * level_holds
- *		Whether a row of level row_level sits in (or is) an object of level:
- *		segment and metric rows in a session, in a participant, in a
- *		conversation.
- */
-static bool
-level_holds(GcLevel level, GcLevel row_level)
-{
-	if (level == row_level)
-		return true;
-	switch (level)
-	{
-		case GC_LEVEL_CONVERSATION:
-			return row_level >= GC_LEVEL_CONVERSATION;
-		case GC_LEVEL_PARTICIPANT:
-			return row_level >= GC_LEVEL_PARTICIPANT;
-		case GC_LEVEL_SESSION:
-			return row_level == GC_LEVEL_SEGMENT || row_level == GC_LEVEL_METRIC;
-		default:
-			return false;
-	}
-}
-
-/*
  * gc_key_reads
  *		Whether a column key reads field of the object of level above (or
  *		at) the rows of res: "conversation:conversationStart" anywhere, or
@@ -82,7 +58,7 @@ gc_key_reads(const char *key, const GcResourceDef *res, GcLevel level,
 
 	if (colon)
 		return gc_level_lookup(key, colon - key) == (int) level &&
-			level_holds(level, res->level) && strcmp(colon + 1, field) == 0;
+			gc_level_within(res->level, level) && strcmp(colon + 1, field) == 0;
 	return res->level == level && strcmp(key, field) == 0;
 }
 

@@ -29,10 +29,9 @@
  * ----------------------------------------------------------------
  */
 /*
- * Nesting level of a table's rows.  Conversation-derived levels nest in
- * this order (conversation -> participant -> session -> segment / metric;
- * participant -> attribute), so a level's ancestors are the lower values up
- * to GC_LEVEL_CONVERSATION, bar the siblings segment/metric/attribute.
+ * Nesting level of a table's rows: the objects of a page (users,
+ * conversations) and the objects nested in them (a conversation's
+ * participants, their sessions, ...).  catalog.c says how they nest.
  */
 typedef enum GcLevel
 {
@@ -42,8 +41,19 @@ typedef enum GcLevel
 	GC_LEVEL_SESSION,
 	GC_LEVEL_SEGMENT,
 	GC_LEVEL_METRIC,
-	GC_LEVEL_ATTRIBUTE
+	GC_LEVEL_ATTRIBUTE,
+	GC_LEVEL_COUNT
 } GcLevel;
+
+/* How objects of one level nest (catalog.c) */
+typedef struct GcLevelDef
+{
+	const char *name;			/* as a "level:" key prefix */
+	int			parent;			/* GcLevel it sits in, -1 for a page's top */
+	const char *member;			/* member of the parent's object holding it */
+	bool		members_are_rows;	/* the member is an object whose members
+									 * are the rows (name, value) */
+} GcLevelDef;
 
 typedef struct GcColumnDef
 {
@@ -150,6 +160,8 @@ typedef struct GcResourceDef
 extern const GcResourceDef *gc_resource_lookup(const char *name);
 extern const GcResourceDef *gc_resource_at(int i);
 extern int	gc_level_lookup(const char *name, size_t len);
+extern const GcLevelDef *gc_level_def(GcLevel level);
+extern bool gc_level_within(GcLevel row_level, GcLevel level);
 extern const char *gc_resource_names(void);
 extern const GcColumnDef *gc_resource_column(const GcResourceDef *res,
 											 const char *colname);

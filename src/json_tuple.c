@@ -95,43 +95,35 @@ struct GcRowCursor
 
 /*
  * level_chain
- *		Fill chain for rows of level.
+ *		Fill chain for rows of level, from the catalogue's nesting.
  */
 static void
 level_chain(GcLevel level, GcLevelChain *chain)
 {
+	int			l = (int) level;
 	int			d = 0;
+	int			i;
 
-	if (level == GC_LEVEL_USER)
+	/* from the rows up to the top, then turned round */
+	while (l >= 0 && d < GC_MAX_DEPTH)
 	{
-		chain->levels[0] = GC_LEVEL_USER;
-		chain->keys[0] = NULL;
-		chain->depth = 0;
-		return;
+		chain->levels[d] = (GcLevel) l;
+		chain->keys[d] = gc_level_def((GcLevel) l)->member;
+		l = gc_level_def((GcLevel) l)->parent;
+		d++;
 	}
-	chain->levels[d] = GC_LEVEL_CONVERSATION;
-	chain->keys[d] = NULL;
-	if (level != GC_LEVEL_CONVERSATION)
+	Assert(l < 0);
+	chain->depth = d - 1;
+	for (i = 0; i < d / 2; i++)
 	{
-		chain->levels[++d] = GC_LEVEL_PARTICIPANT;
-		chain->keys[d] = "participants";
+		GcLevel		lv = chain->levels[i];
+		const char *key = chain->keys[i];
+
+		chain->levels[i] = chain->levels[d - 1 - i];
+		chain->keys[i] = chain->keys[d - 1 - i];
+		chain->levels[d - 1 - i] = lv;
+		chain->keys[d - 1 - i] = key;
 	}
-	if (level == GC_LEVEL_ATTRIBUTE)
-	{
-		chain->levels[++d] = GC_LEVEL_ATTRIBUTE;
-		chain->keys[d] = "attributes";
-	}
-	else if (level >= GC_LEVEL_SESSION)
-	{
-		chain->levels[++d] = GC_LEVEL_SESSION;
-		chain->keys[d] = "sessions";
-		if (level == GC_LEVEL_SEGMENT || level == GC_LEVEL_METRIC)
-		{
-			chain->levels[++d] = level;
-			chain->keys[d] = level == GC_LEVEL_SEGMENT ? "segments" : "metrics";
-		}
-	}
-	chain->depth = d;
 }
 
 /* State for the conversion error context callback */
@@ -593,7 +585,7 @@ gc_cursor_next_row(GcRowCursor *cur)
 
 	for (;;)
 	{
-		GcJsonType	type = (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
+		GcJsonType	type = gc_level_def(chain->levels[d])->members_are_rows
 			? GC_JSON_OBJECT : GC_JSON_ARRAY;
 
 		if (cur->obj[d] != NULL)
@@ -645,7 +637,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 {
 	int			depth = cur->chain.depth;
 	GcJson	   *row = cur->obj[depth];
-	bool		attribute_row = cur->chain.levels[depth] == GC_LEVEL_ATTRIBUTE;
+	bool		attribute_row = gc_level_def(cur->chain.levels[depth])->members_are_rows;
 	GcConvContext ctx;
 	ErrorContextCallback errcb;
 	int			i;
