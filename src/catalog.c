@@ -157,6 +157,30 @@ static const GcColumnDef participant_attributes_columns[] = {
 };
 
 /*
+ * The users' status history (analytics user details): one row per record,
+ * a record known by (user_id, start_time); a record still open has no
+ * end_time.
+ */
+static const GcColumnDef user_presence_columns[] = {
+	{"user_id", "uuid", "user_detail:userId"},
+	{"start_time", "timestamptz", "startTime"},
+	{"end_time", "timestamptz", "endTime"},
+	{"system_presence", "text", "systemPresence"},
+	{"organization_presence_id", "uuid", "organizationPresenceId"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+static const GcColumnDef user_routing_status_columns[] = {
+	{"user_id", "uuid", "user_detail:userId"},
+	{"start_time", "timestamptz", "startTime"},
+	{"end_time", "timestamptz", "endTime"},
+	{"routing_status", "text", "routingStatus"},
+	{"raw", "jsonb", "."},
+	{NULL, NULL, NULL}
+};
+
+/*
  * The fields each API narrows its request by.  A condition is pushed only
  * where the request it becomes returns a superset of the rows that satisfy
  * it (every condition also stays a local qual).  A segment filter on a
@@ -167,7 +191,7 @@ static const GcColumnDef participant_attributes_columns[] = {
 static const char *const user_states[] = {"active", "inactive", "deleted", NULL};
 
 static const GcPushableDef users_pushables[] = {
-	{GC_LEVEL_USER, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ, NULL, NULL},
+	{GC_LEVEL_USER, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ | GC_SHAPE_JOIN, NULL, NULL},
 	{GC_LEVEL_USER, "state", GC_PUSH_PARAM, "state", "",
 	GC_SHAPE_EQ | GC_SHAPE_SCALAR_ONLY | GC_SHAPE_ALWAYS, user_states, "any"},
 	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
@@ -192,6 +216,26 @@ static const GcPushableDef conversation_pushables[] = {
 	SEG_FILTER(GC_LEVEL_SEGMENT, "segmentType"),
 	SEG_FILTER(GC_LEVEL_SEGMENT, "wrapUpCode"),
 	SEG_FILTER(GC_LEVEL_SEGMENT, "disconnectType"),
+	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
+};
+
+static const char *const system_presences[] = {
+	"AVAILABLE", "AWAY", "BUSY", "BREAK", "MEAL", "MEETING", "TRAINING", "ON_QUEUE",
+	"IDLE", "OFFLINE", NULL
+};
+static const char *const routing_statuses[] = {
+	"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING", NULL
+};
+
+static const GcPushableDef user_details_pushables[] = {
+	{GC_LEVEL_USER_DETAIL, "userId", GC_PUSH_FILTER, "userFilters", "userId",
+	GC_SHAPE_EQ | GC_SHAPE_JOIN, NULL, NULL},
+	{GC_LEVEL_PRESENCE, "systemPresence", GC_PUSH_FILTER, "presenceFilters",
+	"systemPresence", GC_SHAPE_EQ, system_presences, NULL},
+	{GC_LEVEL_PRESENCE, "organizationPresenceId", GC_PUSH_FILTER, "presenceFilters",
+	"organizationPresenceId", GC_SHAPE_EQ, NULL, NULL},
+	{GC_LEVEL_ROUTING_STATUS, "routingStatus", GC_PUSH_FILTER, "routingStatusFilters",
+	"routingStatus", GC_SHAPE_EQ, routing_statuses, NULL},
 	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
 };
 
@@ -238,6 +282,34 @@ static const GcApiDef conversations_api = {
 	.default_rows = 1000,
 };
 
+/*
+ * The users' presence and routing-status history: the analytics user
+ * details query and its jobs.  A user appears when a record of theirs
+ * overlaps the interval; records come unclipped, so each is kept only in
+ * the window its start falls in (or, asked for the records overlapping an
+ * interval, once over all windows).
+ */
+static const GcApiDef user_details_api = {
+	.noun = "user status records",
+	.item = "user detail",
+	.family = "user status details",
+	.filter_examples = "user_id, system_presence, routing_status, ...",
+	.driver = &gc_details_driver,
+	.method = "POST",
+	.path = "/api/v2/analytics/users/details/query",
+	.array_key = "userDetails",
+	.top_id_key = "userId",
+	.default_page_size = 100,
+	.max_page_size = 100,
+	.interval_on_rows = true,
+	.interval_field = "startTime",
+	.interval_column = "start_time",
+	.interval_end_field = "endTime",
+	.jobs_path = "/api/v2/analytics/users/details/jobs",
+	.pushables = user_details_pushables,
+	.default_rows = 200,
+};
+
 static const GcResourceDef resources[] = {
 	{"users", &users_api, GC_LEVEL_USER, "id", users_columns, 1, true},
 	{"conversations", &conversations_api, GC_LEVEL_CONVERSATION,
@@ -252,6 +324,10 @@ static const GcResourceDef resources[] = {
 	"name", session_metrics_columns, 11, false},
 	{"participant_attributes", &conversations_api, GC_LEVEL_ATTRIBUTE,
 	"name", participant_attributes_columns, 2, false},
+	{"user_presence", &user_details_api, GC_LEVEL_PRESENCE,
+	"startTime", user_presence_columns, 15, false},
+	{"user_routing_status", &user_details_api, GC_LEVEL_ROUTING_STATUS,
+	"startTime", user_routing_status_columns, 25, false},
 	{.name = NULL}
 };
 
@@ -270,6 +346,10 @@ static const GcLevelDef levels[] = {
 	[GC_LEVEL_SEGMENT] = {"segment", GC_LEVEL_SESSION, "segments", false},
 	[GC_LEVEL_METRIC] = {"metric", GC_LEVEL_SESSION, "metrics", false},
 	[GC_LEVEL_ATTRIBUTE] = {"attribute", GC_LEVEL_PARTICIPANT, "attributes", true},
+	[GC_LEVEL_USER_DETAIL] = {"user_detail", -1, NULL, false},
+	[GC_LEVEL_PRESENCE] = {"presence", GC_LEVEL_USER_DETAIL, "primaryPresence", false},
+	[GC_LEVEL_ROUTING_STATUS] = {"routing_status", GC_LEVEL_USER_DETAIL, "routingStatus", false},
+	[GC_LEVEL_ENTITY] = {"entity", -1, NULL, false},
 };
 
 StaticAssertDecl(lengthof(levels) == GC_LEVEL_COUNT, "a GcLevelDef for every GcLevel");
@@ -344,6 +424,17 @@ gc_resource_column(const GcResourceDef *res, const char *colname)
 		if (strcmp(col->name, colname) == 0)
 			return col;
 	return NULL;
+}
+
+/*
+ * gc_interval_level
+ *		The level whose objects carry res's interval field: the API's top
+ *		objects, or res's own rows (status records).
+ */
+GcLevel
+gc_interval_level(const GcResourceDef *res)
+{
+	return res->api->interval_on_rows ? res->level : res->api->interval_level;
 }
 
 /*

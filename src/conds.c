@@ -187,6 +187,83 @@ make_cond(const GcPushableDef *p, const char *op, GcValueShape shape,
 	return cond;
 }
 
+/* Whether a value compares with a timestamptz column as a bound can */
+static bool
+is_datetime(Oid type)
+{
+	return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID;
+}
+
+/*
+ * classify_end_bound
+ *		"end > value" or "end >= value" on a record's end field: the records
+ *		ending after a time, i.e. (with an upper bound on the start) those
+ *		overlapping an interval.
+ */
+static GcPushedCond *
+classify_end_bound(OpExpr *op, bool column_on_left, Node *value, Oid datetime_family)
+{
+	int			strategy = get_op_opfamily_strategy(op->opno, datetime_family);
+	GcBoundKind bound;
+	GcPushedCond *cond;
+
+	if (!is_datetime(exprType(value)) || strategy == 0 ||
+		!bound_kind_for(strategy, column_on_left, &bound) ||
+		(bound != GC_BOUND_LOWER && bound != GC_BOUND_LOWER_STRICT))
+		return NULL;
+	cond = make_cond(NULL, "", GC_VALUE_SCALAR, (Expr *) value, (Expr *) op);
+	cond->bound = bound == GC_BOUND_LOWER ? GC_BOUND_END_FROM : GC_BOUND_END_AFTER;
+	return cond;
+}
+
+/*
+ * classify_open_or_end_bound
+ *		"end IS NULL OR end > value" (either order, > or >=): the records
+ *		still open or ending after a time, the way "who was in which state
+ *		at time T" reads.  A record still open has no end.
+ */
+static GcPushedCond *
+classify_open_or_end_bound(BoolExpr *or, RelOptInfo *baserel, Oid relid,
+						   const GcResourceDef *res, Relids outer_relids,
+						   Oid datetime_family)
+{
+	const char *end_field = res->api->interval_end_field;
+	NullTest   *nt = NULL;
+	OpExpr	   *op = NULL;
+	AttrNumber	null_attno;
+	AttrNumber	op_attno;
+	bool		column_on_left;
+	Node	   *value;
+	ListCell   *lc;
+
+	if (or->boolop != OR_EXPR || list_length(or->args) != 2 || end_field == NULL)
+		return NULL;
+	foreach(lc, or->args)
+	{
+		if (IsA(lfirst(lc), NullTest))
+			nt = lfirst(lc);
+		else if (IsA(lfirst(lc), OpExpr))
+			op = lfirst(lc);
+	}
+	if (nt == NULL || op == NULL || nt->nulltesttype != IS_NULL || nt->argisrow ||
+		list_length(op->args) != 2)
+		return NULL;
+	null_attno = column_of((Node *) nt->arg, baserel);
+	op_attno = column_of(linitial(op->args), baserel);
+	column_on_left = op_attno != InvalidAttrNumber;
+	if (!column_on_left)
+		op_attno = column_of(lsecond(op->args), baserel);
+	if (null_attno == InvalidAttrNumber || null_attno != op_attno ||
+		get_atttype(relid, op_attno) != TIMESTAMPTZOID ||
+		!gc_key_reads(gc_get_column_key(relid, op_attno, res), res,
+					  gc_interval_level(res), end_field))
+		return NULL;
+	value = column_on_left ? lsecond(op->args) : linitial(op->args);
+	if (!is_scan_constant(value, baserel, outer_relids))
+		return NULL;
+	return classify_end_bound(op, column_on_left, value, datetime_family);
+}
+
 /*
  * classify_opexpr
  *		A binary operator clause: an interval bound, "column = value" on a
@@ -219,17 +296,20 @@ classify_opexpr(OpExpr *op, RelOptInfo *baserel, Oid relid,
 	coltype = get_atttype(relid, attno);
 	key = gc_get_column_key(relid, attno, res);
 
+	/* a lower bound on a record's end: the records overlapping a time */
+	if (api->interval_end_field && coltype == TIMESTAMPTZOID &&
+		gc_key_reads(key, res, gc_interval_level(res), api->interval_end_field))
+		return classify_end_bound(op, column_on_left, value, datetime_family);
+
 	/* interval bounds (needed even with pushdown off) */
 	if (api->interval_field && coltype == TIMESTAMPTZOID &&
-		gc_key_reads(key, res, api->interval_level, api->interval_field))
+		gc_key_reads(key, res, gc_interval_level(res), api->interval_field))
 	{
-		Oid			value_type = exprType(value);
 		int			strategy;
 		GcBoundKind bound;
 		GcPushedCond *cond;
 
-		if (value_type != TIMESTAMPTZOID && value_type != TIMESTAMPOID &&
-			value_type != DATEOID)
+		if (!is_datetime(exprType(value)))
 			return NULL;
 		strategy = get_op_opfamily_strategy(op->opno, datetime_family);
 		if (strategy == 0 || !bound_kind_for(strategy, column_on_left, &bound))
@@ -355,6 +435,9 @@ gc_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 								 res, outer_relids);
 		else if (IsA(clause, NullTest) && pushdown)
 			cond = classify_nulltest((NullTest *) clause, baserel, relid, res);
+		else if (IsA(clause, BoolExpr))
+			cond = classify_open_or_end_bound((BoolExpr *) clause, baserel, relid,
+											  res, outer_relids, datetime_family);
 		if (cond)
 			conds = lappend(conds, cond);
 	}
@@ -373,7 +456,8 @@ gc_push_target_text(const GcResourceDef *res, const GcPushedCond *cond)
 	switch (cond->kind)
 	{
 		case GC_PUSH_BOUND:
-			return "interval";
+			return (cond->bound == GC_BOUND_END_AFTER || cond->bound == GC_BOUND_END_FROM) ?
+				"interval (records overlapping it)" : "interval";
 		case GC_PUSH_IDS:
 			return res->api->lookup_path ? "lookup by id" : "id list";
 		case GC_PUSH_PARAM:
@@ -553,6 +637,24 @@ add_bound(GcRequestSpec *spec, GcBoundKind bound, Datum d, Oid type, bool isnull
 		return;
 	}
 	v = gc_bound_timestamptz(d, type);
+	if (bound == GC_BOUND_END_AFTER || bound == GC_BOUND_END_FROM)
+	{
+		/*
+		 * The records ending after v (or at it, asked with >=: a record
+		 * ending exactly at v does not overlap an interval starting at v,
+		 * so ask from a millisecond earlier).  An infinite value bounds
+		 * nothing, or excludes every record.
+		 */
+		if (TIMESTAMP_IS_NOEND(v))
+			spec->empty = true;
+		else if (!TIMESTAMP_IS_NOBEGIN(v))
+		{
+			v -= (bound == GC_BOUND_END_FROM) ? 1000 : 0;
+			spec->end_lo = spec->have_end_lo ? Max(spec->end_lo, v) : v;
+			spec->have_end_lo = true;
+		}
+		return;
+	}
 	if (TIMESTAMP_NOT_FINITE(v))
 	{
 		if (!((TIMESTAMP_IS_NOBEGIN(v) && is_lower) ||

@@ -129,6 +129,8 @@ details_begin(GcScan *scan)
 	gc_windows_init(&read->windows, scan->plan.lo, scan->plan.hi,
 					scan->plan.window_days, scan->plan.descending,
 					scan->series_cxt, scan->scan_cxt);
+	if (scan->plan.overlap)
+		gc_windows_overlap(&read->windows);
 	scan->read = read;
 }
 
@@ -382,33 +384,64 @@ details_next_page(GcScan *scan)
 
 /*
  * details_accept_top
- *		Whether the current object belongs to the current window (the API
- *		returns whole UTC days) and was not already returned: an id met
- *		twice in one pass means rows moved forward (counted as a duplicate
- *		dropped); one returned by an earlier pass (or by the window this one
- *		split from) is simply not returned again.
+ *		Whether the current object is returned: it must start in the
+ *		current window (the API returns whole UTC days), unless the API's
+ *		records are judged instead; an id met twice in one pass means rows
+ *		moved forward (counted as a duplicate dropped); one returned by an
+ *		earlier pass (or by the window this one split from) is simply not
+ *		returned again.
  */
 static bool
 details_accept_top(GcScan *scan)
 {
 	DetailsRead *read = scan->read;
+	const GcApiDef *api = scan->api;
 	char	   *id;
 
-	if (!gc_windows_holds(&read->windows,
-						  gc_scan_top_string(scan, scan->api->interval_field)))
+	if (!api->interval_on_rows && !read->windows.overlap &&
+		!gc_windows_holds(&read->windows, gc_scan_top_string(scan, api->interval_field)))
 		return false;
-	id = gc_scan_top_string(scan, scan->api->top_id_key);
+	id = gc_scan_top_string(scan, api->top_id_key);
 	if (gc_id_set_add(read->pass_ids, id))
 	{
 		read->repeats = true;
 		scan->stats.duplicates++;
 		return false;
 	}
+	if (api->interval_on_rows)
+		return true;
 	if (gc_windows_repeat(&read->windows, id))
 	{
 		if (read->pass == 1)
 			scan->stats.duplicates++;
 		return false;
+	}
+	if (read->pass > 1)
+		read->found_new = true;
+	return true;
+}
+
+/*
+ * details_accept_row
+ *		For an API whose records carry the interval field: whether the
+ *		current record starts in the window (or overlaps the interval) and
+ *		was not returned before.
+ */
+static bool
+details_accept_row(GcScan *scan)
+{
+	DetailsRead *read = scan->read;
+
+	switch (gc_windows_judge_row(scan, &read->windows))
+	{
+		case GC_WINDOW_OUTSIDE:
+			return false;
+		case GC_WINDOW_REPEAT:
+			if (read->pass == 1)
+				scan->stats.duplicates++;
+			return false;
+		case GC_WINDOW_NEW:
+			break;
 	}
 	if (read->pass > 1)
 		read->found_new = true;
@@ -430,5 +463,6 @@ const GcDriver gc_details_driver = {
 	.next_page = details_next_page,
 	.page_request = details_page_request,
 	.accept_top = details_accept_top,
+	.accept_row = details_accept_row,
 	.explain = details_explain,
 };

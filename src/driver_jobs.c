@@ -327,6 +327,8 @@ jobs_begin(GcScan *scan)
 
 	gc_windows_init(&read->windows, scan->plan.lo, scan->plan.hi,
 					scan->plan.window_days, false, scan->series_cxt, scan->scan_cxt);
+	if (scan->plan.overlap)
+		gc_windows_overlap(&read->windows);
 	scan->read = read;
 	check_availability(scan, read);
 }
@@ -443,10 +445,25 @@ jobs_next_page(GcScan *scan)
 	return true;
 }
 
+/* A window's verdict on an object or row: a repeat counts as dropped */
+static bool
+accepted(GcScan *scan, GcWindowVerdict verdict)
+{
+	if (verdict == GC_WINDOW_REPEAT)
+		scan->stats.duplicates++;
+	return verdict == GC_WINDOW_NEW;
+}
+
 static bool
 jobs_accept_top(GcScan *scan)
 {
-	return gc_windows_accept_top(scan, &((JobsRead *) scan->read)->windows);
+	return accepted(scan, gc_windows_judge_top(scan, &((JobsRead *) scan->read)->windows));
+}
+
+static bool
+jobs_accept_row(GcScan *scan)
+{
+	return accepted(scan, gc_windows_judge_row(scan, &((JobsRead *) scan->read)->windows));
 }
 
 /* A LIMIT met, a rescan: a job not read to the end is deleted */
@@ -479,6 +496,7 @@ const GcDriver gc_jobs_driver = {
 	.begin = jobs_begin,
 	.next_page = jobs_next_page,
 	.accept_top = jobs_accept_top,
+	.accept_row = jobs_accept_row,
 	.release = jobs_release,
 	.explain = jobs_explain,
 };

@@ -133,21 +133,17 @@ const_timestamptz(Expr *expr, TimestampTz *value)
 }
 
 /*
- * estimate_rows
- *		Rows a scan returns before the local quals that the request does not
- *		account for: ids looked up, or the interval's days times the top
- *		objects per day and the level's fan-out, or the listing's size.
+ * interval_days
+ *		The days the constant bounds among the conditions span (at least
+ *		an hour's worth), or -1 without both bounds.
  */
 static double
-estimate_rows(GcRelInfo *info)
+interval_days(GcRelInfo *info)
 {
-	const GcResourceDef *res = info->table_opts.resource;
 	TimestampTz lo = 0;
 	TimestampTz hi = 0;
 	bool		have_lo = false;
 	bool		have_hi = false;
-	double		ids = -1;
-	double		per_day;
 	ListCell   *lc;
 
 	foreach(lc, info->conds)
@@ -155,13 +151,8 @@ estimate_rows(GcRelInfo *info)
 		GcPushedCond *cond = lfirst(lc);
 		TimestampTz v;
 
-		if (cond->kind == GC_PUSH_IDS)
-		{
-			int			n = const_value_count(cond);
-
-			ids = n >= 0 ? n : 10;
-		}
-		if (cond->kind != GC_PUSH_BOUND || !const_timestamptz(cond->expr, &v))
+		if (cond->kind != GC_PUSH_BOUND || cond->bound == GC_BOUND_END_AFTER ||
+			cond->bound == GC_BOUND_END_FROM || !const_timestamptz(cond->expr, &v))
 			continue;
 		if (cond->bound != GC_BOUND_UPPER && cond->bound != GC_BOUND_UPPER_STRICT)
 		{
@@ -174,16 +165,45 @@ estimate_rows(GcRelInfo *info)
 			have_hi = true;
 		}
 	}
+	if (!have_lo || !have_hi)
+		return -1;
+	return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24);
+}
 
+/*
+ * estimate_rows
+ *		Rows a scan returns before the local quals that the request does not
+ *		account for: ids looked up, or the interval's days times the top
+ *		objects per day and the level's fan-out, or the listing's size.
+ */
+static double
+estimate_rows(GcRelInfo *info)
+{
+	const GcResourceDef *res = info->table_opts.resource;
+	double		ids = -1;
+	double		per_day;
+	double		days;
+	ListCell   *lc;
+
+	foreach(lc, info->conds)
+	{
+		GcPushedCond *cond = lfirst(lc);
+
+		if (cond->kind == GC_PUSH_IDS)
+		{
+			int			n = const_value_count(cond);
+
+			ids = n >= 0 ? n : 10;
+		}
+	}
 	if (ids >= 0)
 		return ids * res->rows_per_top;
 	if (res->api->interval_field == NULL)
 		return res->api->default_rows * res->rows_per_top;
 	per_day = info->table_opts.rows_per_day > 0 ? info->table_opts.rows_per_day
 		: res->api->default_rows * res->rows_per_top;
-	if (have_lo && have_hi)
-		return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24) * per_day;
-	return per_day;
+	days = interval_days(info);
+	return days > 0 ? days * per_day : per_day;
 }
 
 /*
@@ -202,14 +222,14 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
 	res = info->table_opts.resource;
 	if (res->api->interval_field)
-		info->start_attno = find_field_attno(rel, res, res->api->interval_level,
+		info->start_attno = find_field_attno(rel, res, gc_interval_level(res),
 											 res->api->interval_field, TIMESTAMPTZOID);
-	if (res->api->id_param)
 	{
 		const GcPushableDef *p;
 
-		for (p = res->api->pushables; p->field; p++)
-			if (p->kind == GC_PUSH_IDS)
+		/* the column whose joins are worth a parameterised path */
+		for (p = res->api->pushables; p && p->field; p++)
+			if ((p->shapes & GC_SHAPE_JOIN) && info->id_attno == InvalidAttrNumber)
 				info->id_attno = find_field_attno(rel, res, p->level, p->field, UUIDOID);
 	}
 	table_close(rel, NoLock);
@@ -270,16 +290,22 @@ id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 
 /*
  * add_id_lookup_paths
- *		Parameterised paths for a listing joined on its id (JOIN users u ON
- *		u.id = p.user_id): each outer row's id is looked up with the id
- *		parameter instead of listing the directory.
+ *		Parameterised paths for a join on a field the catalogue marks as
+ *		worth one (JOIN users u ON u.id = p.user_id; JOIN
+ *		user_routing_status r ON r.user_id = u.id): each outer row's value
+ *		narrows the request (the id parameter, a user filter) instead of
+ *		reading everything.
  */
 static void
 add_id_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 {
 	List	   *clauses;
 	ListCell   *lc;
-	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE;
+	double		days = interval_days(info);
+
+	/* per outer row, a request (or one per interval window) */
+	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE *
+		(days > 0 ? ceil(days / GC_MAX_WINDOW_DAYS) : 1);
 
 	clauses = generate_implied_equalities_for_column(root, baserel, id_member,
 													 &info->id_attno,
@@ -303,7 +329,8 @@ add_id_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 									   planner_rt_fetch(baserel->relid, root)->relid,
 									   info->table_opts.resource, list_make1(ri),
 									   true, required_outer);
-		if (conds == NIL || ((GcPushedCond *) linitial(conds))->kind != GC_PUSH_IDS)
+		if (conds == NIL || ((GcPushedCond *) linitial(conds))->pushable == NULL ||
+			!(((GcPushedCond *) linitial(conds))->pushable->shapes & GC_SHAPE_JOIN))
 			continue;
 		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
 		add_path(baserel, (Path *)
@@ -336,7 +363,9 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			info->table_opts.resource->api->lookup_path)
 			lookup = true;
 
-	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup)
+	/* ordered paths where the API sorts: by the field it orders by */
+	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup &&
+		info->table_opts.resource->api->order_by != NULL)
 	{
 		Expr	   *start = (Expr *) makeVar(baserel->relid, info->start_attno,
 											 TIMESTAMPTZOID, -1, InvalidOid, 0);

@@ -42,6 +42,10 @@ typedef enum GcLevel
 	GC_LEVEL_SEGMENT,
 	GC_LEVEL_METRIC,
 	GC_LEVEL_ATTRIBUTE,
+	GC_LEVEL_USER_DETAIL,		/* a user's status history */
+	GC_LEVEL_PRESENCE,			/* ... its presence records */
+	GC_LEVEL_ROUTING_STATUS,	/* ... its routing-status records */
+	GC_LEVEL_ENTITY,			/* an object of a directory listing */
 	GC_LEVEL_COUNT
 } GcLevel;
 
@@ -91,6 +95,8 @@ typedef enum GcPushKind
 									 * exists */
 #define GC_SHAPE_ALWAYS		0x10	/* narrows even with pushdown off: it can
 									 * never make a result wrong */
+#define GC_SHAPE_JOIN		0x20	/* worth a parameterised path: joined on,
+									 * each outer row's value narrows it */
 
 /*
  * A field of an API's objects that narrows its request: the level it lives
@@ -135,9 +141,14 @@ typedef struct GcApiDef
 	const char *const *expands; /* expand= values asked for when a column
 								 * reads them, or NULL */
 	GcLevel		interval_level; /* level of the interval field */
+	bool		interval_on_rows;	/* ... or the level of each table's rows
+									 * (records that start in a window) */
 	const char *interval_field; /* field whose bounds are the interval, or
 								 * NULL: the listing takes no interval */
 	const char *interval_column;	/* its column's name in the catalogue */
+	const char *interval_end_field; /* end of a record: a lower bound on it
+									 * reads the records overlapping an
+									 * interval; or NULL */
 	const char *order_by;		/* orderBy of the query, or NULL */
 	const char *jobs_path;		/* async jobs of the same query, or NULL */
 	const char *lookup_path;	/* GET by id list, or NULL */
@@ -165,6 +176,7 @@ extern bool gc_level_within(GcLevel row_level, GcLevel level);
 extern const char *gc_resource_names(void);
 extern const GcColumnDef *gc_resource_column(const GcResourceDef *res,
 											 const char *colname);
+extern GcLevel gc_interval_level(const GcResourceDef *res);
 extern char *gc_snake_to_camel(const char *name);
 
 /* ----------------------------------------------------------------
@@ -389,7 +401,9 @@ typedef enum GcBoundKind
 	GC_BOUND_LOWER_STRICT,		/* > */
 	GC_BOUND_UPPER,				/* <= */
 	GC_BOUND_UPPER_STRICT,		/* < */
-	GC_BOUND_EQUAL				/* = */
+	GC_BOUND_EQUAL,				/* = */
+	GC_BOUND_END_AFTER,			/* end field > (or IS NULL OR >) */
+	GC_BOUND_END_FROM			/* end field >= (or IS NULL OR >=) */
 } GcBoundKind;
 
 /* How a condition's value reads */
@@ -443,6 +457,8 @@ typedef struct GcRequestSpec
 	bool		have_hi;		/* upper end found */
 	TimestampTz lo;				/* the interval [lo, hi) */
 	TimestampTz hi;
+	bool		have_end_lo;	/* records ending after end_lo wanted */
+	TimestampTz end_lo;
 	bool		have_ids;		/* an id condition was found */
 	List	   *ids;			/* distinct ids (char *) */
 	List	   *params;			/* GcQueryParam */
@@ -561,6 +577,7 @@ extern GcRowCursor *gc_cursor_create(GcPage *page, const char *array_key,
 									 GcLevel level);
 extern bool gc_cursor_next_top(GcRowCursor *cur);
 extern char *gc_cursor_top_string(GcRowCursor *cur, const char *key);
+extern char *gc_cursor_row_string(GcRowCursor *cur, const char *key);
 extern bool gc_cursor_next_row(GcRowCursor *cur);
 extern void gc_cursor_values(GcRowCursor *cur, GcColumnMap *map,
 							 Datum *values, bool *isnull);
@@ -611,6 +628,8 @@ typedef struct GcReadPlan
 	TimestampTz hi;
 	int			window_days;	/* longest window */
 	bool		descending;		/* windows newest first */
+	bool		overlap;		/* the records overlapping [lo, hi), not
+								 * those starting in it */
 	int			ids;			/* ids read, or -1 */
 } GcReadPlan;
 
@@ -672,6 +691,8 @@ struct GcDriver
 								 char **path, char **body);
 	/* whether the cursor's top-level object is returned; NULL: all are */
 	bool		(*accept_top) (GcScan *scan);
+	/* whether the cursor's row is returned; NULL: all are */
+	bool		(*accept_row) (GcScan *scan);
 	/* give up what the read holds (a job): at rescan and end; or NULL */
 	void		(*release) (GcScan *scan);
 	/* EXPLAIN ANALYZE: the driver's own counters; or NULL */
@@ -694,6 +715,7 @@ extern GcPage *gc_scan_parse(GcScan *scan, const GcHttpResponse *resp,
 							 const char *what);
 extern int	gc_scan_use_page(GcScan *scan, GcPage *page);
 extern char *gc_scan_top_string(GcScan *scan, const char *key);
+extern char *gc_scan_row_string(GcScan *scan, const char *key);
 
 /* ----------------------------------------------------------------
  * read_plan.c: which driver reads a scan, and over what
@@ -728,8 +750,11 @@ typedef struct GcWindows
 	TimestampTz end;
 	List	   *pending;		/* halves of split windows still to read */
 	int			started;		/* windows (and halves) started */
+	bool		overlap;		/* objects are records overlapping the
+								 * interval: no window membership, and
+								 * repeats are met across windows */
 	MemoryContext window_cxt;	/* reset per window (not per half) */
-	MemoryContext list_cxt;		/* holds pending */
+	MemoryContext list_cxt;		/* holds pending (and overlap's ids) */
 	GcIdSet    *seen;			/* ids returned in this window (half) */
 	GcIdSet    *carried;		/* ids returned before a split */
 } GcWindows;
@@ -737,11 +762,23 @@ typedef struct GcWindows
 extern void gc_windows_init(GcWindows *w, TimestampTz lo, TimestampTz hi,
 							int max_days, bool descending,
 							MemoryContext window_cxt, MemoryContext list_cxt);
+extern void gc_windows_overlap(GcWindows *w);
 extern bool gc_windows_next(GcWindows *w, bool *fresh);
 extern bool gc_windows_split(GcWindows *w);
 extern bool gc_windows_holds(GcWindows *w, const char *timestamp);
 extern bool gc_windows_repeat(GcWindows *w, const char *id);
-extern bool gc_windows_accept_top(GcScan *scan, GcWindows *w);
+
+/* Whether a top object or row belongs to the current window, and if so
+ * whether it was returned before */
+typedef enum GcWindowVerdict
+{
+	GC_WINDOW_OUTSIDE,			/* another window's (or nothing to decide) */
+	GC_WINDOW_REPEAT,			/* returned before */
+	GC_WINDOW_NEW
+} GcWindowVerdict;
+
+extern GcWindowVerdict gc_windows_judge_top(GcScan *scan, GcWindows *w);
+extern GcWindowVerdict gc_windows_judge_row(GcScan *scan, GcWindows *w);
 extern int	gc_windows_count(TimestampTz lo, TimestampTz hi, int days,
 							 bool descending);
 extern TimestampTz gc_utc_day_floor(TimestampTz ts);

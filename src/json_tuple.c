@@ -546,6 +546,20 @@ gc_cursor_top_string(GcRowCursor *cur, const char *key)
 	return pstrdup(val->str);
 }
 
+/*
+ * gc_cursor_row_string
+ *		A string field of the cursor's current row, palloc'd, or NULL.
+ */
+char *
+gc_cursor_row_string(GcRowCursor *cur, const char *key)
+{
+	GcJson	   *val = gc_json_get(cur->obj[cur->chain.depth], key);
+
+	if (val == NULL || val->type != GC_JSON_STRING)
+		return NULL;
+	return pstrdup(val->str);
+}
+
 /* The first child of obj's array (or attribute map) named key, or NULL */
 static GcJson *
 first_child_of(GcJson *obj, const char *key, GcJsonType type)

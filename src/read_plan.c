@@ -55,13 +55,11 @@ id_column_name(GcScan *scan)
  *		organization's whole history.
  */
 static void
-check_interval(GcScan *scan)
+check_interval(GcScan *scan, bool have_lo, bool have_hi)
 {
 	const GcApiDef *api = scan->api;
 	const char *relname = RelationGetRelationName(scan->rel);
 	const char *col = quote_identifier(scan->interval_column);
-	bool		have_lo = scan->spec.have_lo;
-	bool		have_hi = scan->spec.have_hi;
 
 	if (scan->interval_column[0] == '\0')
 		ereport(ERROR,
@@ -84,6 +82,9 @@ check_interval(GcScan *scan)
 			 api->lookup_path ?
 			 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now(), or look %s up with %s = ... or IN (...).",
 					 col, col, api->noun, quote_identifier(id_column_name(scan))) :
+			 api->interval_end_field ?
+			 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now(); for the records in progress at a time t: WHERE %s <= t AND (end_time > t OR end_time IS NULL).",
+					 col, col, col) :
 			 errhint("Add a condition such as WHERE %s >= now() - interval '1 day' AND %s < now().",
 					 col, col)));
 }
@@ -135,7 +136,7 @@ choose_driver(GcScan *scan, GcReadPlan *plan)
 	}
 	jobs = o->mode == GC_READ_JOBS ||
 		(o->mode == GC_READ_AUTO &&
-		 scan->spec.hi - scan->spec.lo >= (TimestampTz) o->jobs_min_days * USECS_PER_DAY);
+		 plan->hi - plan->lo >= (TimestampTz) o->jobs_min_days * USECS_PER_DAY);
 	plan->mode = jobs ? "jobs" : "query";
 	return jobs ? &gc_jobs_driver : api->driver;
 }
@@ -154,11 +155,22 @@ gc_read_plan_decide(GcScan *scan, bool evaluated, bool starting)
 	GcRequestSpec *spec = &scan->spec;
 	const GcApiDef *api = scan->api;
 	bool		have_ids = evaluated ? spec->have_ids : conds_have_ids(scan->conds);
+	bool		have_lo;
+	TimestampTz lo;
 
 	memset(plan, 0, sizeof(GcReadPlan));
 	plan->ids = -1;
 	plan->descending = scan->order == GC_ORDER_DESC;
 	plan->empty = evaluated && spec->empty;
+
+	/*
+	 * A lower bound on a record's end and none on its start: the records
+	 * overlapping [end bound, upper bound), which the API's interval reads.
+	 */
+	plan->overlap = evaluated && api->interval_end_field && spec->have_end_lo &&
+		!spec->have_lo;
+	lo = plan->overlap ? spec->end_lo : spec->lo;
+	have_lo = spec->have_lo || plan->overlap;
 
 	/* a read by interval needs both bounds: refused, or unknown yet */
 	if (evaluated && !plan->empty && api->interval_field &&
@@ -166,17 +178,17 @@ gc_read_plan_decide(GcScan *scan, bool evaluated, bool starting)
 	{
 		if (starting)
 		{
-			check_interval(scan);
-			if (spec->lo >= spec->hi)
+			check_interval(scan, have_lo, spec->have_hi);
+			if (lo >= spec->hi)
 				plan->empty = true;
 		}
-		else if (!(spec->have_lo && spec->have_hi) || spec->lo >= spec->hi)
+		else if (!(have_lo && spec->have_hi) || lo >= spec->hi)
 			evaluated = false;
 	}
 	plan->evaluated = evaluated;
-	if (evaluated && spec->have_lo && spec->have_hi)
+	if (evaluated && have_lo && spec->have_hi)
 	{
-		plan->lo = spec->lo;
+		plan->lo = lo;
 		plan->hi = spec->hi;
 	}
 	if (evaluated && !plan->empty && spec->have_ids)

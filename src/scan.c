@@ -227,6 +227,11 @@ gc_scan_iterate(ForeignScanState *node)
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
+		if (driver->accept_row && !driver->accept_row(scan))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
 		gc_cursor_values(scan->cursor, scan->map, slot->tts_values, slot->tts_isnull);
 		MemoryContextSwitchTo(oldcxt);
 		return ExecStoreVirtualTuple(slot);
@@ -471,6 +476,16 @@ gc_scan_top_string(GcScan *scan, const char *key)
 }
 
 /*
+ * gc_scan_row_string
+ *		A string field of the cursor's current row, or NULL.
+ */
+char *
+gc_scan_row_string(GcScan *scan, const char *key)
+{
+	return gc_cursor_row_string(scan->cursor, key);
+}
+
+/*
  * explain_plan
  *		Under plain EXPLAIN, decide the read plan as the scan would when
  *		the conditions' values are constants (a value from now() or a
@@ -604,6 +619,8 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 													  plan->descending),
 									 plan->window_days,
 									 plan->descending ? ", newest first" : ""), es);
+		if (plan->overlap)
+			ExplainPropertyText("Records Read", "those overlapping the interval", es);
 	}
 	else if (plan->evaluated && plan->ids >= 0)
 	{

@@ -27,8 +27,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* Longest id kept (Genesys ids are 36-character UUIDs) */
-#define GC_ID_MAX 64
+/* Longest id kept (a UUID, or a UUID and an ISO 8601 timestamp) */
+#define GC_ID_MAX 96
 
 typedef struct GcIdEntry
 {
@@ -108,6 +108,20 @@ gc_windows_init(GcWindows *w, TimestampTz lo, TimestampTz hi, int max_days,
 }
 
 /*
+ * gc_windows_overlap
+ *		Read the records overlapping [lo, hi) rather than those starting in
+ *		it: a record is returned by every window it touches, so no window
+ *		owns it, and its repeats are met across windows (the ids are kept
+ *		for the whole interval, in the list context).
+ */
+void
+gc_windows_overlap(GcWindows *w)
+{
+	w->overlap = true;
+	w->seen = gc_id_set_create(w->list_cxt);
+}
+
+/*
  * gc_windows_next
  *		Move to the next window: the other half of a split window if one is
  *		pending, else the next window of at most max_days, cut at UTC
@@ -147,8 +161,11 @@ gc_windows_next(GcWindows *w, bool *fresh)
 	}
 	w->started++;
 	MemoryContextReset(w->window_cxt);
-	w->carried = NULL;
-	w->seen = gc_id_set_create(w->window_cxt);
+	if (!w->overlap)
+	{
+		w->carried = NULL;
+		w->seen = gc_id_set_create(w->window_cxt);
+	}
 	*fresh = true;
 	return true;
 }
@@ -194,6 +211,9 @@ gc_windows_split(GcWindows *w)
 	else
 		w->end = mid;
 
+	/* overlapping records: the interval's ids are kept already */
+	if (w->overlap)
+		return true;
 	if (w->carried == NULL)
 		w->carried = gc_id_set_create(w->window_cxt);
 	hash_seq_init(&scan, w->seen->hash);
@@ -263,21 +283,43 @@ gc_windows_count(TimestampTz lo, TimestampTz hi, int days, bool descending)
 }
 
 /*
- * gc_windows_accept_top
- *		Whether the scan's current top-level object belongs to the current
- *		window (the API returns whole UTC days) and was not already returned
- *		by it (pages shift under live traffic); a repeat is counted.  A
- *		rejected object's nested rows are skipped with it.
+ * gc_windows_judge_top
+ *		For an API whose interval field is on its top objects (a
+ *		conversation's start): whether the cursor's object belongs to the
+ *		current window (the API returns whole UTC days) and whether it was
+ *		returned before (pages shift under live traffic; a split).  For an
+ *		API whose rows are judged instead, always new.
  */
-bool
-gc_windows_accept_top(GcScan *scan, GcWindows *w)
+GcWindowVerdict
+gc_windows_judge_top(GcScan *scan, GcWindows *w)
 {
-	if (!gc_windows_holds(w, gc_scan_top_string(scan, scan->api->interval_field)))
-		return false;
-	if (gc_windows_repeat(w, gc_scan_top_string(scan, scan->api->top_id_key)))
-	{
-		scan->stats.duplicates++;
-		return false;
-	}
-	return true;
+	if (scan->api->interval_on_rows)
+		return GC_WINDOW_NEW;
+	if (!w->overlap &&
+		!gc_windows_holds(w, gc_scan_top_string(scan, scan->api->interval_field)))
+		return GC_WINDOW_OUTSIDE;
+	return gc_windows_repeat(w, gc_scan_top_string(scan, scan->api->top_id_key)) ?
+		GC_WINDOW_REPEAT : GC_WINDOW_NEW;
+}
+
+/*
+ * gc_windows_judge_row
+ *		For an API whose records carry the interval field (a status
+ *		record's start): the same for the cursor's row, a record being
+ *		known by its object's id and its start.  Otherwise always new.
+ */
+GcWindowVerdict
+gc_windows_judge_row(GcScan *scan, GcWindows *w)
+{
+	char	   *start;
+
+	if (!scan->api->interval_on_rows)
+		return GC_WINDOW_NEW;
+	start = gc_scan_row_string(scan, scan->api->interval_field);
+	if (!w->overlap && !gc_windows_holds(w, start))
+		return GC_WINDOW_OUTSIDE;
+	return gc_windows_repeat(w, psprintf("%s/%s",
+										 gc_scan_top_string(scan, scan->api->top_id_key),
+										 start ? start : "")) ?
+		GC_WINDOW_REPEAT : GC_WINDOW_NEW;
 }
