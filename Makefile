@@ -6,6 +6,8 @@ OBJS = \
 	src/gc_fdw.o \
 	src/option.o \
 	src/catalog.o \
+	src/catalog_directory.o \
+	src/catalog_analytics.o \
 	src/conds.o \
 	src/deparse.o \
 	src/json_parse.o \

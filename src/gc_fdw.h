@@ -168,6 +168,10 @@ typedef struct GcResourceDef
 	bool		updatable;		/* UPDATE sends PATCH (modify.c) */
 } GcResourceDef;
 
+/* The entries: catalog_directory.c, catalog_analytics.c (NULL name ends) */
+extern const GcResourceDef gc_directory_resources[];
+extern const GcResourceDef gc_analytics_resources[];
+
 extern const GcResourceDef *gc_resource_lookup(const char *name);
 extern const GcResourceDef *gc_resource_at(int i);
 extern int	gc_level_lookup(const char *name, size_t len);
