@@ -462,6 +462,8 @@ gc_push_target_text(const GcResourceDef *res, const GcPushedCond *cond)
 			return res->api->lookup_path ? "lookup by id" : "id list";
 		case GC_PUSH_PARAM:
 			return cond->pushable->target;
+		case GC_PUSH_PATH:
+			return psprintf("{%s} in the path", cond->pushable->target);
 		case GC_PUSH_FILTER:
 			break;
 	}
@@ -619,6 +621,38 @@ value_known(const GcPushableDef *p, const char *value)
 }
 
 /*
+ * add_param
+ *		A parameter condition's values, those the API knows: when several
+ *		conditions name one parameter, any of them alone asks for a
+ *		superset of what they all match, so the last one is kept.  A value
+ *		the API does not know narrows nothing (the listing is read whole,
+ *		and the local qual decides).
+ */
+static void
+add_param(GcRequestSpec *spec, const GcPushedCond *cond, List *values)
+{
+	GcQueryParam *qp = NULL;
+	List	   *known = NIL;
+	ListCell   *lc;
+
+	foreach(lc, values)
+		if (value_known(cond->pushable, lfirst(lc)))
+			known = lappend(known, lfirst(lc));
+	if (known == NIL || list_length(known) < list_length(values))
+		return;
+	foreach(lc, spec->params)
+		if (strcmp(((GcQueryParam *) lfirst(lc))->name, cond->pushable->target) == 0)
+			qp = lfirst(lc);
+	if (qp == NULL)
+	{
+		qp = palloc(sizeof(GcQueryParam));
+		qp->name = cond->pushable->target;
+		spec->params = lappend(spec->params, qp);
+	}
+	qp->values = known;
+}
+
+/*
  * add_bound
  *		Narrow spec's interval by a bound's value.  "> -infinity" and
  *		"< infinity" bound nothing; any other infinite bound, or a NULL,
@@ -758,15 +792,14 @@ gc_evaluate_conds(List *conds, List *states, ExprContext *econtext,
 					spec->empty = true;
 				break;
 			case GC_PUSH_PARAM:
-				/* only values the API knows narrow the request */
-				if (value_known(cond->pushable, linitial(values)))
-				{
-					GcQueryParam *qp = palloc(sizeof(GcQueryParam));
-
-					qp->name = cond->pushable->target;
-					qp->value = linitial(values);
-					spec->params = lappend(spec->params, qp);
-				}
+				add_param(spec, cond, values);
+				break;
+			case GC_PUSH_PATH:
+				spec->parents = narrow_ids(spec->have_parents ? spec->parents : values,
+										   spec->have_parents ? values : NIL);
+				spec->have_parents = true;
+				if (spec->parents == NIL)
+					spec->empty = true;
 				break;
 			case GC_PUSH_FILTER:
 				add_filter(spec, cond, values);

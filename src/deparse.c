@@ -206,32 +206,47 @@ append_id_list(StringInfo buf, List *ids)
 
 /*
  * gc_build_listing_path
- *		Path and query string of one page of an entity listing: paging, each
- *		query parameter the API takes (the last value a condition gave it,
- *		or its value when absent), the id list, and the expansions asked for.
+ *		Path and query string of one page of an entity listing (of the
+ *		parent whose id is given, for a nested one): paging, each query
+ *		parameter the API takes (with the values a condition gave it, each
+ *		repeated, or its value when absent), the id list, and the
+ *		expansions asked for.
  */
 void
-gc_build_listing_path(StringInfo buf, const GcApiDef *api, int page_size,
-					  int page_number, List *params, List *ids, List *expands)
+gc_build_listing_path(StringInfo buf, const GcApiDef *api, const char *parent,
+					  int page_size, int page_number, List *params, List *ids,
+					  List *expands)
 {
 	const GcPushableDef *p;
 	ListCell   *lc;
+	ListCell   *lv;
 
-	appendStringInfo(buf, "%s?pageSize=%d&pageNumber=%d", api->path,
-					 page_size, page_number);
+	if (api->parent_key && parent)
+	{
+		/* "/api/v2/routing/queues/{queueId}/members" */
+		const char *slot = strchr(api->path, '{');
+
+		appendBinaryStringInfo(buf, api->path, slot - api->path);
+		gc_append_url_encoded(buf, parent);
+		appendStringInfoString(buf, strchr(slot, '}') + 1);
+	}
+	else
+		appendStringInfoString(buf, api->path);
+	appendStringInfo(buf, "?pageSize=%d&pageNumber=%d", page_size, page_number);
 	for (p = api->pushables; p && p->field; p++)
 	{
-		const char *value = p->absent;
+		List	   *values = p->absent ? list_make1((char *) p->absent) : NIL;
 
 		if (p->kind != GC_PUSH_PARAM)
 			continue;
 		foreach(lc, params)
 			if (strcmp(((GcQueryParam *) lfirst(lc))->name, p->target) == 0)
-				value = ((GcQueryParam *) lfirst(lc))->value;
-		if (value == NULL)
-			continue;
-		appendStringInfo(buf, "&%s=", p->target);
-		gc_append_url_encoded(buf, value);
+				values = ((GcQueryParam *) lfirst(lc))->values;
+		foreach(lv, values)
+		{
+			appendStringInfo(buf, "&%s=", p->target);
+			gc_append_url_encoded(buf, lfirst(lv));
+		}
 	}
 	if (ids != NIL)
 	{

@@ -83,7 +83,9 @@ typedef enum GcPushKind
 	GC_PUSH_IDS,				/* id = / IN: the id list parameter of a
 								 * listing, or a lookup by id */
 	GC_PUSH_PARAM,				/* equality: a listing's query parameter */
-	GC_PUSH_FILTER				/* a clause of a query filter group */
+	GC_PUSH_FILTER,				/* a clause of a query filter group */
+	GC_PUSH_PATH				/* = / IN on the parent id in the path of a
+								 * nested listing: a listing per value */
 } GcPushKind;
 
 /* SQL shapes a pushable field takes (GcPushableDef.shapes) */
@@ -124,7 +126,9 @@ typedef struct GcDriver GcDriver;
  * Several tables share one (the conversation model's six tables read the
  * same conversation documents).
  */
-typedef struct GcApiDef
+typedef struct GcApiDef GcApiDef;
+
+struct GcApiDef
 {
 	const char *noun;			/* what its top-level objects are, plural */
 	const char *item;			/* ... and one of them */
@@ -138,6 +142,11 @@ typedef struct GcApiDef
 	int			default_page_size;
 	int			max_page_size;
 	const char *id_param;		/* id list parameter of a listing, or NULL */
+	const GcApiDef *parent;		/* a listing nested in the objects of
+									 * another ("/queues/{queueId}/members"):
+									 * its parents' listing, or NULL */
+	const char *parent_key;		/* the parent's id: the path's {name}, and
+								 * the member each row gets with its value */
 	const char *const *expands; /* expand= values asked for when a column
 								 * reads them, or NULL */
 	GcLevel		interval_level; /* level of the interval field */
@@ -155,7 +164,7 @@ typedef struct GcApiDef
 	const GcPushableDef *pushables; /* terminated by a NULL field */
 	double		default_rows;	/* planner: rows a listing holds, or top
 								 * objects per day of an interval */
-} GcApiDef;
+};
 
 typedef struct GcResourceDef
 {
@@ -443,11 +452,11 @@ typedef struct GcFilterClause
 	List	   *values;			/* char * per predicate; NIL for exists */
 } GcFilterClause;
 
-/* A query parameter of a listing and its value */
+/* A query parameter of a listing and its values (repeated when several) */
 typedef struct GcQueryParam
 {
 	const char *name;
-	const char *value;
+	List	   *values;			/* char * */
 } GcQueryParam;
 
 /*
@@ -465,7 +474,9 @@ typedef struct GcRequestSpec
 	TimestampTz end_lo;
 	bool		have_ids;		/* an id condition was found */
 	List	   *ids;			/* distinct ids (char *) */
-	List	   *params;			/* GcQueryParam */
+	List	   *params;			/* GcQueryParam, one per name */
+	bool		have_parents;	/* a condition named the parents to list */
+	List	   *parents;		/* distinct parent ids (char *) */
 	List	   *filters;		/* GcFilterClause */
 } GcRequestSpec;
 
@@ -498,8 +509,9 @@ extern void gc_build_job_body(StringInfo buf, const GcApiDef *api,
 							  TimestampTz win_start, TimestampTz win_end,
 							  List *filters);
 extern void gc_build_listing_path(StringInfo buf, const GcApiDef *api,
-								  int page_size, int page_number,
-								  List *params, List *ids, List *expands);
+								  const char *parent, int page_size,
+								  int page_number, List *params, List *ids,
+								  List *expands);
 extern void gc_build_lookup_path(StringInfo buf, const GcApiDef *api,
 								 List *ids);
 extern void gc_build_job_path(StringInfo buf, const GcApiDef *api,
@@ -586,6 +598,8 @@ extern bool gc_cursor_next_row(GcRowCursor *cur);
 extern void gc_cursor_values(GcRowCursor *cur, GcColumnMap *map,
 							 Datum *values, bool *isnull);
 extern bool gc_page_has_key(GcPage *page, const char *key);
+extern void gc_page_add_member(GcPage *page, const char *array_key,
+							   const char *key, const char *value);
 extern char *gc_page_string(GcPage *page, const char *key);
 extern char *gc_page_value_text(GcPage *page, const char *dotted_key);
 

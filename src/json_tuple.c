@@ -745,6 +745,41 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 }
 
 /*
+ * gc_page_add_member
+ *		Give each object of the page's array_key array a string member key
+ *		with value (a nested listing's parent id, which its objects do not
+ *		carry), first, in the page's memory.  An object that has the member
+ *		already keeps its own.
+ */
+void
+gc_page_add_member(GcPage *page, const char *array_key, const char *key,
+				   const char *value)
+{
+	GcJson	   *arr = gc_json_get(page->root, array_key);
+	MemoryContext cxt = GetMemoryChunkContext(page);
+	GcJson	   *obj;
+
+	if (arr == NULL || arr->type != GC_JSON_ARRAY)
+		return;
+	for (obj = arr->first; obj != NULL; obj = obj->next)
+	{
+		GcJson	   *member;
+
+		if (obj->type != GC_JSON_OBJECT || gc_json_get(obj, key) != NULL)
+			continue;
+		member = MemoryContextAllocZero(cxt, sizeof(GcJson));
+		member->type = GC_JSON_STRING;
+		member->str = MemoryContextStrdup(cxt, value);
+		member->len = strlen(value);
+		member->key = key;
+		member->keylen = strlen(key);
+		member->next = obj->first;
+		obj->first = member;
+		obj->len++;
+	}
+}
+
+/*
  * gc_page_has_key
  *		Whether the page's top-level object has a non-null key.
  */

@@ -533,7 +533,7 @@ explain_params_sent(GcScan *scan, ExplainState *es)
 			continue;
 		foreach(lc, scan->spec.params)
 			if (strcmp(((GcQueryParam *) lfirst(lc))->name, p->target) == 0)
-				value = ((GcQueryParam *) lfirst(lc))->value;
+				value = linitial(((GcQueryParam *) lfirst(lc))->values);
 		label = psprintf("Genesys %s Sent", p->target);
 		label[8] = pg_toupper((unsigned char) label[8]);
 		ExplainPropertyText(label, value, es);
