@@ -12,6 +12,8 @@ OBJS = \
 	src/scan.o \
 	src/jobs.o \
 	src/http.o \
+	src/retry.o \
+	src/api.o \
 	src/auth.o \
 	src/stats.o \
 	src/progress.o \

@@ -123,7 +123,7 @@ typedef struct GcScanState
 	 */
 	int			series;			/* bumped whenever page numbers restart */
 	int			series_pages;	/* pages of the series (0: unknown) */
-	GcAttempt	ahead[GC_MAX_CONCURRENCY];	/* page n in ahead[n % size] */
+	GcApiAhead *ahead[GC_MAX_CONCURRENCY];	/* page n in ahead[n % size] */
 	int			ahead_first;	/* pages ahead_first .. ahead_next - 1 */
 	int			ahead_next;		/* are in flight (or answered, unread) */
 	int			ahead_series;	/* the series they belong to */
@@ -898,7 +898,7 @@ page_request(GcScanState *st, int page_number, char **path, char **body)
 static void
 abandon_ahead(void *arg)
 {
-	gc_http_abandon(arg);
+	gc_api_abandon(arg);
 }
 
 /*
@@ -911,7 +911,7 @@ discard_ahead(GcScanState *st)
 	if (st->ahead_next > st->ahead_first)
 		st->ahead_unused += st->ahead_next - st->ahead_first;
 	st->ahead_first = st->ahead_next = 0;
-	gc_http_abandon(st);
+	gc_api_abandon(st);
 	MemoryContextReset(st->ahead_cxt);
 	/* a reset calls and forgets the callback: register it again */
 	MemoryContextRegisterResetCallback(st->ahead_cxt, &st->ahead_cb);
@@ -938,17 +938,23 @@ send_ahead(GcScanState *st, const char *method, int p)
 	while (st->ahead_next <= last)
 	{
 		MemoryContext oldcxt;
+		GcApiAhead *ahead;
 		char	   *path;
 		char	   *body;
 
 		if (budget >= 0 && st->ahead_next - st->ahead_first >= Max(budget, 1))
 			break;
-		oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
 		page_request(st, st->ahead_next, &path, &body);
+		/* the request keeps its own copies, in ahead_cxt */
+		oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+		ahead = gc_api_send_ahead(st->conn, method, path, body, &st->stats, st);
 		MemoryContextSwitchTo(oldcxt);
-		if (!gc_api_send_async(st->conn, method, path, body, &st->stats, st,
-							   &st->ahead[st->ahead_next % GC_MAX_CONCURRENCY]))
+		pfree(path);
+		if (body != NULL)
+			pfree(body);
+		if (ahead == NULL)
 			break;				/* other scans hold the slots: read on */
+		st->ahead[st->ahead_next % GC_MAX_CONCURRENCY] = ahead;
 		if (st->ahead_next > p)
 			st->ahead_sent++;
 		st->ahead_next++;
@@ -968,7 +974,7 @@ fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
 		   long return_status)
 {
 	int			p = st->page_number;
-	GcAttempt  *first = NULL;
+	GcApiAhead *first = NULL;
 	char	   *path;
 	char	   *body;
 
@@ -986,17 +992,19 @@ fetch_page(GcScanState *st, const char *method, GcHttpResponse *resp,
 		}
 		send_ahead(st, method, p);
 		if (p < st->ahead_next)
-		{
-			first = &st->ahead[p % GC_MAX_CONCURRENCY];
-			gc_api_wait(first);
-		}
+			first = st->ahead[p % GC_MAX_CONCURRENCY];
 		else
 			st->ahead_next = p + 1;
 		st->ahead_first = p + 1;
 	}
+	if (first != NULL)
+	{
+		gc_api_collect(first, &st->stats, resp, return_status);
+		return;
+	}
 	page_request(st, p, &path, &body);
-	gc_api_call_attempted(st->conn, method, path, body, &st->stats, resp,
-						  return_status, first);
+	gc_api_call_ex(st->conn, method, path, body, &st->stats, resp,
+				   return_status);
 }
 
 /*
