@@ -361,15 +361,18 @@ gc_slot_prepare(GcSlot *slot, const GcHttpRequest *req, const char *auth_line)
 /*
  * gc_slot_release
  *		Take slot's transfer out of the multi handle, wipe and free its
- *		header list (it may hold the bearer token), and leave the slot in
- *		state (DONE: answer not collected; FREE).  What the transfer
- *		received stays for gc_slot_finish.
+ *		header list (it may hold the bearer token), drop the client secret
+ *		from the handle's options, and leave the slot in state (DONE:
+ *		answer not collected; FREE).  What the transfer received stays for
+ *		gc_slot_finish.
  */
 static void
 gc_slot_release(GcSlot *slot, GcSlotState state)
 {
 	if (slot->state == GC_SLOT_BUSY)
 		curl_multi_remove_handle(gc_multi, slot->easy);
+	if (slot->client_credentials)
+		curl_easy_reset(slot->easy);
 	gc_free_headers(slot->headers);
 	slot->headers = NULL;
 	slot->state = state;
