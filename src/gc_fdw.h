@@ -170,9 +170,9 @@ typedef struct GcScanStats
 } GcScanStats;
 
 /* ----------------------------------------------------------------
- * http.c: the libcurl transport, the only file that includes
- * curl/curl.h.  It sends requests and reports what came back; it decides
- * no retry and words no API error.  Used by retry.c, auth.c and api.c (and
+ * http.c: the libcurl transport, the only file that includes libcurl's
+ * header.  It sends requests and reports what came back; it decides no
+ * retry and words no API error.  Used by retry.c, auth.c and api.c (and
  * jobs.c for the quiet DELETE); it calls none of them.
  * ----------------------------------------------------------------
  */
