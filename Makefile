@@ -20,6 +20,8 @@ OBJS = \
 	src/driver_jobs.o \
 	src/driver_lookup.o \
 	src/http.o \
+	src/retry.o \
+	src/api.o \
 	src/auth.o \
 	src/stats.o \
 	src/progress.o \

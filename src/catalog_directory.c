@@ -76,14 +76,14 @@ static const GcApiDef users_api = {
 	GC_SHAPE_EQ, NULL, NULL}
 #define END_OF_PUSHABLES {0, NULL, 0, NULL, NULL, 0, NULL, NULL}
 
-/* Entity-listing defaults of the directory's APIs */
-#define DIRECTORY_LISTING \
+/* Entity-listing defaults of the directory's APIs, and their largest page */
+#define DIRECTORY_LISTING(max) \
 	.driver = &gc_listing_driver, \
 	.method = "GET", \
 	.array_key = "entities", \
 	.top_id_key = "id", \
 	.default_page_size = 100, \
-	.max_page_size = 500
+	.max_page_size = max
 
 /* The service level settings of one media type of a queue */
 #define SERVICE_LEVEL(media) \
@@ -116,7 +116,7 @@ static const GcPushableDef queues_pushables[] = {
 };
 
 static const GcApiDef queues_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "queues",
 	.item = "queue",
@@ -149,7 +149,7 @@ static const GcPushableDef queue_members_pushables[] = {
 };
 
 static const GcApiDef queue_members_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(100),
 	.noun = "queue members",
 	.item = "queue member",
 	.family = "queue members",
@@ -181,7 +181,7 @@ static const GcPushableDef wrapup_codes_pushables[] = {
 };
 
 static const GcApiDef wrapup_codes_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "wrap-up codes",
 	.item = "wrap-up code",
@@ -206,7 +206,7 @@ static const GcPushableDef divisions_pushables[] = {
 };
 
 static const GcApiDef divisions_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "divisions",
 	.item = "division",
@@ -235,7 +235,7 @@ static const GcPushableDef id_list_pushables[] = {
 };
 
 static const GcApiDef groups_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "groups",
 	.item = "group",
@@ -260,7 +260,7 @@ static const GcPushableDef id_name_pushables[] = {
 };
 
 static const GcApiDef skills_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "skills",
 	.item = "skill",
@@ -271,7 +271,7 @@ static const GcApiDef skills_api = {
 };
 
 static const GcApiDef languages_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "languages",
 	.item = "language",
@@ -297,7 +297,7 @@ static const GcColumnDef locations_columns[] = {
 };
 
 static const GcApiDef locations_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.id_param = "id",
 	.noun = "locations",
 	.item = "location",
@@ -323,7 +323,7 @@ static const GcColumnDef presence_definitions_columns[] = {
 };
 
 static const GcApiDef presence_definitions_api = {
-	DIRECTORY_LISTING,
+	DIRECTORY_LISTING(500),
 	.noun = "presence definitions",
 	.item = "presence definition",
 	.family = "presence definitions",

@@ -156,18 +156,33 @@ finish_job(const char *job_id, bool delete_it)
 	}
 }
 
-/* A string member of a small JSON object answer, palloc'd, or NULL */
+/*
+ * answer_string
+ *		A string member of a small JSON object answer (a job's id, state,
+ *		date), palloc'd, or NULL.  *found, when given, says what was there
+ *		instead: nothing, or a JSON value of another type.
+ */
 static char *
-answer_string(const GcHttpResponse *resp, const char *key)
+answer_string(const GcHttpResponse *resp, const char *key, const char **found)
 {
 	json_object *root = resp->body ? json_tokener_parse(resp->body) : NULL;
-	json_object *val;
+	json_object *member = NULL;
+	char		value[256];
 	char	   *out = NULL;
 
+	if (found)
+		*found = "no such member";
 	if (root != NULL && json_object_is_type(root, json_type_object) &&
-		json_object_object_get_ex(root, key, &val) &&
-		json_object_is_type(val, json_type_string))
-		out = pstrdup(json_object_get_string(val));
+		json_object_object_get_ex(root, key, &member))
+	{
+		gc_json_string_field(root, key, value, sizeof(value));
+		if (json_object_is_type(member, json_type_string))
+			out = pstrdup(value);
+		else if (found)
+			*found = json_type_to_name(json_object_get_type(member));
+	}
+	else if (found && (root == NULL || !json_object_is_type(root, json_type_object)))
+		*found = "a body that is not a JSON object";
 	if (root != NULL)
 		json_object_put(root);
 	return out;
@@ -188,7 +203,7 @@ check_availability(GcScan *scan, JobsRead *read)
 	initStringInfo(&path);
 	gc_build_job_path(&path, scan->api, "availability", "");
 	gc_api_call(scan->conn, "GET", path.data, NULL, &scan->stats, &resp);
-	date = answer_string(&resp, "dataAvailabilityDate");
+	date = answer_string(&resp, "dataAvailabilityDate", NULL);
 	if (date == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
@@ -232,7 +247,7 @@ submit_job(GcScan *scan, JobsRead *read, GcHttpResponse *resp)
 	gc_api_call_ex(conn, "POST", scan->api->jobs_path, body.data, &scan->stats, resp, 400);
 	if (resp->status == 400)
 		return NULL;
-	job_id = answer_string(resp, "jobId");
+	job_id = answer_string(resp, "jobId", NULL);
 	if (job_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
@@ -288,14 +303,25 @@ wait_for_job(GcScan *scan, const char *job_id)
 		GcHttpResponse resp;
 		char	   *state;
 		char	   *message;
+		const char *found;
 
 		gc_api_call(scan->conn, "GET", path.data, NULL, &scan->stats, &resp);
-		state = answer_string(&resp, "state");
-		message = answer_string(&resp, "errorMessage");
+		state = answer_string(&resp, "state", &found);
+		message = answer_string(&resp, "errorMessage", NULL);
+		if (state == NULL && strcmp(found, "no such member") != 0 &&
+			strncmp(found, "a body", 6) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("Genesys Cloud answered GET %s with a job state that is not a string", path.data),
+					 errdetail("The member \"state\" is a JSON %s.", found),
+					 errhint("A proxy between PostgreSQL and Genesys Cloud may be rewriting responses; retry the query.")));
 		if (state == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("Genesys Cloud answered GET %s without a job state", path.data)));
+					 errmsg("Genesys Cloud answered GET %s without a job state", path.data),
+					 errdetail("The answer has %s.", strcmp(found, "no such member") == 0 ?
+							   "no member \"state\"" : found),
+					 errhint("A proxy between PostgreSQL and Genesys Cloud may be rewriting responses; retry the query.")));
 		if (strcmp(state, "FULFILLED") == 0)
 			return NULL;
 		if (strcmp(state, "QUEUED") != 0 && strcmp(state, "PENDING") != 0)

@@ -257,8 +257,8 @@ extern char *gc_get_column_key(Oid relid, AttrNumber attnum,
 extern GcConnection *gc_get_connection(ForeignTable *table, Oid userid);
 
 /* ----------------------------------------------------------------
- * Statistics of one scan, shown by EXPLAIN ANALYZE (filled by http.c,
- * auth.c and the scanner).
+ * Statistics of one scan, shown by EXPLAIN ANALYZE (filled by api.c,
+ * retry.c, auth.c and the scanner).
  * ----------------------------------------------------------------
  */
 typedef struct GcScanStats
@@ -283,9 +283,15 @@ typedef struct GcScanStats
 } GcScanStats;
 
 /* ----------------------------------------------------------------
- * http.c: the only file that includes curl/curl.h
+ * http.c: the libcurl transport, the only file that includes libcurl's
+ * header.  It sends requests and reports what came back; it decides no
+ * retry and words no API error.  Used by retry.c, auth.c and api.c (and
+ * jobs.c for the quiet DELETE); it calls none of them.
  * ----------------------------------------------------------------
  */
+
+/* Largest response body accepted (the transport stops receiving there) */
+#define GC_HTTP_MAX_BODY		((size_t) 512 * 1024 * 1024)
 
 /*
  * One HTTP response.  body is palloc'd (NUL-terminated) in the memory
@@ -304,63 +310,203 @@ typedef struct GcHttpResponse
 									 * take effect */
 } GcHttpResponse;
 
+/* What one attempt came to, in the terms the retry policy needs */
+typedef enum GcHttpOutcome
+{
+	GC_HTTP_ANSWERED,			/* the host answered: status, headers, body */
+	GC_HTTP_NET_TRANSIENT,		/* refused or broken connection, no or part
+								 * of an answer: worth another attempt */
+	GC_HTTP_NET_TIMEOUT,		/* connect_timeout or request_timeout ran
+								 * out: worth another attempt */
+	GC_HTTP_NET_UNTRUSTED,		/* the host's TLS certificate is not trusted */
+	GC_HTTP_NET_PERMANENT,		/* DNS, URL, protocol: would fail again */
+	GC_HTTP_CANCELLED,			/* a cancel or terminate is pending */
+	GC_HTTP_TOO_LARGE,			/* the body passed GC_HTTP_MAX_BODY */
+	GC_HTTP_NO_MEMORY			/* the body could not be stored */
+} GcHttpOutcome;
+
+/*
+ * One request.  The strings must stay valid until the attempt has been
+ * waited for, collected or abandoned (libcurl copies url and body).
+ */
+typedef struct GcHttpRequest
+{
+	const char *method;			/* "GET", "POST", "PATCH" or "DELETE" */
+	const char *url;
+	const char *path;			/* path and query string, for log lines */
+	const char *body;			/* JSON, the token form, or NULL */
+	const char *bearer_token;	/* Authorization: Bearer, or NULL */
+	bool		client_credentials; /* token request: Basic auth with conn's
+									 * client id and secret, a form body, an
+									 * answer wiped from the transport */
+	const GcConnection *conn;	/* timeouts, ca_file, credentials */
+} GcHttpRequest;
+
+/* The inin-ratelimit-* headers of an answer as sent, "" when absent */
+typedef struct GcRateLimitHeaders
+{
+	char		allowed[32];	/* requests the window allows */
+	char		count[32];		/* requests counted in it so far */
+	char		reset[32];		/* seconds until it resets */
+} GcRateLimitHeaders;
+
+/* The outcome of one attempt of a request */
+typedef struct GcHttpAttempt
+{
+	GcHttpOutcome outcome;
+	GcHttpResponse resp;		/* when GC_HTTP_ANSWERED */
+	char		retry_after[64];	/* Retry-After as sent, or "" */
+	GcRateLimitHeaders ratelimit;
+	char		error[256];		/* libcurl's words for a network failure */
+} GcHttpAttempt;
+
+/* A request sent and not collected yet: opaque outside http.c */
+typedef struct GcHttpSent GcHttpSent;
+
 extern void gc_http_init(void);
+/* One attempt, waited for (requests sent ahead move on meanwhile) */
+extern void gc_http_perform(const GcHttpRequest *req, GcHttpAttempt *att);
+/* Whether a request may be sent ahead now (slots left for waited ones) */
+extern bool gc_http_can_send_ahead(void);
+/* Start req without waiting, owned by owner; see http.c */
+extern GcHttpSent *gc_http_send(const GcHttpRequest *req, const void *owner);
+/* Wait for a request sent; a cancel gives up all of its owner's requests */
+extern void gc_http_collect(GcHttpSent *sent, GcHttpAttempt *att);
+/* Give up owner's requests not collected (raises nothing) */
+extern void gc_http_abandon(const void *owner);
+/* Seconds from now until an HTTP-date, -1 when it is not one */
+extern double gc_http_date_secs(const char *value);
+
+/* DELETE without raising (abort callbacks); true on a 2xx answer */
+extern bool gc_http_delete_quietly(const char *url, const char *token,
+								   const char *ca_file);
+
+/* ----------------------------------------------------------------
+ * retry.c: the retry rules shared by API calls (api.c) and the token
+ * exchange (auth.c), and the text helpers of their messages.  Calls
+ * http.c, never auth.c or api.c.
+ * ----------------------------------------------------------------
+ */
+
+/* Bytes of a non-JSON body quoted in a message */
+#define GC_SNIPPET_LEN			200
+
+/*
+ * One request under the retry rules: what its messages name, and what
+ * its retries have counted so far.  Set up by gc_retry_begin; not to be
+ * copied (stats may point into it).
+ */
+typedef struct GcRetry
+{
+	GcConnection *conn;
+	const char *service;		/* who answers, for messages */
+	const char *url_option;		/* server option naming the host */
+	const char *method;
+	const char *path;			/* path and query string, for messages */
+	const char *url;
+	struct GcEndpointStats *endpoint;	/* counters of gc_fdw.stats() */
+	GcScanStats *stats;			/* the caller's, or scratch below */
+	int64	   *exchanges;		/* stats->requests or ->token_requests */
+	int			retries;		/* retries so far */
+	int			backoff_step;	/* 5xx and network backoffs so far */
+	int			step_429;		/* 429s without Retry-After so far */
+	double		waited;			/* seconds slept before retries */
+	bool		uncertain;		/* a failed attempt may have taken effect */
+	GcScanStats scratch;		/* when the caller keeps no statistics */
+} GcRetry;
+
+struct json_object;
+
+/*
+ * The caller's loop: before each attempt what the host needs (api.c: pacing
+ * and a token), then gc_retry_attempt; while gc_retry_again says so (it has
+ * waited), attempt again; then act on the answer left in att.  An attempt
+ * sent beforehand enters through gc_retry_received.  gc_retry_failed is
+ * for the caller's PG_CATCH.
+ */
+extern void gc_retry_begin(GcRetry *retry, GcConnection *conn,
+						   const GcHttpRequest *req, const char *service,
+						   const char *url_option, GcScanStats *stats);
+extern void gc_retry_attempt(GcRetry *retry, const GcHttpRequest *req,
+							 GcHttpAttempt *att);
+extern void gc_retry_received(GcRetry *retry, const GcHttpAttempt *att);
+extern bool gc_retry_again(GcRetry *retry, const GcHttpAttempt *att);
+extern void gc_retry_failed(GcRetry *retry);
+/* Text from a remote body, on one line, safe in the database encoding */
+extern char *gc_one_line(const char *text, size_t len, size_t max_len);
+/* A string member of a JSON object, or "" */
+extern void gc_json_string_field(struct json_object *obj, const char *key,
+								 char *dst, size_t dst_size);
+
+/* ----------------------------------------------------------------
+ * auth.c: the per-backend token cache and the token exchange.  Calls
+ * retry.c and http.c, never api.c.
+ * ----------------------------------------------------------------
+ */
+extern void gc_auth_init(void);
+
+/* Bearer token for conn, fetching or renewing it as needed. */
+extern const char *gc_auth_get_token(GcConnection *conn,
+									 GcScanStats *stats);
+
+/* Drop the cached token of conn (after a 401). */
+extern void gc_auth_forget_token(GcConnection *conn);
+/* Counts the tokens this backend has fetched: tells a 401 on a request sent
+ * before a newer token from one sent with the current token. */
+extern uint64 gc_auth_token_generation(void);
+
+/* ----------------------------------------------------------------
+ * api.c: authenticated API calls with the full retry policy, requests
+ * sent ahead, pacing and the wording of API errors.  Calls auth.c,
+ * retry.c and http.c; nothing calls back into it.
+ * gc_describe_response and gc_sleep_interruptible belong to this
+ * interface but are defined in retry.c, which auth.c shares.
+ * ----------------------------------------------------------------
+ */
 
 /* Whether the exchange that last raised an error may have taken effect
  * (network failure, timeout, 5xx, cancel) rather than being refused (4xx). */
-extern bool gc_http_failure_uncertain;
+extern bool gc_api_failure_uncertain;
 
 /*
  * Authenticated API call with the full retry policy: 401 re-authenticates
  * once, 429 waits as Retry-After says, 5xx/network errors back off.
- * method is "GET", "POST" or "DELETE"; path_query starts with "/api/v2/";
- * json_body may be NULL.  Returns the 2xx response; any failure ereports.
+ * method is "GET", "POST", "PATCH" or "DELETE"; path_query starts with
+ * "/api/v2/"; json_body may be NULL.  Returns the 2xx response; any failure
+ * ereports.  gc_api_call_ex also returns an answer of status
+ * return_status (0: none) instead of reporting it.
  */
 extern void gc_api_call(GcConnection *conn, const char *method,
 						const char *path_query, const char *json_body,
 						GcScanStats *stats, GcHttpResponse *resp);
-
 extern void gc_api_call_ex(GcConnection *conn, const char *method,
 						   const char *path_query, const char *json_body,
 						   GcScanStats *stats, GcHttpResponse *resp,
 						   long return_status);
 
+/* A request sent ahead of need: opaque to callers. */
+typedef struct GcApiAhead GcApiAhead;
 
 /*
- * The first attempt of a request sent ahead of need (gc_api_send_async),
- * collected by gc_api_wait; gc_api_call_attempted then runs the retry
- * policy from it, as if the request had just been sent.
+ * Send now (pacing and the token apply, it counts as a request in stats)
+ * and return without waiting; NULL, sending nothing, when the transfer
+ * slots are all taken.  Allocated in CurrentMemoryContext, which must
+ * outlive the collect; owner gives it up with gc_api_abandon(owner) (also
+ * call that from a reset callback).
  */
-typedef struct GcAttempt
-{
-	int			curl_rc;		/* libcurl result; 0 = an answer came */
-	GcHttpResponse resp;		/* the answer, when curl_rc is 0 */
-	char		retry_after[64];	/* its Retry-After header */
-	char		curl_error[256];	/* libcurl's message, when curl_rc != 0 */
-	uint64		token_generation;	/* gc_auth_token_generation() at send */
-	bool		pending;		/* sent, not collected yet */
-	int			slot;			/* transfer slot while pending */
-	uint64		slot_seq;
-	bool		used;			/* handed to gc_api_call_attempted */
-} GcAttempt;
+extern GcApiAhead *gc_api_send_ahead(GcConnection *conn, const char *method,
+									 const char *path_query,
+									 const char *json_body,
+									 GcScanStats *stats, const void *owner);
 
 /*
- * Send an authenticated API request and return without waiting: owner (the
- * scan) must later collect it with gc_api_wait or give it up with
- * gc_http_abandon(owner), which its memory context's reset callback also
- * does.  Returns false, sending nothing, when the transfer slots are all
- * taken by pages other scans of the query keep in flight.
+ * Wait for its answer (a cancel gives up all of its owner's requests and
+ * raises), then run the retry policy from that first attempt exactly as
+ * gc_api_call_ex would have; the body is palloc'd in CurrentMemoryContext.
  */
-extern bool gc_api_send_async(GcConnection *conn, const char *method,
-							  const char *path_query, const char *json_body,
-							  GcScanStats *stats, const void *owner,
-							  GcAttempt *att);
-extern void gc_api_wait(GcAttempt *att);
-extern void gc_http_abandon(const void *owner);
-extern void gc_api_call_attempted(GcConnection *conn, const char *method,
-								  const char *path_query, const char *json_body,
-								  GcScanStats *stats, GcHttpResponse *resp,
-								  long return_status, GcAttempt *first);
+extern void gc_api_collect(GcApiAhead *ahead, GcScanStats *stats,
+						   GcHttpResponse *resp, long return_status);
+extern void gc_api_abandon(const void *owner);
 /* Requests left in the rate-limit window as last reported, -1 unknown */
 extern int	gc_api_budget_left(GcConnection *conn);
 /* "HTTP status 409, Genesys code ..., correlation id ..." for messages */
@@ -368,38 +514,8 @@ extern char *gc_describe_response(const GcHttpResponse *resp);
 extern void gc_api_report_error(GcConnection *conn, const char *method,
 								const char *path_query,
 								const GcHttpResponse *resp) pg_attribute_noreturn();
-
-/*
- * Token endpoint exchange (used by auth.c): POST login_url/oauth/token with
- * Basic auth and grant_type=client_credentials, retrying 429/5xx/network
- * failures like gc_api_call.  Returns the final response whatever its
- * status (auth.c reports non-200s); network failures after all retries
- * ereport.
- */
-extern void gc_http_token_request(GcConnection *conn, GcScanStats *stats,
-								  GcHttpResponse *resp);
-
-/* DELETE without raising (abort callbacks); true on a 2xx answer */
-extern bool gc_http_delete_quietly(const char *url, const char *token,
-								   const char *ca_file);
-
 /* Interruptible sleep: honours cancel, statement_timeout, terminate. */
 extern void gc_sleep_interruptible(double seconds);
-
-/* ----------------------------------------------------------------
- * auth.c: the per-backend token cache
- * ----------------------------------------------------------------
- */
-extern void gc_auth_init(void);
-
-/* Bearer token for conn, fetching or renewing it as needed. */
-extern const char *gc_auth_get_token(GcConnection *conn, GcScanStats *stats);
-
-/* Drop the cached token of conn (after a 401). */
-extern void gc_auth_forget_token(GcConnection *conn);
-/* Counts the tokens this backend has fetched: tells a 401 on a request sent
- * before a newer token from one sent with the current token. */
-extern uint64 gc_auth_token_generation(void);
 
 /* ----------------------------------------------------------------
  * conds.c: the WHERE conditions that narrow a request (classified at

@@ -693,7 +693,7 @@ gcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			"No user had been updated by this statement." :
 			psprintf("%lld user(s) had already been updated by this statement and stay updated: the Genesys Cloud API is not transactional.",
 					 (long long) st->updated);
-		if (st->in_flight && gc_http_failure_uncertain)
+		if (st->in_flight && gc_api_failure_uncertain)
 			note = psprintf("%s The PATCH of user %s had been sent and may have been applied.",
 							note, st->in_flight);
 		st->in_flight = NULL;

@@ -43,7 +43,7 @@ typedef struct GcAhead
 {
 	int			series;			/* bumped whenever page numbers restart */
 	int64		series_pages;	/* pages of the series (0: unknown) */
-	GcAttempt	pages[GC_MAX_CONCURRENCY];	/* page n in pages[n % size] */
+	GcApiAhead *pages[GC_MAX_CONCURRENCY];	/* page n in pages[n % size] */
 	int			first;			/* pages first .. next - 1 */
 	int			next;			/* are in flight (or answered, unread) */
 	int			of_series;		/* the series they belong to */
@@ -251,7 +251,7 @@ discard_ahead(GcScan *scan)
 	if (ahead->next > ahead->first)
 		ahead->unused += ahead->next - ahead->first;
 	ahead->first = ahead->next = 0;
-	gc_http_abandon(scan);
+	gc_api_abandon(scan);
 	MemoryContextReset(ahead->cxt);
 	/* a reset calls and forgets the callback: register it again */
 	MemoryContextRegisterResetCallback(ahead->cxt, &ahead->cb);
@@ -321,7 +321,7 @@ gc_scan_end(ForeignScanState *node)
 static void
 abandon_ahead(void *arg)
 {
-	gc_http_abandon(arg);
+	gc_api_abandon(arg);
 }
 
 /*
@@ -369,17 +369,23 @@ send_ahead(GcScan *scan, const char *method, int p)
 	while (ahead->next <= last)
 	{
 		MemoryContext oldcxt;
+		GcApiAhead *sent;
 		char	   *path;
 		char	   *body;
 
 		if (budget >= 0 && ahead->next - ahead->first >= Max(budget, 1))
 			break;
-		oldcxt = MemoryContextSwitchTo(ahead->cxt);
 		scan->plan.driver->page_request(scan, ahead->next, &path, &body);
+		/* the request keeps its own copies, in ahead->cxt */
+		oldcxt = MemoryContextSwitchTo(ahead->cxt);
+		sent = gc_api_send_ahead(scan->conn, method, path, body, &scan->stats, scan);
 		MemoryContextSwitchTo(oldcxt);
-		if (!gc_api_send_async(scan->conn, method, path, body, &scan->stats, scan,
-							   &ahead->pages[ahead->next % GC_MAX_CONCURRENCY]))
+		pfree(path);
+		if (body != NULL)
+			pfree(body);
+		if (sent == NULL)
 			break;				/* other scans hold the slots: read on */
+		ahead->pages[ahead->next % GC_MAX_CONCURRENCY] = sent;
 		if (ahead->next > p)
 			ahead->sent++;
 		ahead->next++;
@@ -401,7 +407,7 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 {
 	GcAhead    *ahead = scan->ahead;
 	int			p = page_number;
-	GcAttempt  *first = NULL;
+	GcApiAhead *first = NULL;
 	char	   *path;
 	char	   *body;
 
@@ -419,17 +425,19 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 		}
 		send_ahead(scan, method, p);
 		if (p < ahead->next)
-		{
-			first = &ahead->pages[p % GC_MAX_CONCURRENCY];
-			gc_api_wait(first);
-		}
+			first = ahead->pages[p % GC_MAX_CONCURRENCY];
 		else
 			ahead->next = p + 1;
 		ahead->first = p + 1;
 	}
+	if (first != NULL)
+	{
+		gc_api_collect(first, &scan->stats, resp, return_status);
+		return;
+	}
 	scan->plan.driver->page_request(scan, p, &path, &body);
-	gc_api_call_attempted(scan->conn, method, path, body, &scan->stats, resp,
-						  return_status, first);
+	gc_api_call_ex(scan->conn, method, path, body, &scan->stats, resp,
+				   return_status);
 }
 
 /*
