@@ -44,7 +44,6 @@ pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron,gc_fdw \
 	-o cron.database_name=postgres -o cron.use_background_workers=on \
 	-o max_worker_processes=16 \
 	tests/in-cluster.sh regress-only pg_regress-clang 2>&1 | tee -a "$GC_TEST_WORK/console.log"
-build_and_install || exit 1
 
 # the gc_fdw.progress view in a cluster without the preload
 log "without shared_preload_libraries"
