@@ -3,7 +3,8 @@
 #   1. installs the Debian packages it needs (idempotent), builds and installs
 #      the extension;
 #   2. starts the bundled Genesys Cloud emulator on 127.0.0.1;
-#   3. runs the emulator's own wire-format tests;
+#   3. runs the emulator's own wire-format tests, and reads it through the
+#      official JS SDK (npm ci of the pinned SDK when missing);
 #   4. in a throwaway PostgreSQL 15 cluster (pg_virtualenv) logging at
 #      debug5, runs the pg_regress suites, the integration and fault tests,
 #      and scans every output and the server log for secrets;
@@ -25,6 +26,9 @@ trap stop_emulator EXIT
 # emulator self-test (unittest; counts recorded for the summary)
 log "emulator wire-format tests"
 python3 tests/count_unittest.py emulator tests/emulator/selftest
+# the emulator read through the official JS SDK (installs it with npm ci)
+log "SDK wire-format tests"
+python3 tests/count_unittest.py sdk tests/sdk/test_sdk.py
 
 # everything that needs PostgreSQL runs inside one throwaway cluster
 log "PostgreSQL suites in a throwaway cluster"

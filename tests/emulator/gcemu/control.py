@@ -10,6 +10,7 @@ or hand out a secret or a token.
 
 import json
 
+from .directory_data import TABLES as DIRECTORY_TABLES
 from .exchange import Reply
 from .faults import check_rule
 from .mutations import MutationError
@@ -103,4 +104,8 @@ def control(st, method, path, query, raw):
         return Reply(200, [st.dataset.render_user(u, True) for u in st.dataset.users])
     if path == "/__emu/dataset/conversations":
         return Reply(200, [c["plain"] for c in st.dataset.conversations])
+    table = path[len("/__emu/dataset/"):] if path.startswith("/__emu/dataset/") else None
+    if table in DIRECTORY_TABLES:
+        ds = st.dataset
+        return Reply(200, ds.directory.truth(ds, table))
     return Reply(404, {"error": "unknown control endpoint %s %s" % (method, path)})

@@ -16,10 +16,13 @@ import random
 import unicodedata
 import uuid
 
+from .directory_data import Directory
 from .pages import ServeCache
 from .wire import DAY_MS, epoch_ms, iso_ms, parse_iso
 
 DATASET_START = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+# --directory-scale S makes max(600, 250 * S) users (S = 8: 2,000)
+USERS_PER_DIRECTORY_SCALE = 250
 DATASET_DAYS = 21                     # 2024-03-01 .. 2024-03-22 (exclusive)
 
 
@@ -79,7 +82,7 @@ def phone(rng):
 class Dataset:
     """The deterministic users and conversations served by the emulator."""
 
-    def __init__(self, seed=42, scale=1):
+    def __init__(self, seed=42, scale=1, directory_scale=1):
         self.seed = seed
         self.scale = scale
         rng = random.Random(seed)
@@ -88,9 +91,17 @@ class Dataset:
         self.flows = [{"id": det_uuid(rng), "name": n, "type": t} for n, t in FLOW_NAMES]
         self.wrapups = [det_uuid(rng) for _ in WRAPUP_NAMES]
         self.users = self._gen_users(rng)
+        # a big directory has more users than the 600: they come from a
+        # stream of their own, so the 600 and the conversations stay as
+        # they are (their agents are the first 80 active users)
+        extra = USERS_PER_DIRECTORY_SCALE * directory_scale - len(self.users)
+        if extra > 0:
+            self.users += self._gen_extra_users(random.Random("users:extra:%d" % seed), extra)
         self.users_by_id = {u["id"]: u for u in self.users}
         self.conversations = self._gen_conversations(rng)
         self.conv_by_id = {c["meta"]["id"]: c for c in self.conversations}
+        self.wrapup_names = WRAPUP_NAMES
+        self.directory = Directory(self, directory_scale)
         self.added = 0                # conversations added by /__emu/mutate
         self.cache = ServeCache(self)
 
@@ -107,6 +118,7 @@ class Dataset:
         ds.users_by_id = dict(self.users_by_id)
         ds.conversations = list(self.conversations)
         ds.conv_by_id = dict(self.conv_by_id)
+        ds.directory = self.directory.fork()
         # rendered pages and hit lists describe self, not the fork that is
         # about to change: the fork starts with empty ones
         ds.cache = ServeCache(ds)
@@ -140,40 +152,7 @@ class Dataset:
         users = []
         emails = set()
         for i in range(n):
-            uid = det_uuid(rng)
-            name = names[i]
-            slug = ascii_slug(name) or "user"
-            email = "%s@example.com" % slug
-            k = 2
-            while email in emails:
-                email = "%s%d@example.com" % (slug, k)
-                k += 1
-            emails.add(email)
-            div = self.divisions[0 if rng.random() < 0.6 else rng.randint(1, 2)]
-            u = {
-                "id": uid, "name": name, "state": states[i], "email": email,
-                "division": div, "version": rng.randint(1, 40),
-                "acdAutoAnswer": rng.random() < 0.3,
-                "department": rng.choice(DEPARTMENTS) if rng.random() < 0.85 else None,
-                "title": rng.choice(TITLES) if rng.random() < 0.8 else None,
-                "jabber": "%s@genesys-emu.orgspan.com" % ("%024x" % rng.getrandbits(96)),
-                "phone": phone(rng) if rng.random() < 0.6 else None,
-                "work_phone": phone(rng) if rng.random() < 0.3 else None,
-                "image": ("%032x" % rng.getrandbits(128)) if rng.random() < 0.5 else None,
-                "preferredName": name.split(" ")[0] if rng.random() < 0.2 else None,
-                "employerInfo": None, "manager": None, "dateLastLogin": None,
-            }
-            if rng.random() < 0.4:
-                ei = {"officialName": name, "employeeId": "E%05d" % (i + 1),
-                      "employeeType": rng.choice(["Full-time", "Part-time", "Contractor"])}
-                if rng.random() < 0.8:
-                    ei["dateHire"] = "%04d-%02d-%02d" % (rng.randint(2012, 2023),
-                                                         rng.randint(1, 12), rng.randint(1, 28))
-                u["employerInfo"] = ei
-            if rng.random() < 0.85 and states[i] != "deleted" or (states[i] == "deleted" and rng.random() < 0.5):
-                base = epoch_ms(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-                u["dateLastLogin"] = iso_ms(base + rng.randint(0, 80 * DAY_MS))
-            users.append(u)
+            users.append(self._make_user(rng, i, names[i], states[i], emails))
         managers = [u for u in users if u["state"] == "active"][:40]
         for u in users:
             if u["state"] != "deleted" and rng.random() < 0.8:
@@ -181,6 +160,60 @@ class Dataset:
                 if m is not u:
                     u["manager"] = m["id"]
         return users
+
+    def _make_user(self, rng, i, name, state, emails):
+        """The stored user number i (from 0) called name, in state; its email
+        is made unique against emails (and added to it)."""
+        uid = det_uuid(rng)
+        slug = ascii_slug(name) or "user"
+        email = "%s@example.com" % slug
+        k = 2
+        while email in emails:
+            email = "%s%d@example.com" % (slug, k)
+            k += 1
+        emails.add(email)
+        div = self.divisions[0 if rng.random() < 0.6 else rng.randint(1, 2)]
+        u = {
+            "id": uid, "name": name, "state": state, "email": email,
+            "division": div, "version": rng.randint(1, 40),
+            "acdAutoAnswer": rng.random() < 0.3,
+            "department": rng.choice(DEPARTMENTS) if rng.random() < 0.85 else None,
+            "title": rng.choice(TITLES) if rng.random() < 0.8 else None,
+            "jabber": "%s@genesys-emu.orgspan.com" % ("%024x" % rng.getrandbits(96)),
+            "phone": phone(rng) if rng.random() < 0.6 else None,
+            "work_phone": phone(rng) if rng.random() < 0.3 else None,
+            "image": ("%032x" % rng.getrandbits(128)) if rng.random() < 0.5 else None,
+            "preferredName": name.split(" ")[0] if rng.random() < 0.2 else None,
+            "employerInfo": None, "manager": None, "dateLastLogin": None,
+        }
+        if rng.random() < 0.4:
+            ei = {"officialName": name, "employeeId": "E%05d" % (i + 1),
+                  "employeeType": rng.choice(["Full-time", "Part-time", "Contractor"])}
+            if rng.random() < 0.8:
+                ei["dateHire"] = "%04d-%02d-%02d" % (rng.randint(2012, 2023),
+                                                     rng.randint(1, 12), rng.randint(1, 28))
+            u["employerInfo"] = ei
+        if rng.random() < 0.85 and state != "deleted" or (state == "deleted" and rng.random() < 0.5):
+            base = epoch_ms(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+            u["dateLastLogin"] = iso_ms(base + rng.randint(0, 80 * DAY_MS))
+        return u
+
+    def _gen_extra_users(self, rng, count):
+        """count more users for a big directory (--directory-scale), from
+        their own random stream, after the 600 (which stay as they are):
+        mostly active, numbered names, a manager among the first 40 active."""
+        emails = {u["email"] for u in self.users}
+        managers = [u for u in self.users if u["state"] == "active"][:40]
+        out = []
+        for k in range(count):
+            i = len(self.users) + k
+            name = "%s %s %d" % (rng.choice(FIRST), rng.choice(LAST), i + 1)
+            state = rng.choices(["active", "inactive", "deleted"], [90, 7, 3])[0]
+            u = self._make_user(rng, i, name, state, emails)
+            if state != "deleted" and rng.random() < 0.8:
+                u["manager"] = rng.choice(managers)["id"]
+            out.append(u)
+        return out
 
     def render_user(self, u, with_login=False):
         """A user as GET /api/v2/users renders it (nulls omitted)."""

@@ -34,6 +34,9 @@ HTML_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Ba
 # where a redirect points when its rule gives no location: a host that
 # never resolves, so a client that follows it goes nowhere
 REDIRECT_HOST = "https://api.example.invalid"
+# the fields huge_string and wrong_type change by default, per endpoint class
+# (conversations otherwise: externalTag, which most lack, and conversationStart)
+DEFAULT_FIELDS = {"users": ("title", "version"), "directory": ("name", "name")}
 # what a body cut short or a gzip bomb holds when the answer had no body
 EMPTY_PAGE = b'{"conversations":[],"totalHits":0}'
 
@@ -171,9 +174,9 @@ def rewrite_body(rep, rule, cls):
         if not rows:
             return False
         first = rows[0]
-        is_user = cls == "users"
+        huge_field, wrong_field = DEFAULT_FIELDS.get(cls, ("externalTag", "conversationStart"))
         if kind == "huge_string":
-            first[rule.get("field") or ("title" if is_user else "externalTag")] = \
+            first[rule.get("field") or huge_field] = \
                 huge_text(int(rule.get("size", 1048576)))
         elif kind == "deep_nesting":
             first[rule.get("field") or "emuDeep"] = DEEP_PLACEHOLDER
@@ -184,7 +187,7 @@ def rewrite_body(rep, rule, cls):
             first[rule.get("field") or "emuSplice"] = DEEP_PLACEHOLDER
             splice = rule["text"].encode("utf-8", "surrogatepass")
         elif kind == "wrong_type":
-            field = rule.get("field") or ("version" if is_user else "conversationStart")
+            field = rule.get("field") or wrong_field
             first[field] = (rule["value"] if "value" in rule
                             else wrong_type_value(first.get(field)))
     body = dumps_bytes(obj)

@@ -29,7 +29,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler
 
-from . import conversations, users
+from . import conversations, directory, users
 from .control import control
 from .endpoints import endpoint_class
 from .exchange import ERROR_CODES, Call, Reply, oauth_error, platform_error
@@ -40,7 +40,7 @@ from .users import patch_log_body
 from .wire import QueryError
 
 # the API families, asked in turn; the first that knows the path answers
-FAMILIES = (users, conversations)
+FAMILIES = (users, conversations, directory)
 
 
 def route(call):

@@ -14,6 +14,7 @@ import json
 import random
 
 from .dataset import iter_segments, make_entry
+from .directory_data import DATASET_END, TABLES as DIRECTORY_TABLES
 from .wire import iso_ms, parse_iso
 
 
@@ -23,6 +24,7 @@ class MutationError(Exception):
 
 MEDIA_TYPES = ("voice", "chat", "email", "message", "callback")
 WRAPUP_MS = 30000                     # length of a wrapup segment a mutation appends
+SYSTEM_WRAPUP_CODE = "ININ-WRAP-UP-TIMEOUT"   # a platform code, not in the listing
 USER_STATES = ("active", "inactive", "deleted")
 # user fields update_user may change -> kind of value accepted ("?" = may be null)
 USER_FIELDS = {"name": "str", "email": "str", "jabber": "str", "state": "state",
@@ -287,8 +289,82 @@ def mutate_update_user(ds, body):
     return {"ok": True, "id": new["id"], "version": new["version"]}
 
 
+def take_entity(ds, body):
+    """(table, entity) for body.table and body.id, in the fork's directory."""
+    table = body.get("table")
+    if table not in DIRECTORY_TABLES or table == "queue_members":
+        raise MutationError("table must be one of %s" % ", ".join(
+            t for t in DIRECTORY_TABLES if t != "queue_members"))
+    eid = req_str(body, "id")
+    entity = ds.directory.by_id[table].get(eid)
+    if entity is None:
+        raise MutationError("unknown %s id %s" % (table, eid))
+    return table, entity
+
+
+def mutate_remove_entity(ds, body):
+    """A directory entity disappears from its listing (a queue: its members
+    listing too, which then answers 404), or, with table queue_members and
+    queueId, a user stops being a member of that queue."""
+    if body.get("table") == "queue_members":
+        check_keys(body, ("table", "queueId", "id"))
+        qid, uid = req_str(body, "queueId"), req_str(body, "id")
+        members = ds.directory.members.get(qid)
+        if members is None or not any(m["userId"] == uid for m in members):
+            raise MutationError("user %s is not a member of queue %s" % (uid, qid))
+        ds.directory.members[qid] = [m for m in members if m["userId"] != uid]
+        return {"ok": True, "queueId": qid, "id": uid}
+    check_keys(body, ("table", "id"))
+    table, entity = take_entity(ds, body)
+    ds.directory.replace(table, entity, None)
+    return {"ok": True, "table": table, "id": entity["id"]}
+
+
+def mutate_rename_entity(ds, body):
+    """A directory entity gets a new name (a presence definition: its
+    en_US label too) and dateModified/modifiedDate = the dataset's end.
+    What refers to it by name elsewhere keeps the old name."""
+    check_keys(body, ("table", "id", "name"))
+    table, entity = take_entity(ds, body)
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise MutationError("name must be a string")
+    new = dict(entity, name=name)
+    for key in ("dateModified", "modifiedDate"):
+        if key in new:
+            new[key] = iso_ms(DATASET_END)
+    if "languageLabels" in new:
+        new["languageLabels"] = dict(new["languageLabels"], en_US=name)
+    ds.directory.replace(table, entity, new)
+    return {"ok": True, "table": table, "id": entity["id"]}
+
+
+def mutate_system_wrapups(ds, body):
+    """Every Nth conversation (default 10, in dataset order) that has a
+    wrapup segment gets the system code (default ININ-WRAP-UP-TIMEOUT) on
+    its last one, as when agents let the after-call work time out: codes
+    the wrap-up code listing does not hold."""
+    check_keys(body, ("code", "every"))
+    code = body.get("code", SYSTEM_WRAPUP_CODE)
+    every = body.get("every", 10)
+    if not isinstance(code, str) or not code:
+        raise MutationError("code must be a non-empty string")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise MutationError("every must be an integer >= 1")
+    with_wrapup = [c for c in ds.conversations
+                   if any(g["segmentType"] == "wrapup" for _, _, g in iter_segments(c["full"]))]
+    changed = []
+    for entry in with_wrapup[every - 1::every]:
+        mutate_wrapup(ds, {"action": "wrapup", "conversationId": entry["meta"]["id"],
+                           "wrapUpCode": code})
+        changed.append(entry["meta"]["id"])
+    return {"ok": True, "code": code, "conversations": len(changed)}
+
+
 MUTATIONS = {"wrapup": mutate_wrapup, "end": mutate_end, "add": mutate_add,
-             "remove_user": mutate_remove_user, "update_user": mutate_update_user}
+             "remove_user": mutate_remove_user, "update_user": mutate_update_user,
+             "remove_entity": mutate_remove_entity, "rename_entity": mutate_rename_entity,
+             "system_wrapups": mutate_system_wrapups}
 
 
 def apply_mutation(ds, body):

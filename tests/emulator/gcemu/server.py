@@ -1,7 +1,7 @@
 """The emulator process: options, the listening socket, start and stop.
 
 Owns: the command line (--port, --port-file, --client, --seed, --scale,
---tls-cert/--tls-key, --page-cache-mb), building the dataset, the
+--directory-scale, --tls-cert/--tls-key, --page-cache-mb), building the dataset, the
 threading server (listen backlog, TLS wrapping), the port file, the
 startup line on stderr and a clean exit on SIGTERM or SIGINT.
 
@@ -54,12 +54,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--scale", type=int, default=1,
                     help="multiply conversations per day (benchmarks); 1 = the test dataset")
+    ap.add_argument("--directory-scale", type=int, default=1,
+                    help="multiply the directory (25 queues, 20 wrap-up codes, ... per unit) "
+                         "and make max(600, 250 x N) users; 1 = the test dataset")
     ap.add_argument("--tls-cert", metavar="FILE",
                     help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
     ap.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     ap.add_argument("--page-cache-mb", type=int, default=pages.PAGE_CACHE_BYTES >> 20,
                     help="rendered-page cache budget per dataset version, MiB")
     args = ap.parse_args(argv)
+    if args.directory_scale < 1:
+        ap.error("--directory-scale must be at least 1")
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
     clients = {}
@@ -80,7 +85,7 @@ def main(argv=None):
     sys.setswitchinterval(0.0002)
     gc.disable()
     try:
-        ds = Dataset(args.seed, scale=args.scale)
+        ds = Dataset(args.seed, scale=args.scale, directory_scale=args.directory_scale)
     finally:
         gc.enable()
     gc.freeze()

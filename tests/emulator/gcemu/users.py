@@ -10,12 +10,10 @@ Must not: change the dataset itself (State publishes a changed copy).
 
 import datetime as dt
 import json
-import math
-import urllib.parse
 
 from .exchange import Reply
-from .pages import serve_page
-from .wire import QueryError, dumps_bytes, int_param, split_list
+from .listings import listing_page, paging, sort_order
+from .wire import QueryError, split_list
 
 
 def route(call):
@@ -38,52 +36,20 @@ def list_users(call):
     """GET /api/v2/users."""
     ds = call.state.dataset
     query = call.query
-    page_size = int_param(query, "pageSize", 25)
-    page_number = int_param(query, "pageNumber", 1)
-    if not 1 <= page_size <= 500:
-        raise QueryError("pageSize must be between 1 and 500", "invalid.value")
-    if page_number < 1:
-        raise QueryError("pageNumber must be at least 1", "invalid.value")
+    page_size, page_number = paging(query, 500)
     state = (query.get("state") or ["active"])[-1] or "active"
     if state not in ("active", "inactive", "deleted", "any"):
         raise QueryError("Invalid value '%s' for state" % state, "invalid.value")
-    order = ((query.get("sortOrder") or ["ASC"])[-1] or "ASC").upper()
-    if order not in ("ASC", "DESC"):
-        raise QueryError("Invalid value '%s' for sortOrder" % order, "invalid.value")
+    order = sort_order(query)
     ids = set(split_list(query.get("id")))
     expand = split_list(query.get("expand"))
     users = [u for u in ds.users if (state == "any" or u["state"] == state)
              and (not ids or u["id"] in ids)]
     users.sort(key=lambda u: (u["name"].casefold(), u["id"]), reverse=(order == "DESC"))
-    total = len(users)
-    page_count = int(math.ceil(total / page_size))
-    chunk = users[(page_number - 1) * page_size: page_number * page_size]
-    extra = [(k, v) for k in query if k not in ("pageSize", "pageNumber") for v in query[k]]
-
-    def uri(n):
-        q = [("pageSize", page_size), ("pageNumber", n)] + extra
-        return "/api/v2/users?" + urllib.parse.urlencode(q)
-
-    def render():
-        out = {"entities": [ds.render_user(u, "dateLastLogin" in expand) for u in chunk],
-               "pageSize": page_size, "pageNumber": page_number, "total": total,
-               "firstUri": uri(1), "selfUri": uri(page_number)}
-        if page_number < page_count:
-            out["nextUri"] = uri(page_number + 1)
-        if page_number > 1:
-            out["previousUri"] = uri(page_number - 1)
-        out["lastUri"] = uri(max(1, page_count))
-        out["pageCount"] = page_count
-        return dumps_bytes(out)
-    # every other parameter, in the order sent, shapes the page (the URIs
-    # repeat them), so all of them are the key
-    key = ("users", page_size, page_number,
-           tuple((k, tuple(v)) for k, v in query.items()
-                 if k not in ("pageSize", "pageNumber")))
-    return serve_page(call, ds, key, render)
-
-# -- sync details query -------------------------------------------------
-
+    return listing_page(call, ds, "/api/v2/users", users,
+                        lambda chunk: [ds.render_user(u, "dateLastLogin" in expand)
+                                       for u in chunk],
+                        page_size, page_number)
 
 
 # UpdateUser fields (SDK typings) the emulator stores -> kind of value.
