@@ -61,7 +61,7 @@ python3 tests/scan_secrets.py "$GC_EMU_SECRET" "$GC_TEST_WORK" tests/results
 
 # every suite must have reported: one that could not even start (a cluster
 # that did not come up, say) is a failure, not a silent omission
-for suite in emulator pg_regress integration pg_regress-clang no-preload secrets; do
+for suite in emulator sdk pg_regress integration pg_regress-clang no-preload secrets; do
 	grep -q "^$suite " "$GC_TEST_WORK/counts" || echo "$suite 0 1" >>"$GC_TEST_WORK/counts"
 done
 
