@@ -308,8 +308,9 @@ static const GcApiDef locations_api = {
 };
 
 /*
- * GET /api/v2/presencedefinitions: the organization's presences; name is
- * the label in the organization's default language, labels every label
+ * GET /api/v2/presencedefinitions: the organization's presences, the
+ * deactivated ones too (deleted=all); name is the label in the
+ * organization's default language, labels every label
  */
 static const GcColumnDef presence_definitions_columns[] = {
 	{"id", "uuid", "id"},
@@ -328,6 +329,7 @@ static const GcApiDef presence_definitions_api = {
 	.item = "presence definition",
 	.family = "presence definitions",
 	.path = "/api/v2/presencedefinitions",
+	.fixed_params = "deleted=all",
 	.default_rows = 20,
 };
 

@@ -233,6 +233,8 @@ gc_build_listing_path(StringInfo buf, const GcApiDef *api, const char *parent,
 	else
 		appendStringInfoString(buf, api->path);
 	appendStringInfo(buf, "?pageSize=%d&pageNumber=%d", page_size, page_number);
+	if (api->fixed_params)
+		appendStringInfo(buf, "&%s", api->fixed_params);
 	for (p = api->pushables; p && p->field; p++)
 	{
 		List	   *values = p->absent ? list_make1((char *) p->absent) : NIL;

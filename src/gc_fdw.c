@@ -416,6 +416,34 @@ explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 	return psprintf("%s: %s", what, deparse_expression(copy, context, false, false));
 }
 
+/* expression_tree_walker callback: whether a node holds a Param */
+static bool
+param_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return true;
+	return expression_tree_walker(node, param_walker, context);
+}
+
+/*
+ * conds_have_params
+ *		Whether a condition's value comes from a parameter (an outer query's
+ *		row, a LATERAL reference): the scan is then rescanned with values
+ *		that may repeat.
+ */
+static bool
+conds_have_params(List *conds)
+{
+	ListCell   *lc;
+
+	foreach(lc, conds)
+		if (param_walker((Node *) ((GcPushedCond *) lfirst(lc))->expr, NULL))
+			return true;
+	return false;
+}
+
 /*
  * gcGetForeignPlan
  *		Every restriction stays a local qual; the conditions that narrow the
@@ -472,7 +500,9 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	private = lappend(private,	/* GcPrivOrder */
 					  makeInteger(best_path->fdw_private ?
 								  intVal(linitial(best_path->fdw_private)) : GC_ORDER_NONE));
-	Assert(list_length(private) == GcPrivOrder + 1);
+	private = lappend(private,	/* GcPrivParameterized */
+					  makeInteger(outer_relids != NULL || conds_have_params(conds) ? 1 : 0));
+	Assert(list_length(private) == GcPrivParameterized + 1);
 
 	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
 							baserel->relid, fdw_exprs, private,

@@ -149,6 +149,8 @@ struct GcApiDef
 								 * the member each row gets with its value */
 	const char *const *expands; /* expand= values asked for when a column
 								 * reads them, or NULL */
+	const char *fixed_params;	/* query parameters every request sends
+								 * ("deleted=all"), or NULL */
 	GcLevel		interval_level; /* level of the interval field */
 	bool		interval_on_rows;	/* ... or the level of each table's rows
 									 * (records that start in a window) */
@@ -278,6 +280,7 @@ typedef struct GcScanStats
 	int64		job_polls;		/* async job status polls that waited */
 	double		job_wait_secs;	/* seconds slept waiting for jobs */
 	int64		token_requests; /* all token endpoint exchanges */
+	int64		cached;			/* pages a rescan took from the scan's cache */
 	int64		pacing_waits;	/* waits for a spent rate-limit budget */
 	double		pacing_secs;	/* seconds of those waits */
 } GcScanStats;
@@ -731,7 +734,9 @@ enum GcFdwScanPrivateIndex
 	GcPrivAttrsUsed,			/* Integer list of attnums the query needs */
 	GcPrivExplain,				/* String list: pushed conditions, for EXPLAIN */
 	GcPrivIntervalColumn,		/* String: column bounding the interval, or "" */
-	GcPrivOrder					/* Integer: GcOrder of the path */
+	GcPrivOrder,				/* Integer: GcOrder of the path */
+	GcPrivParameterized			/* Integer: 1 when outer rows give values
+								 * (rescans repeat requests) */
 };
 
 /* Order of the rows a path promises (ORDER BY the interval column) */
@@ -791,6 +796,7 @@ typedef struct GcScan
 	MemoryContext page_cxt;		/* per page: body and parsed JSON */
 	MemoryContext row_cxt;		/* per row */
 	struct GcAhead *ahead;		/* pages in flight: scan.c's own */
+	struct GcPageCache *cache;	/* a parameterised scan's answers: scan.c's */
 
 	bool		started;
 	bool		finished;

@@ -31,6 +31,8 @@
 #include "executor/executor.h"
 #include "gc_fdw.h"
 #include "miscadmin.h"
+#include "common/md5.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -52,6 +54,28 @@ typedef struct GcAhead
 	int64		sent;			/* pages requested ahead, for EXPLAIN */
 	int64		unused;			/* ... and never read (LIMIT, split) */
 } GcAhead;
+
+/*
+ * The answers of a parameterised scan.  A join on an id rescans the scan
+ * once per outer row, and outer rows repeat ids (many segments name one
+ * queue): each request is sent once per query, its answer kept here (up to
+ * GC_PAGE_CACHE_BYTES) and given again to a rescan that asks the same.
+ */
+#define GC_PAGE_CACHE_BYTES (16 * 1024 * 1024)
+
+typedef struct GcCachedPage
+{
+	char		key[NAMEDATALEN];	/* hash key: a digest of the request */
+	char	   *body;
+	size_t		body_len;
+} GcCachedPage;
+
+typedef struct GcPageCache
+{
+	HTAB	   *pages;
+	MemoryContext cxt;
+	size_t		bytes;
+} GcPageCache;
 
 static void abandon_ahead(void *arg);
 
@@ -117,6 +141,20 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 	scan->ahead->cb.func = abandon_ahead;
 	scan->ahead->cb.arg = scan;
 	MemoryContextRegisterResetCallback(scan->ahead->cxt, &scan->ahead->cb);
+
+	if (intVal(list_nth(private, GcPrivParameterized)))
+	{
+		HASHCTL		ctl;
+
+		scan->cache = MemoryContextAllocZero(estate->es_query_cxt, sizeof(GcPageCache));
+		scan->cache->cxt = AllocSetContextCreate(estate->es_query_cxt,
+												 "gc_fdw rescan cache", ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(GcCachedPage);
+		ctl.hcxt = scan->cache->cxt;
+		scan->cache->pages = hash_create("gc_fdw rescan cache", 64, &ctl,
+										 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
 }
 
 /*
@@ -309,6 +347,9 @@ gc_scan_end(ForeignScanState *node)
 	MemoryContextDelete(scan->row_cxt);
 	MemoryContextDelete(scan->series_cxt);
 	MemoryContextDelete(scan->ahead->cxt);
+	if (scan->cache)
+		MemoryContextDelete(scan->cache->cxt);
+	scan->cache = NULL;
 	scan->page_cxt = scan->row_cxt = scan->series_cxt = NULL;
 }
 
@@ -393,6 +434,22 @@ send_ahead(GcScan *scan, const char *method, int p)
 }
 
 /*
+ * cache_key
+ *		The key of a request in the rescan cache: a digest of its method,
+ *		path and body.
+ */
+static void
+cache_key(char *key, const char *method, const char *path, const char *body)
+{
+	char	   *text = psprintf("%s %s %s", method, path, body ? body : "");
+	const char *errstr = NULL;
+
+	if (!pg_md5_hash(text, strlen(text), key, &errstr))
+		key[0] = '\0';
+	pfree(text);
+}
+
+/*
  * gc_scan_fetch_page
  *		The answer to page page_number of the current series, in the
  *		current memory context: collected when it was sent ahead, else
@@ -410,9 +467,30 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 	GcApiAhead *first = NULL;
 	char	   *path;
 	char	   *body;
+	char		key[NAMEDATALEN] = "";
+	GcCachedPage *hit;
+	bool		asked_again;
+
+	/* a rescan asking what an earlier one asked: the answer it got */
+	if (scan->cache)
+	{
+		scan->plan.driver->page_request(scan, p, &path, &body);
+		cache_key(key, method, path, body);
+		hit = key[0] ? hash_search(scan->cache->pages, key, HASH_FIND, NULL) : NULL;
+		if (hit)
+		{
+			memset(resp, 0, sizeof(GcHttpResponse));
+			resp->status = 200;
+			resp->body = palloc(hit->body_len + 1);
+			memcpy(resp->body, hit->body, hit->body_len + 1);
+			resp->body_len = hit->body_len;
+			scan->stats.cached++;
+			return;
+		}
+	}
 
 	/* a page asked again (a repeated page) leaves the pages in flight be */
-	bool		asked_again = ahead->of_series == ahead->series &&
+	asked_again = ahead->of_series == ahead->series &&
 		p < ahead->first && ahead->next > ahead->first;
 
 	if (!asked_again)
@@ -431,13 +509,27 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 		ahead->first = p + 1;
 	}
 	if (first != NULL)
-	{
 		gc_api_collect(first, &scan->stats, resp, return_status);
-		return;
+	else
+	{
+		scan->plan.driver->page_request(scan, p, &path, &body);
+		gc_api_call_ex(scan->conn, method, path, body, &scan->stats, resp,
+					   return_status);
 	}
-	scan->plan.driver->page_request(scan, p, &path, &body);
-	gc_api_call_ex(scan->conn, method, path, body, &scan->stats, resp,
-				   return_status);
+	if (scan->cache && key[0] && resp->status >= 200 && resp->status < 300 &&
+		scan->cache->bytes + resp->body_len <= GC_PAGE_CACHE_BYTES)
+	{
+		bool		found;
+
+		hit = hash_search(scan->cache->pages, key, HASH_ENTER, &found);
+		if (!found)
+		{
+			hit->body = MemoryContextAlloc(scan->cache->cxt, resp->body_len + 1);
+			memcpy(hit->body, resp->body, resp->body_len + 1);
+			hit->body_len = resp->body_len;
+			scan->cache->bytes += resp->body_len;
+		}
+	}
 }
 
 /*
@@ -566,6 +658,8 @@ explain_costs(GcScan *scan, ExplainState *es)
 	if (scan->plan.driver->explain)
 		scan->plan.driver->explain(scan, es);
 	ExplainPropertyInteger("API Requests", NULL, s->requests, es);
+	if (scan->cache)
+		ExplainPropertyInteger("Pages From the Rescan Cache", NULL, s->cached, es);
 	if (ahead->sent > 0)
 	{
 		/* pages still in flight count too (EXPLAIN runs before the end) */
