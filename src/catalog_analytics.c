@@ -170,10 +170,11 @@ static const GcColumnDef user_routing_status_columns[] = {
 	{level, field, GC_PUSH_FILTER, "segmentFilters", field, GC_SHAPE_EQ, NULL, NULL}
 
 static const GcPushableDef conversation_pushables[] = {
-	{GC_LEVEL_CONVERSATION, "conversationId", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ, NULL, NULL},
+	{GC_LEVEL_CONVERSATION, "conversationId", GC_PUSH_IDS, "id", "",
+	GC_SHAPE_EQ | GC_SHAPE_UUID, NULL, NULL},
 	CONV_FILTER(GC_LEVEL_CONVERSATION, "originatingDirection", "originatingDirection", GC_SHAPE_EQ),
 	CONV_FILTER(GC_LEVEL_CONVERSATION, "externalTag", "externalTag", GC_SHAPE_EQ),
-	CONV_FILTER(GC_LEVEL_CONVERSATION, "divisionIds", "divisionId", GC_SHAPE_MEMBER),
+	CONV_FILTER(GC_LEVEL_CONVERSATION, "divisionIds", "divisionId", GC_SHAPE_MEMBER | GC_SHAPE_UUID),
 	CONV_FILTER(GC_LEVEL_CONVERSATION, "conversationEnd", "conversationEnd", GC_SHAPE_NULLTEST),
 	SEG_FILTER(GC_LEVEL_PARTICIPANT, "purpose"),
 	SEG_FILTER(GC_LEVEL_PARTICIPANT, "userId"),
@@ -196,7 +197,7 @@ static const char *const routing_statuses[] = {
 
 static const GcPushableDef user_details_pushables[] = {
 	{GC_LEVEL_USER_DETAIL, "userId", GC_PUSH_FILTER, "userFilters", "userId",
-	GC_SHAPE_EQ | GC_SHAPE_JOIN, NULL, NULL},
+	GC_SHAPE_EQ | GC_SHAPE_JOIN | GC_SHAPE_UUID, NULL, NULL},
 	{GC_LEVEL_PRESENCE, "systemPresence", GC_PUSH_FILTER, "presenceFilters",
 	"systemPresence", GC_SHAPE_EQ, system_presences, NULL},
 	{GC_LEVEL_PRESENCE, "organizationPresenceId", GC_PUSH_FILTER, "presenceFilters",

@@ -38,7 +38,8 @@ static const GcColumnDef users_columns[] = {
 static const char *const user_states[] = {"active", "inactive", "deleted", NULL};
 
 static const GcPushableDef users_pushables[] = {
-	{GC_LEVEL_USER, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ | GC_SHAPE_JOIN, NULL, NULL},
+	{GC_LEVEL_USER, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ | GC_SHAPE_JOIN | GC_SHAPE_UUID,
+	NULL, NULL},
 	{GC_LEVEL_USER, "state", GC_PUSH_PARAM, "state", "",
 	GC_SHAPE_EQ | GC_SHAPE_SCALAR_ONLY | GC_SHAPE_ALWAYS, user_states, "any"},
 	{0, NULL, 0, NULL, NULL, 0, NULL, NULL}
@@ -69,11 +70,15 @@ static const GcApiDef users_api = {
  * most an id list (repeated or comma-joined), some a name (matched by
  * prefix: a name condition is sent, and rechecked locally) and a division.
  */
-#define ID_LIST {GC_LEVEL_ENTITY, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ | GC_SHAPE_JOIN, NULL, NULL}
+#define ID_LIST {GC_LEVEL_ENTITY, "id", GC_PUSH_IDS, "id", "", \
+	GC_SHAPE_EQ | GC_SHAPE_JOIN | GC_SHAPE_UUID, NULL, NULL}
+/* wrap-up code ids are not all UUIDs (ININ-WRAP-UP-TIMEOUT) */
+#define TEXT_ID_LIST {GC_LEVEL_ENTITY, "id", GC_PUSH_IDS, "id", "", GC_SHAPE_EQ | GC_SHAPE_JOIN, \
+	NULL, NULL}
 #define NAME_PARAM {GC_LEVEL_ENTITY, "name", GC_PUSH_PARAM, "name", "", \
 	GC_SHAPE_EQ | GC_SHAPE_SCALAR_ONLY, NULL, NULL}
 #define DIVISION_PARAM {GC_LEVEL_ENTITY, "division.id", GC_PUSH_PARAM, "divisionId", "", \
-	GC_SHAPE_EQ, NULL, NULL}
+	GC_SHAPE_EQ | GC_SHAPE_UUID, NULL, NULL}
 #define END_OF_PUSHABLES {0, NULL, 0, NULL, NULL, 0, NULL, NULL}
 
 /* Entity-listing defaults of the directory's APIs, and their largest page */
@@ -143,8 +148,8 @@ static const GcColumnDef queue_members_columns[] = {
 };
 
 static const GcPushableDef queue_members_pushables[] = {
-	{GC_LEVEL_ENTITY, "queueId", GC_PUSH_PATH, "queueId", "", GC_SHAPE_EQ | GC_SHAPE_JOIN,
-	NULL, NULL},
+	{GC_LEVEL_ENTITY, "queueId", GC_PUSH_PATH, "queueId", "",
+	GC_SHAPE_EQ | GC_SHAPE_JOIN | GC_SHAPE_UUID, NULL, NULL},
 	END_OF_PUSHABLES
 };
 
@@ -177,7 +182,7 @@ static const GcColumnDef wrapup_codes_columns[] = {
 };
 
 static const GcPushableDef wrapup_codes_pushables[] = {
-	ID_LIST, NAME_PARAM, DIVISION_PARAM, END_OF_PUSHABLES
+	TEXT_ID_LIST, NAME_PARAM, DIVISION_PARAM, END_OF_PUSHABLES
 };
 
 static const GcApiDef wrapup_codes_api = {

@@ -606,12 +606,36 @@ narrow_ids(List *a, List *b)
 	return out;
 }
 
-/* Whether the API knows value for a field (any value when it lists none) */
+/* Whether text is a UUID as Genesys writes its ids (any case) */
 static bool
-value_known(const GcPushableDef *p, const char *value)
+is_uuid_text(const char *text)
+{
+	int			i;
+
+	for (i = 0; i < 36; i++)
+	{
+		char		c = text[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (c != '-')
+				return false;
+		}
+		else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+				   (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return text[36] == '\0';
+}
+
+/* Whether the API can hold value for a field */
+static bool
+value_possible(const GcPushableDef *p, const char *value)
 {
 	const char *const *v;
 
+	if ((p->shapes & GC_SHAPE_UUID) && !is_uuid_text(value))
+		return false;
 	if (p->values == NULL)
 		return true;
 	for (v = p->values; *v; v++)
@@ -621,25 +645,66 @@ value_known(const GcPushableDef *p, const char *value)
 }
 
 /*
+ * possible_values
+ *		The values of a condition the API can hold.  The others can match no
+ *		row (the API never sends them): they are not sent, and the first one
+ *		met in a scan gets a NOTICE naming the valid values, so a query that
+ *		returns nothing because of a misspelt or mis-cased value says why.
+ */
+static List *
+possible_values(const GcPushedCond *cond, List *values, const char *relname,
+				bool *noticed)
+{
+	const GcPushableDef *p = cond->pushable;
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		const char *value = lfirst(lc);
+		StringInfoData valid;
+		const char *const *v;
+
+		if (value_possible(p, value))
+		{
+			out = lappend(out, (char *) value);
+			continue;
+		}
+		if (*noticed)
+			continue;
+		*noticed = true;
+		if ((p->shapes & GC_SHAPE_UUID) && !is_uuid_text(value))
+		{
+			ereport(NOTICE,
+					(errmsg("\"%s\" is not a Genesys Cloud id, so the condition on \"%s\" of foreign table \"%s\" matches no row",
+							value, p->field, relname),
+					 errdetail("Genesys Cloud ids are UUIDs, such as 6e4e2b6c-5e8a-4f0b-9c3e-2a1d7f00b1c4."),
+					 errhint("Compare with the id itself, not a name; the directory tables give ids their names.")));
+			continue;
+		}
+		initStringInfo(&valid);
+		for (v = p->values; *v; v++)
+			appendStringInfo(&valid, "%s%s", valid.len ? ", " : "", *v);
+		ereport(NOTICE,
+				(errmsg("Genesys Cloud has no %s \"%s\", so the condition on it matches no row of foreign table \"%s\"",
+						p->field, value, relname),
+				 errhint("The values Genesys Cloud uses are (case matters): %s.", valid.data)));
+	}
+	return out;
+}
+
+/*
  * add_param
- *		A parameter condition's values, those the API knows: when several
- *		conditions name one parameter, any of them alone asks for a
- *		superset of what they all match, so the last one is kept.  A value
- *		the API does not know narrows nothing (the listing is read whole,
- *		and the local qual decides).
+ *		A parameter condition's values: when several conditions name one
+ *		parameter, any of them alone asks for a superset of what they all
+ *		match, so the last one is kept.
  */
 static void
 add_param(GcRequestSpec *spec, const GcPushedCond *cond, List *values)
 {
 	GcQueryParam *qp = NULL;
-	List	   *known = NIL;
 	ListCell   *lc;
 
-	foreach(lc, values)
-		if (value_known(cond->pushable, lfirst(lc)))
-			known = lappend(known, lfirst(lc));
-	if (known == NIL || list_length(known) < list_length(values))
-		return;
 	foreach(lc, spec->params)
 		if (strcmp(((GcQueryParam *) lfirst(lc))->name, cond->pushable->target) == 0)
 			qp = lfirst(lc);
@@ -649,7 +714,7 @@ add_param(GcRequestSpec *spec, const GcPushedCond *cond, List *values)
 		qp->name = cond->pushable->target;
 		spec->params = lappend(spec->params, qp);
 	}
-	qp->values = known;
+	qp->values = values;
 }
 
 /*
@@ -748,12 +813,14 @@ add_filter(GcRequestSpec *spec, const GcPushedCond *cond, List *values)
  * gc_evaluate_conds
  *		Evaluate every pushed condition (once per scan or rescan) into the
  *		request: interval, ids, parameters, filters.  spec->empty when no
- *		row can match (a NULL value, an empty id list, an infinite bound).
- *		Allocates in the current memory context.
+ *		row can match (a NULL value, an empty id list, an infinite bound, a
+ *		value the API cannot hold).  *noticed says whether a NOTICE about
+ *		such a value was given for this scan already.  Allocates in the
+ *		current memory context.
  */
 void
 gc_evaluate_conds(List *conds, List *states, ExprContext *econtext,
-				  GcRequestSpec *spec)
+				  const char *relname, bool *noticed, GcRequestSpec *spec)
 {
 	ListCell   *lc;
 	ListCell   *ls;
@@ -780,6 +847,20 @@ gc_evaluate_conds(List *conds, List *states, ExprContext *econtext,
 			{
 				spec->empty = true; /* = NULL, or IN () of nulls: nothing */
 				continue;
+			}
+			if (cond->pushable)
+			{
+				List	   *possible = possible_values(cond, values, relname, noticed);
+
+				/* nothing possible, or a member that cannot be: no row */
+				if (possible == NIL ||
+					(cond->shape == GC_VALUE_ALL &&
+					 list_length(possible) < list_length(values)))
+				{
+					spec->empty = true;
+					continue;
+				}
+				values = possible;
 			}
 		}
 		switch (cond->kind)

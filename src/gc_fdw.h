@@ -99,6 +99,8 @@ typedef enum GcPushKind
 									 * never make a result wrong */
 #define GC_SHAPE_JOIN		0x20	/* worth a parameterised path: joined on,
 									 * each outer row's value narrows it */
+#define GC_SHAPE_UUID		0x40	/* the API's values are UUIDs: any other
+									 * value matches no row */
 
 /*
  * A field of an API's objects that narrows its request: the level it lives
@@ -608,6 +610,7 @@ extern List *gc_serialize_conds(const GcResourceDef *res, List *conds,
 extern List *gc_deserialize_conds(const GcResourceDef *res, List *serialized,
 								  List *fdw_exprs);
 extern void gc_evaluate_conds(List *conds, List *states, ExprContext *econtext,
+							  const char *relname, bool *noticed,
 							  GcRequestSpec *spec);
 extern bool gc_key_reads(const char *key, const GcResourceDef *res,
 						 GcLevel level, const char *field);
@@ -800,6 +803,8 @@ typedef struct GcScan
 
 	bool		started;
 	bool		finished;
+	bool		noticed;		/* a NOTICE about an impossible value was
+								 * given (once per scan, not per rescan) */
 	GcPage	   *page;			/* the page being read (page_cxt) */
 	int			page_rows;		/* its top-level objects */
 	GcRowCursor *cursor;		/* its rows */

@@ -176,8 +176,8 @@ start_scan(ForeignScanState *node, GcScan *scan)
 
 	MemoryContextReset(scan->scan_cxt);
 	oldcxt = MemoryContextSwitchTo(scan->scan_cxt);
-	gc_evaluate_conds(scan->conds, scan->cond_states,
-					  node->ss.ps.ps_ExprContext, &scan->spec);
+	gc_evaluate_conds(scan->conds, scan->cond_states, node->ss.ps.ps_ExprContext,
+					  RelationGetRelationName(scan->rel), &scan->noticed, &scan->spec);
 	scan->progress_id = gc_progress_scan_begin(scan->rel, scan->conn->server_name);
 	gc_read_plan_decide(scan, true, true);
 	scan->finished = scan->plan.empty;
@@ -607,8 +607,13 @@ explain_plan(ForeignScanState *node, GcScan *scan)
 			constant = false;
 	}
 	if (constant)
-		gc_evaluate_conds(scan->conds, scan->cond_states,
-						  node->ss.ps.ps_ExprContext, &scan->spec);
+	{
+		/* EXPLAIN says nothing of impossible values; the scan would */
+		bool		quiet = true;
+
+		gc_evaluate_conds(scan->conds, scan->cond_states, node->ss.ps.ps_ExprContext,
+						  RelationGetRelationName(scan->rel), &quiet, &scan->spec);
+	}
 	gc_read_plan_decide(scan, constant, false);
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -658,7 +663,7 @@ explain_costs(GcScan *scan, ExplainState *es)
 	if (scan->plan.driver->explain)
 		scan->plan.driver->explain(scan, es);
 	ExplainPropertyInteger("API Requests", NULL, s->requests, es);
-	if (scan->cache)
+	if (s->cached > 0)
 		ExplainPropertyInteger("Pages From the Rescan Cache", NULL, s->cached, es);
 	if (ahead->sent > 0)
 	{
