@@ -189,16 +189,17 @@ answer_string(const GcHttpResponse *resp, const char *key, const char **found)
 }
 
 /*
- * check_availability
- *		Jobs read the data lake, which lags: data after dataAvailabilityDate
- *		may be incomplete.
+ * gc_jobs_availability
+ *		The jobs API's dataAvailabilityDate: jobs read the data lake, which
+ *		lags, and data after that date may be incomplete.
  */
-static void
-check_availability(GcScan *scan, JobsRead *read)
+TimestampTz
+gc_jobs_availability(GcScan *scan)
 {
 	GcHttpResponse resp;
 	StringInfoData path;
 	char	   *date;
+	TimestampTz ts;
 
 	initStringInfo(&path);
 	gc_build_job_path(&path, scan->api, "availability", "");
@@ -209,9 +210,24 @@ check_availability(GcScan *scan, JobsRead *read)
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud answered GET %s without a dataAvailabilityDate",
 						path.data)));
-	read->availability = DatumGetTimestampTz(OidInputFunctionCall(F_TIMESTAMPTZ_IN, date,
-																  InvalidOid, -1));
-	gc_stats_availability(read->availability);
+	ts = DatumGetTimestampTz(OidInputFunctionCall(F_TIMESTAMPTZ_IN, date, InvalidOid, -1));
+	gc_stats_availability(ts);
+	return ts;
+}
+
+/*
+ * check_availability
+ *		A range reaching past dataAvailabilityDate gets a WARNING naming the
+ *		date, or an ERROR with unavailable_data 'error'; never a silent
+ *		partial result.  (Mode 'auto' reads that part through the details
+ *		query instead: its jobs leg ends at the date.)
+ */
+static void
+check_availability(GcScan *scan, JobsRead *read)
+{
+	if (scan->plan.availability == 0)
+		scan->plan.availability = gc_jobs_availability(scan);
+	read->availability = scan->plan.availability;
 	if (scan->plan.hi <= read->availability)
 		return;
 	ereport(scan->opts.unavailable_error ? ERROR : WARNING,
@@ -220,7 +236,7 @@ check_availability(GcScan *scan, JobsRead *read)
 					RelationGetRelationName(scan->rel)),
 			 errdetail("Jobs data is complete up to %s (dataAvailabilityDate); %s after it may be missing.",
 					   gc_format_timestamp(read->availability, false), scan->api->noun),
-			 errhint("End the range before %s, read recent data with mode 'query', or set unavailable_data '%s'.",
+			 errhint("End the range before %s, read recent data with mode 'query' or 'auto', or set unavailable_data '%s'.",
 					 gc_format_timestamp(read->availability, false),
 					 scan->opts.unavailable_error ? "warning" : "error")));
 }
@@ -506,11 +522,9 @@ jobs_release(GcScan *scan)
 static void
 jobs_explain(GcScan *scan, ExplainState *es)
 {
-	JobsRead   *read = scan->read;
-
 	ExplainPropertyText("Data Available Until",
-						read && read->availability ?
-						gc_format_timestamp(read->availability, false) :
+						scan->plan.availability ?
+						gc_format_timestamp(scan->plan.availability, false) :
 						"not asked (no request was needed)", es);
 	ExplainPropertyInteger("Job Polls", NULL, scan->stats.job_polls, es);
 	ExplainPropertyFloat("Job Wait Time", "s", scan->stats.job_wait_secs, 1, es);

@@ -773,6 +773,15 @@ typedef struct GcReadPlan
 	bool		overlap;		/* the records overlapping [lo, hi), not
 								 * those starting in it */
 	int			ids;			/* ids read, or -1 */
+	TimestampTz from;			/* the whole interval, when evaluated: */
+	TimestampTz to;				/* [lo, hi) is the current leg's part */
+	TimestampTz availability;	/* dataAvailabilityDate when asked, or 0 */
+	/* a second leg (mode 'auto': the details query after the jobs), or none */
+	const GcDriver *then_driver;
+	const GcDriver *first_driver;	/* once the second leg started */
+	int			then_page_size;
+	bool		then_ahead;
+	int			then_window_days;
 } GcReadPlan;
 
 struct GcAhead;
@@ -938,6 +947,9 @@ extern const GcDriver gc_listing_driver;
 extern const GcDriver gc_details_driver;
 extern const GcDriver gc_jobs_driver;
 extern const GcDriver gc_lookup_driver;
+
+/* driver_jobs.c: the family's dataAvailabilityDate (a request) */
+extern TimestampTz gc_jobs_availability(GcScan *scan);
 
 /* driver_details.c: the API's answer to a window it finds too large */
 extern bool gc_window_too_large(const char *message);

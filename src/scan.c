@@ -187,6 +187,37 @@ start_scan(ForeignScanState *node, GcScan *scan)
 }
 
 /*
+ * next_leg
+ *		The plan's first leg is read: start its second one (mode 'auto''s
+ *		details query after the jobs) over the rest of the interval.  False
+ *		when there is none.
+ */
+static bool
+next_leg(GcScan *scan)
+{
+	GcReadPlan *plan = &scan->plan;
+	MemoryContext oldcxt;
+
+	if (plan->then_driver == NULL)
+		return false;
+	if (plan->driver->release)
+		plan->driver->release(scan);
+	MemoryContextReset(scan->series_cxt);
+	plan->first_driver = plan->driver;
+	plan->driver = plan->then_driver;
+	plan->then_driver = NULL;
+	plan->lo = plan->hi;
+	plan->hi = plan->to;
+	plan->page_size = plan->then_page_size;
+	plan->ahead = plan->then_ahead;
+	plan->window_days = plan->then_window_days;
+	oldcxt = MemoryContextSwitchTo(scan->scan_cxt);
+	plan->driver->begin(scan);
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/*
  * next_page
  *		Have the driver make the next page with rows current, the page
  *		memory reset before each attempt.  False when the read is over.
@@ -206,9 +237,9 @@ next_page(GcScan *scan)
 		oldcxt = MemoryContextSwitchTo(scan->page_cxt);
 		more = scan->plan.driver->next_page(scan);
 		MemoryContextSwitchTo(oldcxt);
-		if (!more)
+		if (!more && !next_leg(scan))
 			return false;
-		if (scan->page != NULL && scan->page_rows > 0)
+		if (more && scan->page != NULL && scan->page_rows > 0)
 			return true;
 	}
 }
@@ -660,6 +691,8 @@ explain_costs(GcScan *scan, ExplainState *es)
 						   NULL, s->windows, es);
 	if (scan->plan.by_interval)
 		ExplainPropertyInteger("Windows Split", NULL, s->splits, es);
+	if (scan->plan.first_driver && scan->plan.first_driver->explain)
+		scan->plan.first_driver->explain(scan, es);
 	if (scan->plan.driver->explain)
 		scan->plan.driver->explain(scan, es);
 	ExplainPropertyInteger("API Requests", NULL, s->requests, es);
@@ -717,11 +750,11 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 	else if (plan->evaluated && plan->by_interval)
 	{
 		ExplainPropertyText("Genesys Interval",
-							psprintf("%s/%s", gc_format_timestamp(plan->lo, false),
-									 gc_format_timestamp(plan->hi, true)), es);
+							psprintf("%s/%s", gc_format_timestamp(plan->from, false),
+									 gc_format_timestamp(plan->to, true)), es);
 		ExplainPropertyText("Interval Windows",
 							psprintf("%d of up to %d days%s",
-									 gc_windows_count(plan->lo, plan->hi,
+									 gc_windows_count(plan->from, plan->to,
 													  plan->window_days,
 													  plan->descending),
 									 plan->window_days,
