@@ -19,6 +19,7 @@ OBJS = \
 	src/driver_details.o \
 	src/driver_jobs.o \
 	src/driver_lookup.o \
+	src/join.o \
 	src/http.o \
 	src/retry.o \
 	src/api.o \
@@ -33,7 +34,7 @@ DATA = gc_fdw--1.0.sql gc_fdw--1.0--1.1.sql
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync directory
+REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync directory joins
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)

@@ -37,17 +37,19 @@ static const GcResourceDef *const resource_lists[] = {
  * Indexed by GcLevel.
  */
 static const GcLevelDef levels[] = {
-	[GC_LEVEL_USER] = {"user", -1, NULL, false},
-	[GC_LEVEL_CONVERSATION] = {"conversation", -1, NULL, false},
-	[GC_LEVEL_PARTICIPANT] = {"participant", GC_LEVEL_CONVERSATION, "participants", false},
-	[GC_LEVEL_SESSION] = {"session", GC_LEVEL_PARTICIPANT, "sessions", false},
-	[GC_LEVEL_SEGMENT] = {"segment", GC_LEVEL_SESSION, "segments", false},
-	[GC_LEVEL_METRIC] = {"metric", GC_LEVEL_SESSION, "metrics", false},
-	[GC_LEVEL_ATTRIBUTE] = {"attribute", GC_LEVEL_PARTICIPANT, "attributes", true},
-	[GC_LEVEL_USER_DETAIL] = {"user_detail", -1, NULL, false},
-	[GC_LEVEL_PRESENCE] = {"presence", GC_LEVEL_USER_DETAIL, "primaryPresence", false},
-	[GC_LEVEL_ROUTING_STATUS] = {"routing_status", GC_LEVEL_USER_DETAIL, "routingStatus", false},
-	[GC_LEVEL_ENTITY] = {"entity", -1, NULL, false},
+	[GC_LEVEL_USER] = {"user", -1, NULL, "id", false},
+	[GC_LEVEL_CONVERSATION] = {"conversation", -1, NULL, "conversationId", false},
+	[GC_LEVEL_PARTICIPANT] = {"participant", GC_LEVEL_CONVERSATION, "participants",
+	"participantId", false},
+	[GC_LEVEL_SESSION] = {"session", GC_LEVEL_PARTICIPANT, "sessions", "sessionId", false},
+	[GC_LEVEL_SEGMENT] = {"segment", GC_LEVEL_SESSION, "segments", NULL, false},
+	[GC_LEVEL_METRIC] = {"metric", GC_LEVEL_SESSION, "metrics", NULL, false},
+	[GC_LEVEL_ATTRIBUTE] = {"attribute", GC_LEVEL_PARTICIPANT, "attributes", NULL, true},
+	[GC_LEVEL_USER_DETAIL] = {"user_detail", -1, NULL, "userId", false},
+	[GC_LEVEL_PRESENCE] = {"presence", GC_LEVEL_USER_DETAIL, "primaryPresence", NULL, false},
+	[GC_LEVEL_ROUTING_STATUS] = {"routing_status", GC_LEVEL_USER_DETAIL, "routingStatus",
+	NULL, false},
+	[GC_LEVEL_ENTITY] = {"entity", -1, NULL, "id", false},
 };
 
 StaticAssertDecl(lengthof(levels) == GC_LEVEL_COUNT, "a GcLevelDef for every GcLevel");

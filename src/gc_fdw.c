@@ -57,22 +57,14 @@ PG_FUNCTION_INFO_V1(gc_fdw_handler);
 #define GC_STARTUP_COST 100.0
 #define GC_COST_PER_PAGE 50.0
 
-/* Planner state kept in baserel->fdw_private */
-typedef struct GcRelInfo
-{
-	GcTableOptions table_opts;
-	AttrNumber	start_attno;	/* timestamptz column bounding the interval */
-	AttrNumber	id_attno;		/* uuid column of a listing's id parameter */
-	List	   *conds;			/* GcPushedCond from the restriction clauses */
-} GcRelInfo;
 
 /*
- * find_field_attno
+ * gc_find_field_attno
  *		The first non-dropped column of rel reading field of level (with the
  *		required type when one is given).
  */
-static AttrNumber
-find_field_attno(Relation rel, const GcResourceDef *res, GcLevel level,
+AttrNumber
+gc_find_field_attno(Relation rel, const GcResourceDef *res, GcLevel level,
 				 const char *field, Oid required_type)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -215,14 +207,17 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	GcRelInfo  *info = palloc0(sizeof(GcRelInfo));
 	Relation	rel = table_open(foreigntableid, NoLock);
+	ForeignTable *table = GetForeignTable(foreigntableid);
 	const GcResourceDef *res;
 	List	   *other_quals = NIL;
 	ListCell   *lc;
 
-	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
+	gc_get_table_options(table, &info->table_opts);
+	info->relid = foreigntableid;
+	info->serverid = table->serverid;
 	res = info->table_opts.resource;
 	if (res->api->interval_field)
-		info->start_attno = find_field_attno(rel, res, gc_interval_level(res),
+		info->start_attno = gc_find_field_attno(rel, res, gc_interval_level(res),
 											 res->api->interval_field, TIMESTAMPTZOID);
 	{
 		const GcPushableDef *p;
@@ -230,7 +225,7 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		/* the column whose joins are worth a parameterised path */
 		for (p = res->api->pushables; p && p->field; p++)
 			if ((p->shapes & GC_SHAPE_JOIN) && info->id_attno == InvalidAttrNumber)
-				info->id_attno = find_field_attno(rel, res, p->level, p->field, UUIDOID);
+				info->id_attno = gc_find_field_attno(rel, res, p->level, p->field, UUIDOID);
 	}
 	table_close(rel, NoLock);
 
@@ -266,8 +261,8 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /* Cost of fetching rows in pages of page_size, plus a first request */
-static Cost
-scan_cost(double rows, int page_size)
+Cost
+gc_scan_cost(double rows, int page_size)
 {
 	return GC_STARTUP_COST + ceil(Max(rows, 1.0) / page_size) * GC_COST_PER_PAGE +
 		Max(rows, 1.0) * cpu_tuple_cost * 10;
@@ -350,7 +345,7 @@ static void
 gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	GcRelInfo  *info = baserel->fdw_private;
-	Cost		total = scan_cost(baserel->rows, info->table_opts.page_size);
+	Cost		total = gc_scan_cost(baserel->rows, info->table_opts.page_size);
 	bool		lookup = false;
 	ListCell   *lc;
 
@@ -395,12 +390,12 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /*
- * explain_text
+ * gc_explain_cond
  *		SQL text of a pushed condition for EXPLAIN; a parameterised join
  *		clause is shown as the lookup it drives.
  */
-static char *
-explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
+char *
+gc_explain_cond(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	List	   *context = deparse_context_for(get_rel_name(rte->relid), rte->relid);
@@ -450,10 +445,30 @@ conds_have_params(List *conds)
  *		request travel in fdw_private, their values in fdw_exprs (so outer
  *		columns of a parameterised path become executor parameters).
  */
+static ForeignScan *plan_base_scan(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid, ForeignPath *best_path,
+								   List *tlist, List *scan_clauses,
+								   Plan *outer_plan);
+
 static ForeignScan *
 gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
 				 Plan *outer_plan)
+{
+	if (IS_JOIN_REL(baserel))
+		return gc_join_plan(root, baserel, tlist, scan_clauses, outer_plan);
+	return plan_base_scan(root, baserel, foreigntableid, best_path, tlist,
+						  scan_clauses, outer_plan);
+}
+
+/*
+ * plan_base_scan
+ *		gcGetForeignPlan for a foreign table's own scan.
+ */
+static ForeignScan *
+plan_base_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+			   ForeignPath *best_path, List *tlist, List *scan_clauses,
+			   Plan *outer_plan)
 {
 	GcRelInfo  *info = baserel->fdw_private;
 	Relids		outer_relids = PATH_REQ_OUTER(&best_path->path);
@@ -471,7 +486,7 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								   info->table_opts.resource, scan_clauses,
 								   info->table_opts.pushdown, outer_relids);
 	foreach(lc, conds)
-		explain = lappend(explain, makeString(explain_text(root, baserel, lfirst(lc))));
+		explain = lappend(explain, makeString(gc_explain_cond(root, baserel, lfirst(lc))));
 
 	/* columns the query reads, so unused ones are not converted */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs_used);
@@ -502,7 +517,7 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								  intVal(linitial(best_path->fdw_private)) : GC_ORDER_NONE));
 	private = lappend(private,	/* GcPrivParameterized */
 					  makeInteger(outer_relids != NULL || conds_have_params(conds) ? 1 : 0));
-	Assert(list_length(private) == GcPrivParameterized + 1);
+	Assert(list_length(private) == GcPrivParameterized + 1);	/* no join slots */
 
 	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
 							baserel->relid, fdw_exprs, private,
@@ -520,6 +535,8 @@ gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	List	   *explain = list_nth(fsplan->fdw_private, GcPrivExplain);
 
+	if (fsplan->scan.scanrelid == 0)
+		gc_join_explain(node, es);
 	gc_scan_explain(node, es);
 	if (es->verbose && explain != NIL)
 	{
@@ -624,6 +641,7 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = gcGetForeignRelSize;
 	routine->GetForeignPaths = gcGetForeignPaths;
 	routine->GetForeignPlan = gcGetForeignPlan;
+	routine->GetForeignJoinPaths = gcGetForeignJoinPaths;
 	routine->BeginForeignScan = gc_scan_begin;
 	routine->IterateForeignScan = gc_scan_iterate;
 	routine->ReScanForeignScan = gc_scan_rescan;

@@ -55,6 +55,8 @@ typedef struct GcLevelDef
 	const char *name;			/* as a "level:" key prefix */
 	int			parent;			/* GcLevel it sits in, -1 for a page's top */
 	const char *member;			/* member of the parent's object holding it */
+	const char *key;			/* field naming one among its siblings, or
+								 * NULL (join pushdown joins on it) */
 	bool		members_are_rows;	/* the member is an object whose members
 									 * are the rows (name, value) */
 } GcLevelDef;
@@ -693,6 +695,19 @@ extern GcColumnMap *gc_column_map_create(Relation rel,
 										 Bitmapset *attrs_used);
 extern bool gc_column_map_uses_key(GcColumnMap *map, const char *key);
 
+/* A column of a scan tuple that is not a relation's (a pushed join) */
+typedef struct GcColumnSpec
+{
+	const char *colname;
+	const char *key;			/* relative to the rows read */
+	Oid			typid;
+	int32		typmod;
+} GcColumnSpec;
+
+extern GcColumnMap *gc_column_map_create_for(const char *relname,
+											 const GcResourceDef *res,
+											 int natts, const GcColumnSpec *specs);
+
 /*
  * Page parsing.  gc_page_parse() parses body (errors are ereported with the
  * request) into cxt: the page is freed when cxt is reset or deleted, so an
@@ -713,6 +728,7 @@ typedef struct GcRowCursor GcRowCursor;
 
 extern GcRowCursor *gc_cursor_create(GcPage *page, const char *array_key,
 									 GcLevel level);
+extern void gc_cursor_set_anchor(GcRowCursor *cur, GcLevel level);
 extern bool gc_cursor_next_top(GcRowCursor *cur);
 extern char *gc_cursor_top_string(GcRowCursor *cur, const char *key);
 extern char *gc_cursor_row_string(GcRowCursor *cur, const char *key);
@@ -738,8 +754,13 @@ enum GcFdwScanPrivateIndex
 	GcPrivExplain,				/* String list: pushed conditions, for EXPLAIN */
 	GcPrivIntervalColumn,		/* String: column bounding the interval, or "" */
 	GcPrivOrder,				/* Integer: GcOrder of the path */
-	GcPrivParameterized			/* Integer: 1 when outer rows give values
+	GcPrivParameterized,		/* Integer: 1 when outer rows give values
 								 * (rescans repeat requests) */
+	/* a pushed join's (join.c) */
+	GcPrivJoinMembers,			/* list of (rtindex, level) per table */
+	GcPrivJoinDeepest,			/* Integer: rtindex of the rows' table */
+	GcPrivJoinAnchor,			/* Integer: a left join's anchor level, -1 */
+	GcPrivJoinText				/* String: the join, for EXPLAIN */
 };
 
 /* Order of the rows a path promises (ORDER BY the interval column) */
@@ -809,6 +830,9 @@ typedef struct GcScan
 	MemoryContext row_cxt;		/* per row */
 	struct GcAhead *ahead;		/* pages in flight: scan.c's own */
 	struct GcPageCache *cache;	/* a parameterised scan's answers: scan.c's */
+	int			anchor;			/* a pushed LEFT JOIN's parent level whose
+								 * objects give a row with no child, or -1 */
+	bool		own_rel;		/* rel was opened by the scan (a join) */
 
 	bool		started;
 	bool		finished;
@@ -1012,6 +1036,36 @@ extern void gcExplainForeignModify(ModifyTableState *mtstate,
  * gc_fdw.c: handler and planning callbacks
  * ----------------------------------------------------------------
  */
+
+/* Planner state kept in a base relation's fdw_private */
+typedef struct GcRelInfo
+{
+	Oid			relid;			/* the foreign table */
+	Oid			serverid;
+	GcTableOptions table_opts;
+	AttrNumber	start_attno;	/* timestamptz column bounding the interval */
+	AttrNumber	id_attno;		/* uuid column worth a parameterised path */
+	List	   *conds;			/* GcPushedCond from the restriction clauses */
+} GcRelInfo;
+
 extern void _PG_init(void);
+extern AttrNumber gc_find_field_attno(Relation rel, const GcResourceDef *res,
+									  GcLevel level, const char *field,
+									  Oid required_type);
+extern Cost gc_scan_cost(double rows, int page_size);
+extern char *gc_explain_cond(PlannerInfo *root, RelOptInfo *baserel,
+							 GcPushedCond *cond);
+
+/* ----------------------------------------------------------------
+ * join.c: joins of one analytics family's tables as one read
+ * ----------------------------------------------------------------
+ */
+extern void gcGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+								  RelOptInfo *outerrel, RelOptInfo *innerrel,
+								  JoinType jointype, JoinPathExtraData *extra);
+extern ForeignScan *gc_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+								 List *tlist, List *scan_clauses, Plan *outer_plan);
+extern void gc_join_begin(GcScan *scan, ForeignScanState *node);
+extern void gc_join_explain(ForeignScanState *node, struct ExplainState *es);
 
 #endif							/* GC_FDW_H */

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "gc_fdw.h"
@@ -98,7 +99,21 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 	ListCell   *lc;
 
 	node->fdw_state = scan;
-	scan->rel = node->ss.ss_currentRelation;
+	scan->anchor = -1;
+	if (fsplan->scan.scanrelid == 0)
+	{
+		/* a pushed join reads its deepest table (join.c) */
+		Index		deepest = intVal(list_nth(private, GcPrivJoinDeepest));
+
+		rte = exec_rt_fetch(deepest, estate);
+		scan->rel = table_open(rte->relid, NoLock);
+		scan->own_rel = true;
+	}
+	else
+	{
+		rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		scan->rel = node->ss.ss_currentRelation;
+	}
 	table = GetForeignTable(RelationGetRelid(scan->rel));
 	gc_get_table_options(table, &scan->opts);
 	scan->res = scan->opts.resource;
@@ -120,14 +135,18 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 		return;
 
 	/* the user whose mapping is used: the view owner's under a view */
-	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
 	scan->conn = gc_get_connection(table, OidIsValid(rte->checkAsUser) ?
 								   rte->checkAsUser : GetUserId());
 
-	foreach(lc, (List *) list_nth(private, GcPrivAttrsUsed))
-		attrs_used = bms_add_member(attrs_used,
-									lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
-	scan->map = gc_column_map_create(scan->rel, scan->res, attrs_used);
+	if (fsplan->scan.scanrelid == 0)
+		gc_join_begin(scan, node);
+	else
+	{
+		foreach(lc, (List *) list_nth(private, GcPrivAttrsUsed))
+			attrs_used = bms_add_member(attrs_used,
+										lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+		scan->map = gc_column_map_create(scan->rel, scan->res, attrs_used);
+	}
 
 	scan->series_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "gc_fdw series", ALLOCSET_DEFAULT_SIZES);
@@ -369,6 +388,11 @@ gc_scan_end(ForeignScanState *node)
 {
 	GcScan	   *scan = node->fdw_state;
 
+	if (scan != NULL && scan->own_rel && scan->rel != NULL)
+	{
+		table_close(scan->rel, NoLock);
+		scan->own_rel = false;
+	}
 	if (scan == NULL || scan->page_cxt == NULL)
 		return;
 	release_read(scan);
@@ -587,6 +611,8 @@ gc_scan_use_page(GcScan *scan, GcPage *page)
 	scan->page = page;
 	scan->page_rows = gc_page_row_count(page, scan->api->array_key);
 	scan->cursor = gc_cursor_create(page, scan->api->array_key, scan->res->level);
+	if (scan->anchor >= 0)
+		gc_cursor_set_anchor(scan->cursor, (GcLevel) scan->anchor);
 	MemoryContextSwitchTo(oldcxt);
 	scan->stats.pages++;
 	scan->stats.rows_received += scan->page_rows;
