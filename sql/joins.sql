@@ -167,3 +167,14 @@ EXPLAIN (COSTS OFF)
 SELECT count(*) FROM jn.conversations c JOIN jn.segments s ON s.conversation_start = c.conversation_start
  WHERE c.conversation_start >= '2024-03-05' AND c.conversation_start < '2024-03-06'
    AND s.conversation_start >= '2024-03-05' AND s.conversation_start < '2024-03-06';
+
+-- In a subplan (a materialized CTE), the plan's range table is renumbered
+-- into the query's: the pushed join still finds its tables
+\! python3 tests/emuctl.py reset
+WITH pairs AS MATERIALIZED (
+  SELECT c.conversation_id, s.segment_type
+    FROM jn.conversations c JOIN jn.segments s USING (conversation_id)
+   WHERE c.conversation_start >= '2024-03-05' AND c.conversation_start < '2024-03-06')
+SELECT (SELECT count(*) FROM jn.users WHERE state = 'deleted') AS deleted_users,
+       count(*) AS pairs FROM pairs;
+\! python3 tests/emuctl.py log-count --endpoint details

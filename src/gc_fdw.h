@@ -757,8 +757,8 @@ enum GcFdwScanPrivateIndex
 	GcPrivParameterized,		/* Integer: 1 when outer rows give values
 								 * (rescans repeat requests) */
 	/* a pushed join's (join.c) */
-	GcPrivJoinMembers,			/* list of (rtindex, level) per table */
-	GcPrivJoinDeepest,			/* Integer: rtindex of the rows' table */
+	GcPrivJoinMembers,			/* list of (table OID, level) per table */
+	GcPrivJoinDeepest,			/* Integer: OID of the rows' table */
 	GcPrivJoinAnchor,			/* Integer: a left join's anchor level, -1 */
 	GcPrivJoinText				/* String: the join, for EXPLAIN */
 };
@@ -1065,6 +1065,7 @@ extern void gcGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 								  JoinType jointype, JoinPathExtraData *extra);
 extern ForeignScan *gc_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
 								 List *tlist, List *scan_clauses, Plan *outer_plan);
+extern RangeTblEntry *gc_join_deepest_rte(ForeignScanState *node);
 extern void gc_join_begin(GcScan *scan, ForeignScanState *node);
 extern void gc_join_explain(ForeignScanState *node, struct ExplainState *es);
 

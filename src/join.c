@@ -411,7 +411,8 @@ gc_join_plan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
 	{
 		GcJoinMember *m = lfirst(lc);
 
-		members = lappend(members, list_make2(makeInteger(m->rti), makeInteger(m->level)));
+		members = lappend(members, list_make2(makeInteger(m->info->relid),
+											  makeInteger(m->level)));
 	}
 
 	private = lappend(private, gc_serialize_conds(deepest->info->table_opts.resource,
@@ -425,13 +426,37 @@ gc_join_plan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
 	private = lappend(private, makeInteger(GC_ORDER_NONE));	/* GcPrivOrder */
 	private = lappend(private, makeInteger(0));	/* GcPrivParameterized */
 	private = lappend(private, members);	/* GcPrivJoinMembers */
-	private = lappend(private, makeInteger(deepest->rti));	/* GcPrivJoinDeepest */
+	private = lappend(private, makeInteger(deepest->info->relid));	/* GcPrivJoinDeepest */
 	private = lappend(private, makeInteger(info->anchor));	/* GcPrivJoinAnchor */
 	private = lappend(private, makeString(info->text));	/* GcPrivJoinText */
 	Assert(list_length(private) == GcPrivJoinText + 1);
 
 	return make_foreignscan(tlist, quals, 0, fdw_exprs, private, scan_tlist, NIL,
 							outer_plan);
+}
+
+/*
+ * gc_join_deepest_rte
+ *		The range table entry of a pushed join's deepest table (the tables
+ *		of a pushed join are distinct: a self-join is never pushed).  The
+ *		plan names tables by OID: setrefs may renumber range tables.
+ */
+RangeTblEntry *
+gc_join_deepest_rte(ForeignScanState *node)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Oid			relid = (Oid) intVal(list_nth(fsplan->fdw_private, GcPrivJoinDeepest));
+	int			rti = -1;
+
+	while ((rti = bms_next_member(fsplan->fs_relids, rti)) >= 0)
+	{
+		RangeTblEntry *rte = exec_rt_fetch(rti, node->ss.ps.state);
+
+		if (rte->relid == relid)
+			return rte;
+	}
+	elog(ERROR, "gc_fdw: the deepest table of a pushed join is not in its plan");
+	return NULL;				/* keep compiler quiet */
 }
 
 /*
@@ -462,7 +487,7 @@ gc_join_begin(GcScan *scan, ForeignScanState *node)
 		GcLevel		level = scan->res->level;
 
 		foreach(lm, (List *) list_nth(private, GcPrivJoinMembers))
-			if (intVal(linitial(lfirst(lm))) == (int) var->varno)
+			if ((Oid) intVal(linitial(lfirst(lm))) == relid)
 				level = intVal(lsecond(lfirst(lm)));
 		gc_get_table_options(GetForeignTable(relid), &opts);
 		key = gc_get_column_key(relid, var->varattno, opts.resource);
@@ -492,7 +517,6 @@ gc_join_explain(ForeignScanState *node, ExplainState *es)
 	if (es->verbose)
 		ExplainPropertyText("Genesys Join",
 							psprintf("one read of %s, each row with its ancestors' objects",
-									 get_rel_name(exec_rt_fetch(intVal(list_nth(private, GcPrivJoinDeepest)),
-																node->ss.ps.state)->relid)),
+									 get_rel_name((Oid) intVal(list_nth(private, GcPrivJoinDeepest)))),
 							es);
 }

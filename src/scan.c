@@ -103,9 +103,7 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 	if (fsplan->scan.scanrelid == 0)
 	{
 		/* a pushed join reads its deepest table (join.c) */
-		Index		deepest = intVal(list_nth(private, GcPrivJoinDeepest));
-
-		rte = exec_rt_fetch(deepest, estate);
+		rte = gc_join_deepest_rte(node);
 		scan->rel = table_open(rte->relid, NoLock);
 		scan->own_rel = true;
 	}
