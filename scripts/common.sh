@@ -29,13 +29,21 @@ install_packages() {
 
 # build_and_install: compile with the project's warning flags and install
 # into the PostgreSQL 15 tree.
-# GC_COPT adds compiler flags (tests/run-ubsan.sh builds with UBSan); the
-# objects are rebuilt whenever it is set, so no stale object escapes it.
+# GC_CC chooses the compiler (default gcc; tests/run-tests.sh also builds
+# with clang), GC_COPT adds compiler flags (tests/run-ubsan.sh builds with
+# UBSan).  A build with another compiler or other flags than the objects on
+# disk starts from clean, so no stale object escapes either.
 build_and_install() {
-	log "building gc_fdw${GC_COPT:+ with $GC_COPT}"
-	[ -n "${GC_COPT:-}" ] && make -C "$GC_ROOT" -s clean PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT="${GC_COPT:-}" >/dev/null
-	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT="${GC_COPT:-}" install >/dev/null
+	local cc=${GC_CC:-gcc} stamp="$GC_ROOT/src/.build-flags" flags
+	flags="$cc ${GC_COPT:-}"
+	log "building gc_fdw with $flags"
+	# (the objects only: make clean would also drop tests/results)
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ]; then
+		rm -f "$GC_ROOT"/src/*.o "$GC_ROOT"/src/*.bc "$GC_ROOT"/gc_fdw.so
+	fi
+	make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config CC="$cc" COPT="${GC_COPT:-}" >/dev/null &&
+		make -C "$GC_ROOT" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config CC="$cc" COPT="${GC_COPT:-}" install >/dev/null &&
+		echo "$flags" >"$stamp"
 }
 
 # start_emulator WORKDIR [EMULATOR OPTIONS...]: start the emulator on a

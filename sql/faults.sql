@@ -27,7 +27,10 @@ $$ LANGUAGE sql;
 
 -- Results that shift while the scan pages (live traffic): after page 1 is
 -- read, 3 rows move earlier in the order, so page 2 starts with the last 3
--- rows of page 1 again; each row is still returned exactly once
+-- rows of page 1 again; each row is still returned exactly once.  Rows
+-- pushed forward mean rows may have been inserted before the page being
+-- read, so the window is read once more: that pass returns nothing new and
+-- totalHits stays the same, so the window is complete (Windows Read Again)
 \! python3 tests/emuctl.py reset
 \! python3 tests/emuctl.py settings '{"page_shift": 3}'
 SELECT * FROM diff_with_truth('2024-03-06', '2024-03-13');

@@ -87,7 +87,9 @@ EXPLAIN (COSTS OFF) SELECT conversation_id FROM gj.conversations
  WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-15'
  ORDER BY conversation_start;
 
--- mode 'auto': ranges of jobs_min_days or more use jobs
+-- mode 'auto': ranges of jobs_min_days or more use jobs, when their size
+-- (rows_per_day, or the catalogue's 1000 conversations a day) makes a
+-- job's wait worth it
 ALTER SERVER emu_jobs OPTIONS (SET mode 'auto', ADD jobs_min_days '10');
 \! python3 tests/emuctl.py reset
 SELECT count(*) FROM gj.conversations
@@ -95,6 +97,29 @@ SELECT count(*) FROM gj.conversations
 SELECT count(*) FROM gj.conversations
  WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-12';
 \! python3 tests/emuctl.py log-summary
+-- a range reaching past the date the jobs' data is complete (2024-03-20):
+-- jobs up to that date, the details query after it; every conversation
+-- once, and no warning, since nothing is missing
+EXPLAIN (COSTS OFF) SELECT conversation_id FROM gj.conversations
+ WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+\! python3 tests/emuctl.py reset
+SELECT count(*) AS rows, count(DISTINCT conversation_id) AS distinct_ids,
+  (SELECT count(*) FROM conversations_truth
+    WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22') AS truth,
+  (SELECT count(*) FROM (
+     SELECT conversation_id FROM gj.conversations
+      WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22'
+     EXCEPT
+     SELECT conversation_id FROM conversations_truth) x) AS extra
+  FROM gj.conversations
+ WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+\! python3 tests/emuctl.py log-summary | uniq -c
+-- a range small enough (rows_per_day) is not worth a job's wait: the
+-- details query reads it all
+ALTER FOREIGN TABLE gj.conversations OPTIONS (ADD rows_per_day '40');
+EXPLAIN (COSTS OFF) SELECT conversation_id FROM gj.conversations
+ WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
+ALTER FOREIGN TABLE gj.conversations OPTIONS (DROP rows_per_day);
 ALTER SERVER emu_jobs OPTIONS (SET mode 'jobs', DROP jobs_min_days);
 
 -- A range past dataAvailabilityDate (2024-03-20): a WARNING naming the

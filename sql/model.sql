@@ -133,7 +133,8 @@ SELECT p.purpose, count(DISTINCT s.session_id) AS sessions, sum(m.value) FILTER 
    AND s.conversation_start >= '2024-03-05' AND s.conversation_start < '2024-03-06'
    AND m.conversation_start >= '2024-03-05' AND m.conversation_start < '2024-03-06'
  GROUP BY p.purpose ORDER BY 1;
--- one details request per table (each a single page), no rescans
+-- one details request: the join is pushed down (joins.sql), one read of
+-- session_metrics, each row with its session and participant
 \! python3 tests/emuctl.py log-count --endpoint details
 EXPLAIN (COSTS OFF)
 SELECT count(*)

@@ -63,7 +63,7 @@ DROP ROLE gc_reader;
 
 -- Foreign table: resource is required and must be known
 CREATE FOREIGN TABLE t_bad (id text) SERVER gc_de;
-CREATE FOREIGN TABLE t_bad (id text) SERVER gc_de OPTIONS (resource 'queues');
+CREATE FOREIGN TABLE t_bad (id text) SERVER gc_de OPTIONS (resource 'agents');
 CREATE FOREIGN TABLE t_bad (id text) SERVER gc_de OPTIONS (resource 'users', environment 'x');
 
 -- Foreign table: page_size is bounded by the resource's maximum

@@ -9,12 +9,21 @@
  * discarded when the foreign server or the user mapping changes (syscache
  * invalidation callbacks), since credentials or URLs may have changed.
  *
- * Must not: talk HTTP itself (http.c does the token exchange); send a
- * refresh grant (client credentials has none: a new token is requested with
- * the same credentials); put a token or the client secret in any message at
- * any level; keep a token in memory it does not wipe before freeing.
+ * Also owns the token exchange: POST login_url/oauth/token with Basic auth
+ * and grant_type=client_credentials, sent through the transport (http.c)
+ * under the retry rules API calls follow (retry.c: 429, 5xx and network
+ * failures are retried), and the wording of the answers those rules hand
+ * back (any other status is the token endpoint refusing the credentials).
  *
- * Statistics: http.c counts every token endpoint exchange in
+ * Layering: api.c -> auth.c -> retry.c -> http.c.  This file calls retry.c
+ * and http.c, never api.c: nothing below the API policy calls back into it.
+ *
+ * Must not: send a refresh grant (client credentials has none: a new token
+ * is requested with the same credentials); put a token or the client secret
+ * in any message at any level; keep a token in memory it does not wipe
+ * before freeing.
+ *
+ * Statistics: retry.c counts every token endpoint exchange in
  * stats->token_requests.  This file counts stats->reauths: one per token
  * successfully fetched for a user mapping that already had a token in this
  * backend (dropped after a 401, expired, renewed ahead of expiry, or
@@ -40,7 +49,8 @@
 #define GC_TOKEN_RENEW_MARGIN_SECS		60
 /* Longest expires_in believed: Genesys tokens live 48 hours at most */
 #define GC_TOKEN_MAX_LIFETIME_SECS		(7 * SECS_PER_DAY)
-#define GC_SNIPPET_LEN					200
+#define GC_TOKEN_PATH					"/oauth/token"
+#define GC_TOKEN_FORM					"grant_type=client_credentials"
 
 /* One cached token, keyed by user mapping */
 typedef struct GcTokenEntry
@@ -185,58 +195,6 @@ gc_auth_parse_wiped(const char *body)
 }
 
 /*
- * gc_auth_one_line
- *		palloc'd copy of at most max_len bytes of text on one line, control
- *		characters as spaces and non-ASCII bytes as '?' (the login host's
- *		error pages may be HTML in any encoding).
- */
-static char *
-gc_auth_one_line(const char *text, size_t len, size_t max_len)
-{
-	char	   *out = palloc(Min(len, max_len) + 4);
-	size_t		n = 0;
-	size_t		i;
-
-	for (i = 0; i < len && i < max_len; i++)
-	{
-		unsigned char c = (unsigned char) text[i];
-
-		if (c < 0x20 || c == 0x7f || c == ' ')
-		{
-			if (n > 0 && out[n - 1] != ' ')
-				out[n++] = ' ';
-		}
-		else
-			out[n++] = (c >= 0x80) ? '?' : (char) c;
-	}
-	if (n > 0 && out[n - 1] == ' ')
-		n--;
-	if (len > max_len)
-	{
-		memcpy(out + n, "...", 3);
-		n += 3;
-	}
-	out[n] = '\0';
-	return out;
-}
-
-/*
- * gc_auth_json_string
- *		Copy the string member key of obj into dst (empty if absent).
- */
-static void
-gc_auth_json_string(struct json_object *obj, const char *key,
-					char *dst, size_t dst_size)
-{
-	struct json_object *field;
-
-	dst[0] = '\0';
-	if (json_object_object_get_ex(obj, key, &field) &&
-		json_object_is_type(field, json_type_string))
-		strlcpy(dst, json_object_get_string(field), dst_size);
-}
-
-/*
  * gc_auth_report_failure
  *		ereport a token endpoint answer other than 2xx (a 2xx body would
  *		hold a token, so it must never reach this function).
@@ -254,18 +212,18 @@ gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 		root = gc_auth_parse_wiped(resp->body);
 	if (root != NULL && json_object_is_type(root, json_type_object))
 	{
-		gc_auth_json_string(root, "error", oauth_error, sizeof(oauth_error));
-		gc_auth_json_string(root, "error_description", description,
-							sizeof(description));
+		gc_json_string_field(root, "error", oauth_error, sizeof(oauth_error));
+		gc_json_string_field(root, "error_description", description,
+							 sizeof(description));
 		if (description[0] == '\0')
-			gc_auth_json_string(root, "description", description,
-								sizeof(description));
+			gc_json_string_field(root, "description", description,
+								 sizeof(description));
 		/* a platform-style error body, should the login host send one */
 		if (oauth_error[0] == '\0')
-			gc_auth_json_string(root, "code", oauth_error, sizeof(oauth_error));
+			gc_json_string_field(root, "code", oauth_error, sizeof(oauth_error));
 		if (description[0] == '\0')
-			gc_auth_json_string(root, "message", description,
-								sizeof(description));
+			gc_json_string_field(root, "message", description,
+								 sizeof(description));
 	}
 	if (root != NULL)
 		json_object_put(root);
@@ -274,16 +232,16 @@ gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 	appendStringInfo(&detail, "HTTP status %ld", resp->status);
 	if (oauth_error[0] != '\0')
 		appendStringInfo(&detail, ", OAuth error \"%s\"",
-						 gc_auth_one_line(oauth_error, strlen(oauth_error),
-										  sizeof(oauth_error)));
+						 gc_one_line(oauth_error, strlen(oauth_error),
+									 sizeof(oauth_error)));
 	if (description[0] != '\0')
 		appendStringInfo(&detail, ": %s",
-						 gc_auth_one_line(description, strlen(description),
-										  sizeof(description)));
+						 gc_one_line(description, strlen(description),
+									 sizeof(description)));
 	if (oauth_error[0] == '\0' && description[0] == '\0' && resp->body_len > 0)
 		appendStringInfo(&detail, ", response body begins \"%s\"",
-						 gc_auth_one_line(resp->body, resp->body_len,
-										  GC_SNIPPET_LEN));
+						 gc_one_line(resp->body, resp->body_len,
+									 GC_SNIPPET_LEN));
 	if (resp->correlation_id != NULL)
 		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
 
@@ -397,6 +355,46 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 }
 
 /*
+ * gc_auth_exchange
+ *		The client credentials exchange with the login host.  429, 5xx and
+ *		network failures are retried like API calls and ereported by
+ *		retry.c when the retries run out; the answer, whatever its status,
+ *		is returned in resp.
+ */
+static void
+gc_auth_exchange(GcConnection *conn, GcScanStats *stats, GcHttpResponse *resp)
+{
+	GcHttpRequest req;
+	GcHttpAttempt att;
+	GcRetry		retry;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = psprintf("%s%s", conn->opts.login_url, GC_TOKEN_PATH);
+	req.path = GC_TOKEN_PATH;
+	req.body = GC_TOKEN_FORM;
+	req.client_credentials = true;
+	req.conn = conn;
+	memset(&att, 0, sizeof(att));
+	gc_retry_begin(&retry, conn, &req, "Genesys Cloud login service",
+				   "login_url", stats);
+	PG_TRY();
+	{
+		do
+			gc_retry_attempt(&retry, &req, &att);
+		while (gc_retry_again(&retry, &att));
+	}
+	PG_CATCH();
+	{
+		gc_retry_failed(&retry);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	*resp = att.resp;
+	pfree(unconstify(char *, req.url));
+}
+
+/*
  * gc_auth_get_token
  *		Bearer token for conn, fetched or renewed as needed.
  *
@@ -439,7 +437,7 @@ gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
 			 conn->client_id, conn->umid);
 	gc_auth_discard(entry);
 
-	gc_http_token_request(conn, stats, &resp);
+	gc_auth_exchange(conn, stats, &resp);
 	if (resp.status < 200 || resp.status > 299)
 		gc_auth_report_failure(conn, &resp);
 	gc_auth_store_token(conn, entry, &resp, now);

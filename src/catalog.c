@@ -1,13 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *		  The Genesys resources gc_fdw can scan: for each, the API request
- *		  that lists it, its page-size limits and its columns with their
- *		  JSON keys and SQL types.
+ *		  The catalogue of the Genesys resources gc_fdw can scan: how the
+ *		  objects of a page nest (levels), and the functions that find
+ *		  resources, columns and levels.  The entries themselves are in
+ *		  catalog_directory.c (entity listings) and catalog_analytics.c (the
+ *		  analytics families): for each API, the request that lists it
+ *		  (paths, paging, the fields that narrow it, its driver), and for
+ *		  each table its columns with their JSON keys and SQL types.
  *
- * This is the one source of truth for table shapes: the scanner resolves
- * column keys through it and the documentation (docs/tables.md) mirrors it.
- * It owns no I/O and no PostgreSQL catalog access.
+ * This is the one source of truth for resources: the planner, the scan and
+ * IMPORT FOREIGN SCHEMA read it; docs/tables.md mirrors it.  Adding a table
+ * read by an existing driver is an entry in the catalogue (and docs and
+ * tests).  It owns no I/O and no PostgreSQL catalog access.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,166 +23,62 @@
 #include "gc_fdw.h"
 #include "lib/stringinfo.h"
 
+/* The resources in the order IMPORT FOREIGN SCHEMA creates them */
+static const GcResourceDef *const resource_lists[] = {
+	gc_directory_resources,
+	gc_analytics_resources
+};
+
 /*
- * Column keys are JSON keys or dotted paths relative to the row's own object.
- * A "level:" prefix reads an ancestor instead ("conversation:conversationId"
- * on a segment row), so every child row carries its ancestors' ids and
- * conversation_start: joins are natural and intervals push from any table.
+ * How the objects of a page nest: each level's name (usable as a "level:"
+ * key prefix), the level it sits in, and the member of that level's
+ * object that holds it (an array; for attributes, an object whose members
+ * are the rows).  Top levels have no parent: they are a page's array.
+ * Indexed by GcLevel.
  */
-
-/* GET /api/v2/users: one row per user, all states unless WHERE narrows it */
-static const GcColumnDef users_columns[] = {
-	{"id", "uuid", "id"},
-	{"name", "text", "name"},
-	{"email", "text", "email"},
-	{"username", "text", "username"},
-	{"state", "text", "state"},
-	{"title", "text", "title"},
-	{"department", "text", "department"},
-	{"division_id", "uuid", "division.id"},
-	{"division_name", "text", "division.name"},
-	{"manager_id", "uuid", "manager.id"},
-	{"version", "integer", "version"},
-	{"acd_auto_answer", "boolean", "acdAutoAnswer"},
-	{"date_last_login", "timestamptz", "dateLastLogin"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
+static const GcLevelDef levels[] = {
+	[GC_LEVEL_USER] = {"user", -1, NULL, "id", false},
+	[GC_LEVEL_CONVERSATION] = {"conversation", -1, NULL, "conversationId", false},
+	[GC_LEVEL_PARTICIPANT] = {"participant", GC_LEVEL_CONVERSATION, "participants",
+	"participantId", false},
+	[GC_LEVEL_SESSION] = {"session", GC_LEVEL_PARTICIPANT, "sessions", "sessionId", false},
+	[GC_LEVEL_SEGMENT] = {"segment", GC_LEVEL_SESSION, "segments", NULL, false},
+	[GC_LEVEL_METRIC] = {"metric", GC_LEVEL_SESSION, "metrics", NULL, false},
+	[GC_LEVEL_ATTRIBUTE] = {"attribute", GC_LEVEL_PARTICIPANT, "attributes", NULL, true},
+	[GC_LEVEL_USER_DETAIL] = {"user_detail", -1, NULL, "userId", false},
+	[GC_LEVEL_PRESENCE] = {"presence", GC_LEVEL_USER_DETAIL, "primaryPresence", NULL, false},
+	[GC_LEVEL_ROUTING_STATUS] = {"routing_status", GC_LEVEL_USER_DETAIL, "routingStatus",
+	NULL, false},
+	[GC_LEVEL_ENTITY] = {"entity", -1, NULL, "id", false},
 };
 
-/* Ancestor columns every conversation-derived table starts with */
-#define GC_CONVERSATION_KEYS \
-	{"conversation_id", "uuid", "conversation:conversationId"}, \
-	{"conversation_start", "timestamptz", "conversation:conversationStart"}
+StaticAssertDecl(lengthof(levels) == GC_LEVEL_COUNT, "a GcLevelDef for every GcLevel");
 
-/* One row per conversation */
-static const GcColumnDef conversations_columns[] = {
-	{"conversation_id", "uuid", "conversationId"},
-	{"conversation_start", "timestamptz", "conversationStart"},
-	{"conversation_end", "timestamptz", "conversationEnd"},
-	{"originating_direction", "text", "originatingDirection"},
-	{"division_ids", "uuid[]", "divisionIds"},
-	{"media_stats_min_conversation_mos", "float8", "mediaStatsMinConversationMos"},
-	{"media_stats_min_conversation_r_factor", "float8", "mediaStatsMinConversationRFactor"},
-	{"conversation_initiator", "text", "conversationInitiator"},
-	{"customer_participation", "boolean", "customerParticipation"},
-	{"external_tag", "text", "externalTag"},
-	{"self_served", "boolean", "selfServed"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
-};
+/*
+ * gc_level_def
+ *		How objects of level nest.
+ */
+const GcLevelDef *
+gc_level_def(GcLevel level)
+{
+	return &levels[level];
+}
 
-/* One row per participant: key (conversation_id, participant_id) */
-static const GcColumnDef participants_columns[] = {
-	GC_CONVERSATION_KEYS,
-	{"participant_id", "uuid", "participantId"},
-	{"participant_name", "text", "participantName"},
-	{"purpose", "text", "purpose"},
-	{"user_id", "uuid", "userId"},
-	{"external_contact_id", "uuid", "externalContactId"},
-	{"external_organization_id", "uuid", "externalOrganizationId"},
-	{"team_id", "uuid", "teamId"},
-	{"flagged_reason", "text", "flaggedReason"},
-	{"screen_recording", "boolean", "screenRecording"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
-};
+/*
+ * gc_level_within
+ *		Whether objects of level row_level sit in (or are) objects of
+ *		level: a segment row is within its session, participant and
+ *		conversation.
+ */
+bool
+gc_level_within(GcLevel row_level, GcLevel level)
+{
+	int			l = (int) row_level;
 
-/* One row per session: key (conversation_id, session_id) */
-static const GcColumnDef sessions_columns[] = {
-	GC_CONVERSATION_KEYS,
-	{"participant_id", "uuid", "participant:participantId"},
-	{"session_id", "uuid", "sessionId"},
-	{"media_type", "text", "mediaType"},
-	{"direction", "text", "direction"},
-	{"ani", "text", "ani"},
-	{"dnis", "text", "dnis"},
-	{"session_dnis", "text", "sessionDnis"},
-	{"address_from", "text", "addressFrom"},
-	{"address_to", "text", "addressTo"},
-	{"address_self", "text", "addressSelf"},
-	{"address_other", "text", "addressOther"},
-	{"provider", "text", "provider"},
-	{"remote", "text", "remote"},
-	{"edge_id", "uuid", "edgeId"},
-	{"protocol_call_id", "text", "protocolCallId"},
-	{"recording", "boolean", "recording"},
-	{"requested_routings", "text[]", "requestedRoutings"},
-	{"used_routing", "text", "usedRouting"},
-	{"flow_id", "uuid", "flow.flowId"},
-	{"flow_name", "text", "flow.flowName"},
-	{"flow_type", "text", "flow.flowType"},
-	{"flow_version", "text", "flow.flowVersion"},
-	{"outbound_campaign_id", "uuid", "outboundCampaignId"},
-	{"callback_numbers", "text[]", "callbackNumbers"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
-};
-
-/* One row per segment: key (conversation_id, session_id, segment_start, segment_type) */
-static const GcColumnDef segments_columns[] = {
-	GC_CONVERSATION_KEYS,
-	{"participant_id", "uuid", "participant:participantId"},
-	{"session_id", "uuid", "session:sessionId"},
-	{"segment_start", "timestamptz", "segmentStart"},
-	{"segment_end", "timestamptz", "segmentEnd"},
-	{"segment_type", "text", "segmentType"},
-	{"queue_id", "uuid", "queueId"},
-	{"wrap_up_code", "text", "wrapUpCode"},
-	{"wrap_up_note", "text", "wrapUpNote"},
-	{"disconnect_type", "text", "disconnectType"},
-	{"conference", "boolean", "conference"},
-	{"sip_response_codes", "integer[]", "sipResponseCodes"},
-	{"q850_response_codes", "integer[]", "q850ResponseCodes"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
-};
-
-/* One row per metric: key (conversation_id, session_id, name, emit_date) */
-static const GcColumnDef session_metrics_columns[] = {
-	GC_CONVERSATION_KEYS,
-	{"participant_id", "uuid", "participant:participantId"},
-	{"session_id", "uuid", "session:sessionId"},
-	{"name", "text", "name"},
-	{"value", "bigint", "value"},
-	{"emit_date", "timestamptz", "emitDate"},
-	{"raw", "jsonb", "."},
-	{NULL, NULL, NULL}
-};
-
-/* One row per participant attribute (async job results carry them) */
-static const GcColumnDef participant_attributes_columns[] = {
-	GC_CONVERSATION_KEYS,
-	{"participant_id", "uuid", "participant:participantId"},
-	{"name", "text", "name"},
-	{"value", "text", "value"},
-	{NULL, NULL, NULL}
-};
-
-#define GC_DETAILS_QUERY "/api/v2/analytics/conversations/details/query"
-
-static const GcResourceDef resources[] = {
-	{"users", GC_RESOURCE_USERS, GC_LEVEL_USER, "GET", "/api/v2/users",
-	500, 500, "id", users_columns, 1},
-	{"conversations", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_CONVERSATION, "POST",
-	GC_DETAILS_QUERY, 100, 100, "conversationId", conversations_columns, 1},
-	{"participants", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_PARTICIPANT, "POST",
-	GC_DETAILS_QUERY, 100, 100, "participantId", participants_columns, 3.5},
-	{"sessions", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SESSION, "POST",
-	GC_DETAILS_QUERY, 100, 100, "sessionId", sessions_columns, 3.5},
-	{"segments", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_SEGMENT, "POST",
-	GC_DETAILS_QUERY, 100, 100, "segmentStart", segments_columns, 6},
-	{"session_metrics", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_METRIC, "POST",
-	GC_DETAILS_QUERY, 100, 100, "name", session_metrics_columns, 11},
-	{"participant_attributes", GC_RESOURCE_CONVERSATIONS, GC_LEVEL_ATTRIBUTE, "POST",
-	GC_DETAILS_QUERY, 100, 100, "name", participant_attributes_columns, 2},
-	{NULL}
-};
-
-/* Level names usable as "level:" key prefixes, indexed by GcLevel */
-static const char *const level_names[] = {
-	"user", "conversation", "participant", "session", "segment", "metric",
-	"attribute"
-};
+	while (l >= 0 && l != (int) level)
+		l = levels[l].parent;
+	return l >= 0;
+}
 
 /*
  * gc_resource_lookup
@@ -187,8 +88,9 @@ const GcResourceDef *
 gc_resource_lookup(const char *name)
 {
 	const GcResourceDef *res;
+	int			i;
 
-	for (res = resources; res->name; res++)
+	for (i = 0; (res = gc_resource_at(i)) != NULL; i++)
 		if (strcmp(res->name, name) == 0)
 			return res;
 	return NULL;
@@ -203,9 +105,10 @@ gc_resource_names(void)
 {
 	StringInfoData buf;
 	const GcResourceDef *res;
+	int			i;
 
 	initStringInfo(&buf);
-	for (res = resources; res->name; res++)
+	for (i = 0; (res = gc_resource_at(i)) != NULL; i++)
 		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", res->name);
 	return buf.data;
 }
@@ -226,6 +129,17 @@ gc_resource_column(const GcResourceDef *res, const char *colname)
 }
 
 /*
+ * gc_interval_level
+ *		The level whose objects carry res's interval field: the API's top
+ *		objects, or res's own rows (status records).
+ */
+GcLevel
+gc_interval_level(const GcResourceDef *res)
+{
+	return res->api->interval_on_rows ? res->level : res->api->interval_level;
+}
+
+/*
  * gc_resource_at
  *		The i-th resource (0-based), or NULL past the end; for IMPORT
  *		FOREIGN SCHEMA.
@@ -233,7 +147,22 @@ gc_resource_column(const GcResourceDef *res, const char *colname)
 const GcResourceDef *
 gc_resource_at(int i)
 {
-	return (i >= 0 && i < (int) lengthof(resources) - 1) ? &resources[i] : NULL;
+	int			l;
+
+	if (i < 0)
+		return NULL;
+	for (l = 0; l < (int) lengthof(resource_lists); l++)
+	{
+		const GcResourceDef *list = resource_lists[l];
+		int			n = 0;
+
+		while (list[n].name)
+			n++;
+		if (i < n)
+			return &list[i];
+		i -= n;
+	}
+	return NULL;
 }
 
 /*
@@ -245,8 +174,8 @@ gc_level_lookup(const char *name, size_t len)
 {
 	int			i;
 
-	for (i = 0; i < (int) lengthof(level_names); i++)
-		if (strlen(level_names[i]) == len && strncmp(level_names[i], name, len) == 0)
+	for (i = 0; i < (int) lengthof(levels); i++)
+		if (strlen(levels[i].name) == len && strncmp(levels[i].name, name, len) == 0)
 			return i;
 	return -1;
 }

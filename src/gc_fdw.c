@@ -2,13 +2,14 @@
  *
  * gc_fdw.c
  *		  Foreign data wrapper handler and planning for Genesys Cloud CX:
- *		  row estimates, paths (plain, ordered by conversation_start, and
- *		  parameterised users lookups), the plan's private data, and IMPORT
- *		  FOREIGN SCHEMA.
+ *		  row estimates, paths (plain, ordered by the interval column, and
+ *		  parameterised lookups of a listing by id), the plan's private
+ *		  data, and IMPORT FOREIGN SCHEMA.
  *
- * Which conditions narrow a request is decided in deparse.c; executing the
- * scan and EXPLAIN's view of it live in scan.c.  Every restriction also
- * stays a local qual: the API is only ever asked for a superset.
+ * Which conditions narrow a request is decided in conds.c, from the
+ * catalogue's description of each API; executing the scan and EXPLAIN's
+ * view of it live in scan.c and the drivers.  Every restriction also stays
+ * a local qual: the API is only ever asked for a superset.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,31 +49,22 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(gc_fdw_handler);
 
 /*
- * Planner estimates: rows_per_day overrides the conversations default.  The
- * users directory is assumed mid-sized (ten pages): listing it then costs
- * more than looking up a handful of joined ids one request each.
+ * Planner costs.  Row estimates come from the catalogue (a listing's size,
+ * an interval's objects per day; the table option rows_per_day overrides
+ * the latter): a directory of ten pages costs more to list than a handful
+ * of joined ids looked up one request each.
  */
-#define GC_DEFAULT_USERS_ROWS 5000.0
-#define GC_DEFAULT_CONVERSATIONS_PER_DAY 1000.0
 #define GC_STARTUP_COST 100.0
 #define GC_COST_PER_PAGE 50.0
 
-/* Planner state kept in baserel->fdw_private */
-typedef struct GcRelInfo
-{
-	GcTableOptions table_opts;
-	AttrNumber	start_attno;	/* timestamptz column reading conversationStart */
-	AttrNumber	id_attno;		/* users: uuid column reading id */
-	List	   *conds;			/* GcPushedCond from the restriction clauses */
-} GcRelInfo;
 
 /*
- * find_field_attno
+ * gc_find_field_attno
  *		The first non-dropped column of rel reading field of level (with the
  *		required type when one is given).
  */
-static AttrNumber
-find_field_attno(Relation rel, const GcResourceDef *res, GcLevel level,
+AttrNumber
+gc_find_field_attno(Relation rel, const GcResourceDef *res, GcLevel level,
 				 const char *field, Oid required_type)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -133,21 +125,17 @@ const_timestamptz(Expr *expr, TimestampTz *value)
 }
 
 /*
- * estimate_rows
- *		Rows a scan returns before the local quals that the request does not
- *		account for: ids looked up, or the interval's days times rows per day
- *		(the level's fan-out from conversations), or the users directory.
+ * interval_days
+ *		The days the constant bounds among the conditions span (at least
+ *		an hour's worth), or -1 without both bounds.
  */
 static double
-estimate_rows(GcRelInfo *info)
+interval_days(GcRelInfo *info)
 {
-	const GcResourceDef *res = info->table_opts.resource;
 	TimestampTz lo = 0;
 	TimestampTz hi = 0;
 	bool		have_lo = false;
 	bool		have_hi = false;
-	double		ids = -1;
-	double		per_day;
 	ListCell   *lc;
 
 	foreach(lc, info->conds)
@@ -155,13 +143,8 @@ estimate_rows(GcRelInfo *info)
 		GcPushedCond *cond = lfirst(lc);
 		TimestampTz v;
 
-		if (cond->kind == GC_PUSH_USER_ID || cond->kind == GC_PUSH_CONVERSATION_ID)
-		{
-			int			n = const_value_count(cond);
-
-			ids = n >= 0 ? n : 10;
-		}
-		if (cond->kind != GC_PUSH_BOUND || !const_timestamptz(cond->expr, &v))
+		if (cond->kind != GC_PUSH_BOUND || cond->bound == GC_BOUND_END_AFTER ||
+			cond->bound == GC_BOUND_END_FROM || !const_timestamptz(cond->expr, &v))
 			continue;
 		if (cond->bound != GC_BOUND_UPPER && cond->bound != GC_BOUND_UPPER_STRICT)
 		{
@@ -174,16 +157,45 @@ estimate_rows(GcRelInfo *info)
 			have_hi = true;
 		}
 	}
+	if (!have_lo || !have_hi)
+		return -1;
+	return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24);
+}
 
-	if (res->kind == GC_RESOURCE_USERS)
-		return ids >= 0 ? ids : GC_DEFAULT_USERS_ROWS;
+/*
+ * estimate_rows
+ *		Rows a scan returns before the local quals that the request does not
+ *		account for: ids looked up, or the interval's days times the top
+ *		objects per day and the level's fan-out, or the listing's size.
+ */
+static double
+estimate_rows(GcRelInfo *info)
+{
+	const GcResourceDef *res = info->table_opts.resource;
+	double		ids = -1;
+	double		per_day;
+	double		days;
+	ListCell   *lc;
+
+	foreach(lc, info->conds)
+	{
+		GcPushedCond *cond = lfirst(lc);
+
+		if (cond->kind == GC_PUSH_IDS)
+		{
+			int			n = const_value_count(cond);
+
+			ids = n >= 0 ? n : 10;
+		}
+	}
 	if (ids >= 0)
 		return ids * res->rows_per_top;
+	if (res->api->interval_field == NULL)
+		return res->api->default_rows * res->rows_per_top;
 	per_day = info->table_opts.rows_per_day > 0 ? info->table_opts.rows_per_day
-		: GC_DEFAULT_CONVERSATIONS_PER_DAY * res->rows_per_top;
-	if (have_lo && have_hi)
-		return Max((double) (hi - lo) / USECS_PER_DAY, 1.0 / 24) * per_day;
-	return per_day;
+		: res->api->default_rows * res->rows_per_top;
+	days = interval_days(info);
+	return days > 0 ? days * per_day : per_day;
 }
 
 /*
@@ -195,17 +207,26 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	GcRelInfo  *info = palloc0(sizeof(GcRelInfo));
 	Relation	rel = table_open(foreigntableid, NoLock);
+	ForeignTable *table = GetForeignTable(foreigntableid);
 	const GcResourceDef *res;
 	List	   *other_quals = NIL;
 	ListCell   *lc;
 
-	gc_get_table_options(GetForeignTable(foreigntableid), &info->table_opts);
+	gc_get_table_options(table, &info->table_opts);
+	info->relid = foreigntableid;
+	info->serverid = table->serverid;
 	res = info->table_opts.resource;
-	if (res->kind == GC_RESOURCE_CONVERSATIONS)
-		info->start_attno = find_field_attno(rel, res, GC_LEVEL_CONVERSATION,
-											 "conversationStart", TIMESTAMPTZOID);
-	else
-		info->id_attno = find_field_attno(rel, res, GC_LEVEL_USER, "id", UUIDOID);
+	if (res->api->interval_field)
+		info->start_attno = gc_find_field_attno(rel, res, gc_interval_level(res),
+											 res->api->interval_field, TIMESTAMPTZOID);
+	{
+		const GcPushableDef *p;
+
+		/* the column whose joins are worth a parameterised path */
+		for (p = res->api->pushables; p && p->field; p++)
+			if ((p->shapes & GC_SHAPE_JOIN) && info->id_attno == InvalidAttrNumber)
+				info->id_attno = gc_find_field_attno(rel, res, p->level, p->field, UUIDOID);
+	}
 	table_close(rel, NoLock);
 
 	info->conds = gc_classify_conditions(root, baserel, foreigntableid, res,
@@ -228,8 +249,7 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			GcPushedCond *cond = lfirst(lb);
 
 			if (cond->clause == ri->clause &&
-				(cond->kind == GC_PUSH_BOUND || cond->kind == GC_PUSH_USER_ID ||
-				 cond->kind == GC_PUSH_CONVERSATION_ID))
+				(cond->kind == GC_PUSH_BOUND || cond->kind == GC_PUSH_IDS))
 				in_request = true;
 		}
 		if (!in_request)
@@ -241,20 +261,20 @@ gcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /* Cost of fetching rows in pages of page_size, plus a first request */
-static Cost
-scan_cost(double rows, int page_size)
+Cost
+gc_scan_cost(double rows, int page_size)
 {
 	return GC_STARTUP_COST + ceil(Max(rows, 1.0) / page_size) * GC_COST_PER_PAGE +
 		Max(rows, 1.0) * cpu_tuple_cost * 10;
 }
 
 /*
- * users_id_member
+ * id_member
  *		generate_implied_equalities_for_column callback: the equivalence
- *		member that is the users table's id column.
+ *		member that is the table's id column.
  */
 static bool
-users_id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 				EquivalenceMember *em, void *arg)
 {
 	Var		   *var = (Var *) em->em_expr;
@@ -264,19 +284,25 @@ users_id_member(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 }
 
 /*
- * add_users_lookup_paths
- *		Parameterised paths for users joined on id (JOIN users u ON u.id =
- *		p.user_id): each outer row's id is looked up with the id parameter
- *		instead of listing the directory.
+ * add_id_lookup_paths
+ *		Parameterised paths for a join on a field the catalogue marks as
+ *		worth one (JOIN users u ON u.id = p.user_id; JOIN
+ *		user_routing_status r ON r.user_id = u.id): each outer row's value
+ *		narrows the request (the id parameter, a user filter) instead of
+ *		reading everything.
  */
 static void
-add_users_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
+add_id_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 {
 	List	   *clauses;
 	ListCell   *lc;
-	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE;
+	double		days = interval_days(info);
 
-	clauses = generate_implied_equalities_for_column(root, baserel, users_id_member,
+	/* per outer row, a request (or one per interval window) */
+	Cost		lookup_cost = GC_STARTUP_COST + GC_COST_PER_PAGE *
+		(days > 0 ? ceil(days / GC_MAX_WINDOW_DAYS) : 1);
+
+	clauses = generate_implied_equalities_for_column(root, baserel, id_member,
 													 &info->id_attno,
 													 baserel->lateral_referencers);
 	foreach(lc, baserel->joininfo)
@@ -298,7 +324,8 @@ add_users_lookup_paths(PlannerInfo *root, RelOptInfo *baserel, GcRelInfo *info)
 									   planner_rt_fetch(baserel->relid, root)->relid,
 									   info->table_opts.resource, list_make1(ri),
 									   true, required_outer);
-		if (conds == NIL || ((GcPushedCond *) linitial(conds))->kind != GC_PUSH_USER_ID)
+		if (conds == NIL || ((GcPushedCond *) linitial(conds))->pushable == NULL ||
+			!(((GcPushedCond *) linitial(conds))->pushable->shapes & GC_SHAPE_JOIN))
 			continue;
 		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
 		add_path(baserel, (Path *)
@@ -318,7 +345,7 @@ static void
 gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	GcRelInfo  *info = baserel->fdw_private;
-	Cost		total = scan_cost(baserel->rows, info->table_opts.page_size);
+	Cost		total = gc_scan_cost(baserel->rows, info->table_opts.page_size);
 	bool		lookup = false;
 	ListCell   *lc;
 
@@ -327,10 +354,13 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 GC_STARTUP_COST, total, NIL, NULL, NULL, NIL));
 
 	foreach(lc, info->conds)
-		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_CONVERSATION_ID)
+		if (((GcPushedCond *) lfirst(lc))->kind == GC_PUSH_IDS &&
+			info->table_opts.resource->api->lookup_path)
 			lookup = true;
 
-	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup)
+	/* ordered paths where the API sorts: by the field it orders by */
+	if (info->table_opts.pushdown && info->start_attno != InvalidAttrNumber && !lookup &&
+		info->table_opts.resource->api->order_by != NULL)
 	{
 		Expr	   *start = (Expr *) makeVar(baserel->relid, info->start_attno,
 											 TIMESTAMPTZOID, -1, InvalidOid, 0);
@@ -350,48 +380,29 @@ gcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 												 GC_STARTUP_COST, total, pathkeys,
 												 NULL, NULL,
-												 list_make1(makeInteger(desc + 1))));
+												 list_make1(makeInteger(desc ? GC_ORDER_DESC :
+																		GC_ORDER_ASC))));
 		}
 	}
 
 	if (info->table_opts.pushdown && info->id_attno != InvalidAttrNumber)
-		add_users_lookup_paths(root, baserel, info);
+		add_id_lookup_paths(root, baserel, info);
 }
 
 /*
- * explain_text
+ * gc_explain_cond
  *		SQL text of a pushed condition for EXPLAIN; a parameterised join
  *		clause is shown as the lookup it drives.
  */
-static char *
-explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
+char *
+gc_explain_cond(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	List	   *context = deparse_context_for(get_rel_name(rte->relid), rte->relid);
 	Node	   *copy = copyObject((Node *) cond->clause);
-	const char *what;
+	GcRelInfo  *info = baserel->fdw_private;
+	const char *what = gc_push_target_text(info->table_opts.resource, cond);
 
-	switch (cond->kind)
-	{
-		case GC_PUSH_BOUND:
-			what = "interval";
-			break;
-		case GC_PUSH_STATE:
-			what = "state";
-			break;
-		case GC_PUSH_USER_ID:
-			what = "id list";
-			break;
-		case GC_PUSH_CONVERSATION_ID:
-			what = "lookup by id";
-			break;
-		case GC_PUSH_CONVERSATION_FILTER:
-			what = psprintf("conversationFilters %s %s", cond->dimension, cond->op);
-			break;
-		default:
-			what = psprintf("segmentFilters %s %s", cond->dimension, cond->op);
-			break;
-	}
 	if (!bms_is_subset(pull_varnos(root, copy), baserel->relids))
 		return psprintf("%s: each outer row's value (parameterised)", what);
 
@@ -400,16 +411,64 @@ explain_text(PlannerInfo *root, RelOptInfo *baserel, GcPushedCond *cond)
 	return psprintf("%s: %s", what, deparse_expression(copy, context, false, false));
 }
 
+/* expression_tree_walker callback: whether a node holds a Param */
+static bool
+param_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return true;
+	return expression_tree_walker(node, param_walker, context);
+}
+
+/*
+ * conds_have_params
+ *		Whether a condition's value comes from a parameter (an outer query's
+ *		row, a LATERAL reference): the scan is then rescanned with values
+ *		that may repeat.
+ */
+static bool
+conds_have_params(List *conds)
+{
+	ListCell   *lc;
+
+	foreach(lc, conds)
+		if (param_walker((Node *) ((GcPushedCond *) lfirst(lc))->expr, NULL))
+			return true;
+	return false;
+}
+
 /*
  * gcGetForeignPlan
  *		Every restriction stays a local qual; the conditions that narrow the
  *		request travel in fdw_private, their values in fdw_exprs (so outer
  *		columns of a parameterised path become executor parameters).
  */
+static ForeignScan *plan_base_scan(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid, ForeignPath *best_path,
+								   List *tlist, List *scan_clauses,
+								   Plan *outer_plan);
+
 static ForeignScan *
 gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
 				 Plan *outer_plan)
+{
+	if (IS_JOIN_REL(baserel))
+		return gc_join_plan(root, baserel, tlist, scan_clauses, outer_plan);
+	return plan_base_scan(root, baserel, foreigntableid, best_path, tlist,
+						  scan_clauses, outer_plan);
+}
+
+/*
+ * plan_base_scan
+ *		gcGetForeignPlan for a foreign table's own scan.
+ */
+static ForeignScan *
+plan_base_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+			   ForeignPath *best_path, List *tlist, List *scan_clauses,
+			   Plan *outer_plan)
 {
 	GcRelInfo  *info = baserel->fdw_private;
 	Relids		outer_relids = PATH_REQ_OUTER(&best_path->path);
@@ -417,6 +476,8 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_exprs = NIL;
 	List	   *explain = NIL;
 	List	   *attrs = NIL;
+	List	   *serialized;
+	List	   *private;
 	Bitmapset  *attrs_used = NULL;
 	ListCell   *lc;
 	int			i;
@@ -425,7 +486,7 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								   info->table_opts.resource, scan_clauses,
 								   info->table_opts.pushdown, outer_relids);
 	foreach(lc, conds)
-		explain = lappend(explain, makeString(explain_text(root, baserel, lfirst(lc))));
+		explain = lappend(explain, makeString(gc_explain_cond(root, baserel, lfirst(lc))));
 
 	/* columns the query reads, so unused ones are not converted */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs_used);
@@ -436,15 +497,30 @@ gcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	while ((i = bms_next_member(attrs_used, i)) >= 0)
 		attrs = lappend_int(attrs, i + FirstLowInvalidHeapAttributeNumber);
 
+	/*
+	 * The private list is built before make_foreignscan: serializing the
+	 * conditions appends their values to fdw_exprs, which must be complete
+	 * when it is passed (C leaves the order of a call's argument
+	 * evaluations unspecified).
+	 */
+	serialized = gc_serialize_conds(info->table_opts.resource, conds, &fdw_exprs);
+	private = NIL;
+	private = lappend(private, serialized);		/* GcPrivConds */
+	private = lappend(private, attrs);	/* GcPrivAttrsUsed */
+	private = lappend(private, explain);	/* GcPrivExplain */
+	private = lappend(private,	/* GcPrivIntervalColumn */
+					  makeString(info->start_attno != InvalidAttrNumber ?
+								 get_attname(foreigntableid, info->start_attno, false) :
+								 pstrdup("")));
+	private = lappend(private,	/* GcPrivOrder */
+					  makeInteger(best_path->fdw_private ?
+								  intVal(linitial(best_path->fdw_private)) : GC_ORDER_NONE));
+	private = lappend(private,	/* GcPrivParameterized */
+					  makeInteger(outer_relids != NULL || conds_have_params(conds) ? 1 : 0));
+	Assert(list_length(private) == GcPrivParameterized + 1);	/* no join slots */
+
 	return make_foreignscan(tlist, extract_actual_clauses(scan_clauses, false),
-							baserel->relid, fdw_exprs,
-							list_make5(gc_serialize_conds(conds, &fdw_exprs),
-									   attrs, explain,
-									   makeString(info->start_attno != InvalidAttrNumber ?
-												  get_attname(foreigntableid, info->start_attno, false) :
-												  pstrdup("")),
-									   makeInteger(best_path->fdw_private ?
-												   intVal(linitial(best_path->fdw_private)) : 0)),
+							baserel->relid, fdw_exprs, private,
 							NIL, NIL, outer_plan);
 }
 
@@ -459,6 +535,8 @@ gcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	List	   *explain = list_nth(fsplan->fdw_private, GcPrivExplain);
 
+	if (fsplan->scan.scanrelid == 0)
+		gc_join_explain(node, es);
 	gc_scan_explain(node, es);
 	if (es->verbose && explain != NIL)
 	{
@@ -563,6 +641,7 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = gcGetForeignRelSize;
 	routine->GetForeignPaths = gcGetForeignPaths;
 	routine->GetForeignPlan = gcGetForeignPlan;
+	routine->GetForeignJoinPaths = gcGetForeignJoinPaths;
 	routine->BeginForeignScan = gc_scan_begin;
 	routine->IterateForeignScan = gc_scan_iterate;
 	routine->ReScanForeignScan = gc_scan_rescan;

@@ -91,47 +91,43 @@ struct GcRowCursor
 	GcJsonNames *attr_names;	/* the attribute object's, if large */
 	const char *attr_name;
 	int			started;		/* 0: no row yet under the current top */
+	int			anchor;			/* depth whose objects give a row even
+								 * with nothing under them, or -1 */
+	int			anchor_rows;	/* rows given under the anchor object */
+	bool		null_row;		/* the current row is such a row */
 };
 
 /*
  * level_chain
- *		Fill chain for rows of level.
+ *		Fill chain for rows of level, from the catalogue's nesting.
  */
 static void
 level_chain(GcLevel level, GcLevelChain *chain)
 {
+	int			l = (int) level;
 	int			d = 0;
+	int			i;
 
-	if (level == GC_LEVEL_USER)
+	/* from the rows up to the top, then turned round */
+	while (l >= 0 && d < GC_MAX_DEPTH)
 	{
-		chain->levels[0] = GC_LEVEL_USER;
-		chain->keys[0] = NULL;
-		chain->depth = 0;
-		return;
+		chain->levels[d] = (GcLevel) l;
+		chain->keys[d] = gc_level_def((GcLevel) l)->member;
+		l = gc_level_def((GcLevel) l)->parent;
+		d++;
 	}
-	chain->levels[d] = GC_LEVEL_CONVERSATION;
-	chain->keys[d] = NULL;
-	if (level != GC_LEVEL_CONVERSATION)
+	Assert(l < 0);
+	chain->depth = d - 1;
+	for (i = 0; i < d / 2; i++)
 	{
-		chain->levels[++d] = GC_LEVEL_PARTICIPANT;
-		chain->keys[d] = "participants";
+		GcLevel		lv = chain->levels[i];
+		const char *key = chain->keys[i];
+
+		chain->levels[i] = chain->levels[d - 1 - i];
+		chain->keys[i] = chain->keys[d - 1 - i];
+		chain->levels[d - 1 - i] = lv;
+		chain->keys[d - 1 - i] = key;
 	}
-	if (level == GC_LEVEL_ATTRIBUTE)
-	{
-		chain->levels[++d] = GC_LEVEL_ATTRIBUTE;
-		chain->keys[d] = "attributes";
-	}
-	else if (level >= GC_LEVEL_SESSION)
-	{
-		chain->levels[++d] = GC_LEVEL_SESSION;
-		chain->keys[d] = "sessions";
-		if (level == GC_LEVEL_SEGMENT || level == GC_LEVEL_METRIC)
-		{
-			chain->levels[++d] = level;
-			chain->keys[d] = level == GC_LEVEL_SEGMENT ? "segments" : "metrics";
-		}
-	}
-	chain->depth = d;
 }
 
 /* State for the conversion error context callback */
@@ -144,6 +140,88 @@ typedef struct GcConvContext
 } GcConvContext;
 
 /*
+ * column_setup
+ *		Work out how col reads its value: the depth of the object its key
+ *		names (a "level:" prefix reads an ancestor), the JSON path in it,
+ *		and the type's input function.
+ */
+static void
+column_setup(GcColumnMap *map, GcColumnConv *col, const GcLevelChain *chain,
+			 const char *colname, const char *key, Oid typid, int32 typmod)
+{
+	const char *colon = strchr(key, ':');
+	const char *rel_key = key;
+	Oid			funcid;
+	Oid			elemtype;
+
+	col->colname = pstrdup(colname);
+	col->key = pstrdup(key);
+	col->typid = typid;
+	col->typmod = typmod;
+	col->depth = chain->depth;
+	if (colon)
+	{
+		int			level = gc_level_lookup(key, colon - key);
+		int			d;
+
+		col->depth = -1;
+		for (d = 0; d <= chain->depth && level >= 0; d++)
+			if ((int) chain->levels[d] == level)
+				col->depth = d;
+		if (col->depth < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("key \"%s\" of column \"%s\" of foreign table \"%s\" names no level above %s rows",
+							key, colname, map->relname, map->res->name),
+					 errhint("Prefix a key with one of the levels its rows are nested in (conversation, participant, session), or give a key relative to the row.")));
+		rel_key = colon + 1;
+	}
+	col->key_rel = pstrdup(rel_key);
+
+	if (strcmp(col->key_rel, ".") != 0)
+	{
+		char	   *copy = pstrdup(col->key_rel);
+		char	   *part;
+		char	   *saveptr = NULL;
+
+		col->path = palloc(sizeof(char *) * (strlen(copy) + 1));
+		for (part = strtok_r(copy, ".", &saveptr); part;
+			 part = strtok_r(NULL, ".", &saveptr))
+			col->path[col->path_len++] = part;
+
+		/*
+		 * A key of dots only ("..", or "conversation:" with nothing after the
+		 * prefix) names no field: read the whole object, as ".".  The fuzzer
+		 * (tests/fuzz) found such keys left path[0] unset for
+		 * gc_column_map_uses_key() to read.
+		 */
+		if (col->path_len == 0)
+		{
+			pfree(col->path);
+			col->path = NULL;
+		}
+	}
+
+	elemtype = get_element_type(col->typid);
+	if (OidIsValid(elemtype) && get_typlen(col->typid) == -1)
+	{
+		col->elemtype = elemtype;
+		col->elem_is_json = (elemtype == JSONBOID || elemtype == JSONOID);
+		get_typlenbyvalalign(elemtype, &col->elemlen, &col->elembyval,
+							 &col->elemalign);
+		getTypeInputInfo(elemtype, &funcid, &col->ioparam);
+	}
+	else
+	{
+		col->is_json = (col->typid == JSONBOID || col->typid == JSONOID);
+		/* a domain over jsonb goes through its input function */
+		col->is_jsonb = (col->typid == JSONBOID);
+		getTypeInputInfo(col->typid, &funcid, &col->ioparam);
+	}
+	fmgr_info(funcid, &col->input);
+}
+
+/*
  * gc_column_map_create
  *		Work out, for each column of rel the query uses, the JSON path it
  *		reads and how to convert the value.  Allocated in the current context.
@@ -154,9 +232,8 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	GcColumnMap *map = palloc0(sizeof(GcColumnMap));
-	int			i;
-
 	GcLevelChain chain;
+	int			i;
 
 	level_chain(res->level, &chain);
 	map->relname = pstrdup(RelationGetRelationName(rel));
@@ -168,85 +245,42 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
 		GcColumnConv *col = &map->cols[i];
-		Oid			funcid;
-		Oid			elemtype;
 
 		if (attr->attisdropped)
 			continue;
 		col->used = bms_is_member(i + 1 - FirstLowInvalidHeapAttributeNumber, attrs_used) ||
 			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used);
-		col->colname = pstrdup(NameStr(attr->attname));
-		col->key = gc_get_column_key(RelationGetRelid(rel), i + 1, res);
-		col->typid = attr->atttypid;
-		col->typmod = attr->atttypmod;
-		col->depth = chain.depth;
+		column_setup(map, col, &chain, NameStr(attr->attname),
+					 gc_get_column_key(RelationGetRelid(rel), i + 1, res),
+					 attr->atttypid, attr->atttypmod);
+	}
+	return map;
+}
 
-		{
-			/* "level:" prefix: read an ancestor's object */
-			const char *colon = strchr(col->key, ':');
-			const char *rel_key = col->key;
+/*
+ * gc_column_map_create_for
+ *		A column map for the natts columns described by specs (a pushed
+ *		join's scan tuple), reading rows of res; relname names them in
+ *		messages.  Every column is used.
+ */
+GcColumnMap *
+gc_column_map_create_for(const char *relname, const GcResourceDef *res,
+						 int natts, const GcColumnSpec *specs)
+{
+	GcColumnMap *map = palloc0(sizeof(GcColumnMap));
+	GcLevelChain chain;
+	int			i;
 
-			if (colon)
-			{
-				int			level = gc_level_lookup(col->key, colon - col->key);
-				int			d;
-
-				col->depth = -1;
-				for (d = 0; d <= chain.depth && level >= 0; d++)
-					if ((int) chain.levels[d] == level)
-						col->depth = d;
-				if (col->depth < 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-							 errmsg("key \"%s\" of column \"%s\" of foreign table \"%s\" names no level above %s rows",
-									col->key, col->colname, map->relname, res->name),
-							 errhint("Prefix a key with one of the levels its rows are nested in (conversation, participant, session), or give a key relative to the row.")));
-				rel_key = colon + 1;
-			}
-			col->key_rel = pstrdup(rel_key);
-		}
-
-		if (strcmp(col->key_rel, ".") != 0)
-		{
-			char	   *copy = pstrdup(col->key_rel);
-			char	   *part;
-			char	   *saveptr = NULL;
-
-			col->path = palloc(sizeof(char *) * (strlen(copy) + 1));
-			for (part = strtok_r(copy, ".", &saveptr); part;
-				 part = strtok_r(NULL, ".", &saveptr))
-				col->path[col->path_len++] = part;
-
-			/*
-			 * A key of dots only ("..", or "conversation:" with nothing after
-			 * the prefix) names no field: read the whole object, as ".".  The
-			 * fuzzer (tests/fuzz) found such keys left path[0] unset for
-			 * gc_column_map_uses_key() to read.
-			 */
-			if (col->path_len == 0)
-			{
-				pfree(col->path);
-				col->path = NULL;
-			}
-		}
-
-		elemtype = get_element_type(col->typid);
-		if (OidIsValid(elemtype) && attr->attlen == -1)
-		{
-			col->elemtype = elemtype;
-			col->elem_is_json = (elemtype == JSONBOID || elemtype == JSONOID);
-			get_typlenbyvalalign(elemtype, &col->elemlen, &col->elembyval,
-								 &col->elemalign);
-			getTypeInputInfo(elemtype, &funcid, &col->ioparam);
-		}
-		else
-		{
-			col->is_json = (col->typid == JSONBOID || col->typid == JSONOID);
-			/* a domain over jsonb goes through its input function */
-			col->is_jsonb = (col->typid == JSONBOID);
-			getTypeInputInfo(col->typid, &funcid, &col->ioparam);
-		}
-		fmgr_info(funcid, &col->input);
+	level_chain(res->level, &chain);
+	map->relname = pstrdup(relname);
+	map->res = res;
+	map->natts = natts;
+	map->cols = palloc0(sizeof(GcColumnConv) * Max(natts, 1));
+	for (i = 0; i < natts; i++)
+	{
+		map->cols[i].used = true;
+		column_setup(map, &map->cols[i], &chain, specs[i].colname, specs[i].key,
+					 specs[i].typid, specs[i].typmod);
 	}
 	return map;
 }
@@ -516,8 +550,25 @@ gc_cursor_create(GcPage *page, const char *array_key, GcLevel level)
 	if (cur->tops != NULL && cur->tops->type != GC_JSON_ARRAY)
 		cur->tops = NULL;
 	cur->top_index = -1;
+	cur->anchor = -1;
 	level_chain(level, &cur->chain);
 	return cur;
+}
+
+/*
+ * gc_cursor_set_anchor
+ *		Make objects of level (an ancestor of the rows) give one row, with
+ *		NULL for everything below them, when nothing below them gives one:
+ *		a pushed LEFT JOIN from a parent table to a child table.
+ */
+void
+gc_cursor_set_anchor(GcRowCursor *cur, GcLevel level)
+{
+	int			d;
+
+	for (d = 0; d < cur->chain.depth; d++)
+		if (cur->chain.levels[d] == level)
+			cur->anchor = d;
 }
 
 /*
@@ -548,6 +599,20 @@ char *
 gc_cursor_top_string(GcRowCursor *cur, const char *key)
 {
 	GcJson	   *val = gc_json_get(cur->obj[0], key);
+
+	if (val == NULL || val->type != GC_JSON_STRING)
+		return NULL;
+	return pstrdup(val->str);
+}
+
+/*
+ * gc_cursor_row_string
+ *		A string field of the cursor's current row, palloc'd, or NULL.
+ */
+char *
+gc_cursor_row_string(GcRowCursor *cur, const char *key)
+{
+	GcJson	   *val = gc_json_get(cur->obj[cur->chain.depth], key);
 
 	if (val == NULL || val->type != GC_JSON_STRING)
 		return NULL;
@@ -587,13 +652,23 @@ gc_cursor_next_row(GcRowCursor *cur)
 		cur->started = 1;
 		d = 1;
 		cur->obj[1] = NULL;
+		cur->anchor_rows = 0;
+		cur->null_row = false;
+	}
+	else if (cur->null_row)
+	{
+		/* after the row of an anchor object with nothing under it */
+		cur->null_row = false;
+		if (cur->anchor == 0)
+			return false;
+		d = cur->anchor;
 	}
 	else
 		d = chain->depth;
 
 	for (;;)
 	{
-		GcJsonType	type = (chain->levels[d] == GC_LEVEL_ATTRIBUTE)
+		GcJsonType	type = gc_level_def(chain->levels[d])->members_are_rows
 			? GC_JSON_OBJECT : GC_JSON_ARRAY;
 
 		if (cur->obj[d] != NULL)
@@ -617,16 +692,33 @@ gc_cursor_next_row(GcRowCursor *cur)
 		cur->obj[d] = next;
 		if (next != NULL)
 		{
+			if (d == cur->anchor)
+				cur->anchor_rows = 0;
 			if (d == chain->depth)
 			{
 				if (type == GC_JSON_OBJECT)
 					cur->attr_name = next->key;
+				cur->anchor_rows++;
 				return true;	/* attributes are always the deepest level */
 			}
 			d++;
 			cur->obj[d] = NULL;
 			continue;
 		}
+
+		/* the anchor object had nothing under it: its own row */
+		if (d == cur->anchor + 1 && cur->anchor >= 0 && cur->anchor_rows == 0)
+		{
+			int			i;
+
+			for (i = d; i <= chain->depth; i++)
+				cur->obj[i] = NULL;
+			cur->attr_name = NULL;
+			cur->anchor_rows = 1;
+			cur->null_row = true;
+			return true;
+		}
+
 		/* this level is exhausted: advance its parent */
 		d--;
 		if (d == 0)
@@ -645,7 +737,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 {
 	int			depth = cur->chain.depth;
 	GcJson	   *row = cur->obj[depth];
-	bool		attribute_row = cur->chain.levels[depth] == GC_LEVEL_ATTRIBUTE;
+	bool		attribute_row = gc_level_def(cur->chain.levels[depth])->members_are_rows;
 	GcConvContext ctx;
 	ErrorContextCallback errcb;
 	int			i;
@@ -654,7 +746,9 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 	ctx.attidx = -1;
 	ctx.row_index = cur->top_index;
 	ctx.row_id = NULL;
-	if (attribute_row)
+	if (row == NULL)
+		ctx.row_id = NULL;
+	else if (attribute_row)
 		ctx.row_id = cur->attr_name;
 	else
 	{
@@ -679,7 +773,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 		if (!col->used || col->colname == NULL)
 			continue;
 
-		if (attribute_row && col->depth == depth)
+		if (attribute_row && col->depth == depth && row != NULL)
 		{
 			/* an attribute row is a name and a value, not an object */
 			if (col->path_len == 1 && strcmp(col->path[0], "name") == 0)
@@ -736,6 +830,41 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 	}
 
 	error_context_stack = errcb.previous;
+}
+
+/*
+ * gc_page_add_member
+ *		Give each object of the page's array_key array a string member key
+ *		with value (a nested listing's parent id, which its objects do not
+ *		carry), first, in the page's memory.  An object that has the member
+ *		already keeps its own.
+ */
+void
+gc_page_add_member(GcPage *page, const char *array_key, const char *key,
+				   const char *value)
+{
+	GcJson	   *arr = gc_json_get(page->root, array_key);
+	MemoryContext cxt = GetMemoryChunkContext(page);
+	GcJson	   *obj;
+
+	if (arr == NULL || arr->type != GC_JSON_ARRAY)
+		return;
+	for (obj = arr->first; obj != NULL; obj = obj->next)
+	{
+		GcJson	   *member;
+
+		if (obj->type != GC_JSON_OBJECT || gc_json_get(obj, key) != NULL)
+			continue;
+		member = MemoryContextAllocZero(cxt, sizeof(GcJson));
+		member->type = GC_JSON_STRING;
+		member->str = MemoryContextStrdup(cxt, value);
+		member->len = strlen(value);
+		member->key = key;
+		member->keylen = strlen(key);
+		member->next = obj->first;
+		obj->first = member;
+		obj->len++;
+	}
 }
 
 /*

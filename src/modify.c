@@ -50,7 +50,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#define GC_USERS_PATH		"/api/v2/users"
 #define GC_JUNK_ID			"gc_fdw_user_id"
 #define GC_JUNK_VERSION		"gc_fdw_user_version"
 #define GC_JUNK_OLD			"gc_fdw_old_%d"
@@ -106,6 +105,7 @@ typedef struct GcSetColumn
 typedef struct GcModifyState
 {
 	Relation	rel;
+	const GcResourceDef *res;	/* its API entry gives the paths */
 	GcConnection *conn;
 	bool		retry_conflicts;
 	List	   *set_columns;	/* GcSetColumn * */
@@ -188,7 +188,7 @@ gcIsForeignRelUpdatable(Relation rel)
 {
 	const GcResourceDef *res = table_resource(RelationGetRelid(rel));
 
-	return (res && res->kind == GC_RESOURCE_USERS) ? (1 << CMD_UPDATE) : 0;
+	return (res && res->updatable) ? (1 << CMD_UPDATE) : 0;
 }
 
 /*
@@ -206,7 +206,7 @@ gcAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	AttrNumber	version_col;
 	int			col;
 
-	if (res == NULL || res->kind != GC_RESOURCE_USERS || root->parse->commandType != CMD_UPDATE)
+	if (res == NULL || !res->updatable || root->parse->commandType != CMD_UPDATE)
 		return;					/* refused by gcPlanForeignModify */
 
 	id_col = column_reading(target_relation, res, "id");
@@ -241,7 +241,7 @@ refuse(const char *relname, CmdType operation, const GcResourceDef *res)
 	const char *verb = operation == CMD_INSERT ? "INSERT into" :
 		operation == CMD_DELETE ? "DELETE from" : "UPDATE";
 
-	if (res->kind != GC_RESOURCE_USERS)
+	if (!res->updatable)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("foreign table \"%s\" is read-only", relname),
@@ -276,7 +276,7 @@ gcPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	Bitmapset  *updated;
 	int			col;
 
-	if (plan->operation != CMD_UPDATE || res->kind != GC_RESOURCE_USERS)
+	if (plan->operation != CMD_UPDATE || !res->updatable)
 	{
 		table_close(rel, NoLock);
 		refuse(relname, plan->operation, res);
@@ -371,6 +371,7 @@ gcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState = st;
 	st->rel = rel;
 	gc_get_table_options(table, &opts);
+	st->res = opts.resource;
 	st->retry_conflicts = opts.retry_conflicts;
 	forboth(a, list_nth(fdw_private, GcModAttnums), f, list_nth(fdw_private, GcModFields))
 	{
@@ -457,11 +458,11 @@ static GcPage *
 read_user(GcModifyState *st, const char *id)
 {
 	GcHttpResponse resp;
-	char	   *path = psprintf("%s/%s", GC_USERS_PATH, id);
+	char	   *path = psprintf("%s/%s", st->res->api->path, id);
 
 	gc_api_call(st->conn, "GET", path, NULL, &st->stats, &resp);
 	return gc_page_parse(CurrentMemoryContext, resp.body, resp.body_len,
-						 psprintf("GET %s/{userId}", GC_USERS_PATH));
+						 psprintf("GET %s/{userId}", st->res->api->path));
 }
 
 /* Fill slot with the user the API answered (for RETURNING) */
@@ -473,18 +474,18 @@ store_answer(GcModifyState *st, TupleTableSlot *slot, const char *body, size_t l
 	GcRowCursor *cursor;
 
 	initStringInfo(&doc);
-	appendStringInfoString(&doc, "{\"entities\":[");
+	appendStringInfo(&doc, "{\"%s\":[", st->res->api->array_key);
 	appendBinaryStringInfo(&doc, body, len);
 	appendStringInfoString(&doc, "]}");
 	page = gc_page_parse(CurrentMemoryContext, doc.data, doc.len,
-						 psprintf("PATCH %s/{userId}", GC_USERS_PATH));
-	cursor = gc_cursor_create(page, "entities", GC_LEVEL_USER);
+						 psprintf("PATCH %s/{userId}", st->res->api->path));
+	cursor = gc_cursor_create(page, st->res->api->array_key, st->res->level);
 	ExecClearTuple(slot);
 	if (!gc_cursor_next_top(cursor) || !gc_cursor_next_row(cursor))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud answered PATCH %s/{userId} without the updated user",
-						GC_USERS_PATH)));
+						st->res->api->path)));
 	gc_cursor_values(cursor, st->map, slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
 }
@@ -548,7 +549,7 @@ update_user(GcModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 	if (changed == NIL)
 		return false;
 
-	path = psprintf("%s/%s", GC_USERS_PATH, id);
+	path = psprintf("%s/%s", st->res->api->path, id);
 
 	for (;;)
 	{
@@ -692,7 +693,7 @@ gcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			"No user had been updated by this statement." :
 			psprintf("%lld user(s) had already been updated by this statement and stay updated: the Genesys Cloud API is not transactional.",
 					 (long long) st->updated);
-		if (st->in_flight && gc_http_failure_uncertain)
+		if (st->in_flight && gc_api_failure_uncertain)
 			note = psprintf("%s The PATCH of user %s had been sent and may have been applied.",
 							note, st->in_flight);
 		st->in_flight = NULL;
@@ -725,7 +726,8 @@ gcExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	foreach(lc, st->set_columns)
 		appendStringInfo(&fields, "%s%s", fields.len ? ", " : "",
 						 ((GcSetColumn *) lfirst(lc))->field->field);
-	ExplainPropertyText("Genesys Cloud Request", "PATCH " GC_USERS_PATH "/{userId}", es);
+	ExplainPropertyText("Genesys Cloud Request",
+						psprintf("PATCH %s/{userId}", st->res->api->path), es);
 	ExplainPropertyText("Fields Sent When Changed", fields.data, es);
 	ExplainPropertyText("On Conflict", st->retry_conflicts ? "retry" : "error", es);
 	if (es->analyze)

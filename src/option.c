@@ -477,7 +477,7 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 
 	if (page_size)
 	{
-		GcIntRange	range = {1, res->max_page_size, res->default_page_size, "rows"};
+		GcIntRange	range = {1, res->api->max_page_size, res->api->default_page_size, "rows"};
 
 		(void) parse_int_option("page_size", defGetString(page_size), &range);
 	}
@@ -632,11 +632,11 @@ gc_get_table_options(ForeignTable *table, GcTableOptions *opts)
 				 errhint("ALTER FOREIGN TABLE ... OPTIONS (ADD resource '...'), one of: %s.",
 						 gc_resource_names())));
 
-	opts->page_size = opts->resource->default_page_size;
+	opts->page_size = opts->resource->api->default_page_size;
 	if (page_size)
 	{
-		GcIntRange	range = {1, opts->resource->max_page_size,
-		opts->resource->default_page_size, "rows"};
+		GcIntRange	range = {1, opts->resource->api->max_page_size,
+		opts->resource->api->default_page_size, "rows"};
 
 		opts->page_size = parse_int_option("page_size", page_size, &range);
 	}

@@ -117,7 +117,7 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 				 errmsg("resource of gc_fdw.conversation_rows must not be NULL")));
 	resname = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	res = gc_resource_lookup(resname);
-	if (res == NULL || res->kind != GC_RESOURCE_CONVERSATIONS)
+	if (res == NULL || res->api != gc_resource_lookup("conversations")->api)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"%s\" is not a conversation resource", resname),
@@ -133,7 +133,7 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 									 ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(call_cxt);
 	initStringInfo(&doc);
-	appendStringInfoString(&doc, "{\"conversations\":[");
+	appendStringInfo(&doc, "{\"%s\":[", res->api->array_key);
 	if (get_fn_expr_argtype(fcinfo->flinfo, 1) == JSONBOID)
 	{
 		Jsonb	   *conversation = PG_GETARG_JSONB_P(1);
@@ -154,7 +154,7 @@ gc_fdw_conversation_rows(PG_FUNCTION_ARGS)
 
 		page = gc_page_parse(call_cxt, utf8, strlen(utf8), "a stored conversation");
 	}
-	cursor = gc_cursor_create(page, "conversations", res->level);
+	cursor = gc_cursor_create(page, res->api->array_key, res->level);
 	values = palloc(sizeof(Datum) * Max(rsinfo->setDesc->natts, 1));
 	nulls = palloc(sizeof(bool) * Max(rsinfo->setDesc->natts, 1));
 	while (gc_cursor_next_top(cursor))

@@ -21,16 +21,23 @@ Subcommands:
                               number of logged requests matching
   log-json                    the raw request log
   log-summary                 one line per request: METHOD PATH?QUERY STATUS FAULT
-  log-intervals               one line per details query: INTERVAL page N size N -> STATUS
-  log-bodies                  one line per details query: its JSON body, keys sorted
+  log-intervals [--endpoint E]  one line per details query (E details, the default, or
+                              userdetails): INTERVAL page N size N -> STATUS
+  log-bodies [--endpoint E]   one line per details query (E as above): its JSON body,
+                              keys sorted
   log-patches                 one line per PATCH /api/v2/users/{id}:
                               PATH fields=A,B version=N -> STATUS
   waits                       per 429 answer: whole seconds until the next request
-  csv users|conversations     the dataset as CSV with a header
+  csv TABLE                   the dataset as CSV with a header: users, conversations,
+                              or a directory table (queues, queue_members,
+                              wrapup_codes, divisions, groups, skills, languages,
+                              locations, presence_definitions), or agent status
+                              history (user_presence, user_routing_status)
 """
 
 import argparse
 import csv
+import io
 import json
 import re
 import os
@@ -38,12 +45,97 @@ import sys
 import urllib.error
 import urllib.request
 
-USER_COLS = ["id", "name", "email", "username", "state", "title", "department",
-             "division_id", "division_name", "manager_id", "version", "acd_auto_answer",
-             "date_last_login"]
-CONV_COLS = ["conversation_id", "conversation_start", "conversation_end",
-             "originating_direction", "division_ids", "media_stats_min_conversation_mos",
-             "external_tag"]
+# the emulator's own endpoint classes (what fault rules select on), so the
+# two never disagree about which family a logged path belongs to
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "emulator"))
+from gcemu.endpoints import FAULT_ENDPOINTS, endpoint_class, endpoint_matches  # noqa: E402
+
+def dig(obj, path):
+    """obj's member at a dotted path ("division.id"), None when absent."""
+    for key in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def array_literal(values):
+    """A PostgreSQL array literal of ids ({a,b}), None for absent."""
+    return None if values is None else "{" + ",".join(values) + "}"
+
+
+def service_levels():
+    """The queues' service-level columns, per media type."""
+    out = []
+    for media in ("call", "chat", "email", "message", "callback"):
+        out += [("%s_service_level_percentage" % media,
+                 "mediaSettings.%s.serviceLevel.percentage" % media),
+                ("%s_service_level_duration_ms" % media,
+                 "mediaSettings.%s.serviceLevel.durationMs" % media)]
+    return out
+
+
+# csv KIND -> (the /__emu/dataset path, [(column, dotted path or function of the row)])
+CSV_TABLES = {
+    "users": ("users", [
+        ("id", "id"), ("name", "name"), ("email", "email"), ("username", "username"),
+        ("state", "state"), ("title", "title"), ("department", "department"),
+        ("division_id", "division.id"), ("division_name", "division.name"),
+        ("manager_id", "manager.id"), ("version", "version"),
+        ("acd_auto_answer", "acdAutoAnswer"), ("date_last_login", "dateLastLogin")]),
+    "conversations": ("conversations", [
+        ("conversation_id", "conversationId"), ("conversation_start", "conversationStart"),
+        ("conversation_end", "conversationEnd"),
+        ("originating_direction", "originatingDirection"),
+        ("division_ids", lambda c: array_literal(c.get("divisionIds"))),
+        ("media_stats_min_conversation_mos", "mediaStatsMinConversationMos"),
+        ("external_tag", "externalTag")]),
+    "queues": ("queues", [
+        ("id", "id"), ("name", "name"), ("division_id", "division.id"),
+        ("division_name", "division.name"), ("description", "description"),
+        ("member_count", "memberCount"), ("joined_member_count", "joinedMemberCount"),
+        ("date_created", "dateCreated"), ("date_modified", "dateModified")]
+        + service_levels() + [("acw_timeout_ms", "acwSettings.timeoutMs")]),
+    "queue_members": ("queue_members", [
+        ("queue_id", "queueId"), ("user_id", "id"), ("name", "name"),
+        ("ring_number", "ringNumber"), ("joined", "joined"), ("member_by", "memberBy"),
+        ("routing_status", "routingStatus.status")]),
+    "wrapup_codes": ("wrapup_codes", [
+        ("id", "id"), ("name", "name"), ("division_id", "division.id"),
+        ("description", "description"), ("date_created", "dateCreated"),
+        ("date_modified", "dateModified")]),
+    "divisions": ("divisions", [
+        ("id", "id"), ("name", "name"), ("description", "description"),
+        ("home_division", "homeDivision")]),
+    "groups": ("groups", [
+        ("id", "id"), ("name", "name"), ("description", "description"), ("type", "type"),
+        ("state", "state"), ("member_count", "memberCount"), ("visibility", "visibility"),
+        ("date_modified", "dateModified")]),
+    "skills": ("skills", [("id", "id"), ("name", "name"), ("state", "state"),
+                          ("date_modified", "dateModified")]),
+    "languages": ("languages", [("id", "id"), ("name", "name"), ("state", "state"),
+                                ("date_modified", "dateModified")]),
+    "locations": ("locations", [
+        ("id", "id"), ("name", "name"), ("street", "address.street1"),
+        ("city", "address.city"), ("region", "address.state"),
+        ("country", "address.country"), ("postal_code", "address.zipcode"),
+        ("state", "state"), ("path", lambda r: array_literal(r.get("path")))]),
+    "presence_definitions": ("presence_definitions", [
+        ("id", "id"), ("name", "name"), ("system_presence", "systemPresence"),
+        ("deactivated", "deactivated"), ("primary", "primary"),
+        ("labels", lambda r: json.dumps(r.get("languageLabels"), sort_keys=True,
+                                        ensure_ascii=False))]),
+    "user_presence": ("user_presence", [
+        ("user_id", "userId"), ("start_time", "startTime"), ("end_time", "endTime"),
+        ("system_presence", "systemPresence"),
+        ("organization_presence_id", "organizationPresenceId")]),
+    "user_routing_status": ("user_routing_status", [
+        ("user_id", "userId"), ("start_time", "startTime"), ("end_time", "endTime"),
+        ("routing_status", "routingStatus")]),
+}
+# csv.writer leaves an empty string unquoted, which COPY reads as NULL: it
+# goes out as this marker and is then written "" (an empty string)
+EMPTY_MARK = "\x00empty\x00"
 
 
 def base_url(args):
@@ -102,30 +194,11 @@ def mutate(url, body):
     print(json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
-def endpoint_of(path):
-    """Classify a logged path like the emulator does."""
-    if path == "/oauth/token":
-        return "token"
-    if path.startswith("/api/v2/users"):
-        return "users"
-    if path.startswith("/api/v2/analytics/conversations/details/jobs"):
-        return "jobs"
-    if path.startswith("/api/v2/analytics/conversations"):
-        return "details"
-    if path.startswith("/api/v2/"):
-        return "api"
-    return "other"
-
-
 def entry_matches(e, a):
     """Filter a log entry by the log-count options."""
-    ep = endpoint_of(e["path"])
-    if a.endpoint:
-        if a.endpoint == "api":
-            if ep not in ("users", "details", "jobs", "api"):
-                return False
-        elif a.endpoint != ep:
-            return False
+    ep = endpoint_class(e["path"])
+    if not endpoint_matches(a.endpoint, ep):
+        return False
     if a.status is not None and e.get("status") != a.status:
         return False
     if a.grant is not None and (ep != "token" or (e.get("body") or {}).get("grant_type") != a.grant):
@@ -161,26 +234,19 @@ def fmt(v):
 
 
 def write_csv(kind, url):
-    """Print the dataset as CSV (PostgreSQL COPY ... CSV HEADER compatible)."""
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    if kind == "users":
-        w.writerow(USER_COLS)
-        for u in call(url, "GET", "/__emu/dataset/users"):
-            d = u.get("division") or {}
-            w.writerow([fmt(x) for x in (
-                u.get("id"), u.get("name"), u.get("email"), u.get("username"), u.get("state"),
-                u.get("title"), u.get("department"), d.get("id"), d.get("name"),
-                (u.get("manager") or {}).get("id"), u.get("version"), u.get("acdAutoAnswer"),
-                u.get("dateLastLogin"))])
-    else:
-        w.writerow(CONV_COLS)
-        for c in call(url, "GET", "/__emu/dataset/conversations"):
-            divs = c.get("divisionIds")
-            w.writerow([fmt(x) for x in (
-                c.get("conversationId"), c.get("conversationStart"), c.get("conversationEnd"),
-                c.get("originatingDirection"),
-                None if divs is None else "{" + ",".join(divs) + "}",
-                c.get("mediaStatsMinConversationMos"), c.get("externalTag"))])
+    """Print a dataset table as CSV (PostgreSQL COPY ... CSV HEADER
+    compatible: an absent value is an empty unquoted field, NULL)."""
+    table, columns = CSV_TABLES[kind]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([name for name, _ in columns])
+    for row in call(url, "GET", "/__emu/dataset/" + table):
+        cells = []
+        for _, key in columns:
+            v = key(row) if callable(key) else dig(row, key)
+            cells.append(EMPTY_MARK if v == "" else fmt(v))
+        w.writerow(cells)
+    sys.stdout.write(out.getvalue().replace(EMPTY_MARK, '""'))
 
 
 def main(argv=None):
@@ -199,19 +265,20 @@ def main(argv=None):
     p = sub.add_parser("mutate")
     p.add_argument("json")
     p = sub.add_parser("log-count")
-    p.add_argument("--endpoint", choices=["token", "users", "details", "jobs", "api", "any"])
+    p.add_argument("--endpoint", choices=FAULT_ENDPOINTS)
     p.add_argument("--status", type=int)
     p.add_argument("--grant")
     p.add_argument("--method")
     p.add_argument("--fault")
     sub.add_parser("log-json")
     sub.add_parser("log-summary")
-    sub.add_parser("log-intervals")
-    sub.add_parser("log-bodies")
+    for name in ("log-intervals", "log-bodies"):
+        p = sub.add_parser(name)
+        p.add_argument("--endpoint", choices=["details", "userdetails"], default="details")
     sub.add_parser("log-patches")
     sub.add_parser("waits")
     p = sub.add_parser("csv")
-    p.add_argument("kind", choices=["users", "conversations"])
+    p.add_argument("kind", choices=list(CSV_TABLES))
     a = ap.parse_args(argv)
     if getattr(a, "endpoint", None) == "any":
         a.endpoint = None
@@ -247,12 +314,12 @@ def main(argv=None):
                                      e.get("fault") or "-"))
     elif a.cmd == "log-bodies":
         for e in call(url, "GET", "/__emu/log"):
-            if endpoint_of(e["path"]) == "details" and e.get("body"):
+            if endpoint_class(e["path"]) == a.endpoint and e.get("body"):
                 body = dict(e["body"])
                 print(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     elif a.cmd == "log-patches":
         for e in call(url, "GET", "/__emu/log"):
-            if e["method"] != "PATCH" or endpoint_of(e["path"]) != "users":
+            if e["method"] != "PATCH" or endpoint_class(e["path"]) != "users":
                 continue
             body = e.get("body") or {}
             print("%s fields=%s version=%s -> %s" % (
@@ -261,7 +328,7 @@ def main(argv=None):
     elif a.cmd == "log-intervals":
         for e in call(url, "GET", "/__emu/log"):
             body = e.get("body") or {}
-            if endpoint_of(e["path"]) != "details" or "interval" not in body:
+            if endpoint_class(e["path"]) != a.endpoint or "interval" not in body:
                 continue
             paging = body.get("paging") or {}
             print("%s page %s size %s -> %s" % (body["interval"], paging.get("pageNumber"),

@@ -1,0 +1,526 @@
+/*-------------------------------------------------------------------------
+ *
+ * retry.c
+ *		  The retry rules of gc_fdw's exchanges with Genesys Cloud, shared by
+ *		  API calls (api.c) and the token exchange (auth.c), and the text
+ *		  helpers their messages are built with.
+ *
+ * Owns: one attempt with its progress and statistics (gc_retry_attempt);
+ * which outcomes are tried again and how long to wait first
+ * (gc_retry_again: a 429 as Retry-After says, else with backoff; a 5xx
+ * other than 501 and a transient network failure with exponential backoff
+ * and equal jitter; within max_retries and max_retry_after); the wording
+ * and SQLSTATE of the errors these rules end in, and of an attempt that
+ * brought no usable answer (cancel, body too large, out of memory);
+ * interruptible sleep; gc_describe_response, gc_one_line and
+ * gc_json_string_field.
+ *
+ * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> retry.c.
+ * This file calls the transport (http.c), stats.c and progress.c, never
+ * auth.c or api.c.  What belongs to one host stays with its caller: the 401
+ * rules, pacing and the wording of API refusals in api.c, the token
+ * endpoint's refusals in auth.c.  The loop itself is the caller's: a few
+ * lines that get a token (api.c) or not (auth.c) before each attempt.
+ *
+ * Must not: put a token, the client secret or an Authorization header in
+ * any message (a token endpoint answer other than 429/5xx never reaches
+ * the wording here: auth.c reports it); block uninterruptibly.
+ *
+ * SQLSTATEs raised here:
+ *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
+ *	  429 or 5xx after the retries, Retry-After too long	FDW_ERROR
+ *	  response body above GC_HTTP_MAX_BODY				PROGRAM_LIMIT_EXCEEDED
+ *	  response body that cannot be stored				FDW_OUT_OF_MEMORY
+ *	  cancel seen by the transport, not thrown by CHECK_FOR_INTERRUPTS()	QUERY_CANCELED
+ *
+ * Statistics: every exchange counts in stats->requests (API host) or
+ * stats->token_requests (token endpoint) and in gc_fdw.stats(); every
+ * retry after a 429, a 5xx or a network failure counts in stats->retries,
+ * and its sleep in wait_429_secs (with waits_429) or backoff_secs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <json.h>
+
+#include "common/pg_prng.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "gc_fdw.h"
+
+#define GC_BACKOFF_FIRST_SECS	1.0
+#define GC_BACKOFF_5XX_CAP_SECS 30.0
+#define GC_BACKOFF_429_CAP_SECS 60.0
+
+/*
+ * gc_sleep_interruptible
+ *		Sleep for the given number of seconds on the process latch.
+ *
+ * Cancel, statement_timeout and terminate set the latch, so
+ * CHECK_FOR_INTERRUPTS() throws promptly; the one-second slices are only a
+ * safety net.
+ */
+void
+gc_sleep_interruptible(double seconds)
+{
+	TimestampTz deadline;
+
+	CHECK_FOR_INTERRUPTS();
+	if (seconds <= 0)
+		return;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   (int64) (seconds * 1000.0));
+	for (;;)
+	{
+		long		remaining;
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+													deadline);
+		if (remaining <= 0)
+			break;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(remaining, 1000L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * gc_one_line
+ *		palloc'd copy of at most max_len bytes of text, on one line: control
+ *		characters become spaces, runs of spaces collapse, and bytes that are
+ *		not valid in a UTF-8 database become '?'.  Gateways and the login
+ *		host send HTML pages in any encoding.
+ */
+char *
+gc_one_line(const char *text, size_t len, size_t max_len)
+{
+	bool		keep_high = (GetDatabaseEncoding() == PG_UTF8);
+	bool		truncated = false;
+	char	   *out;
+	size_t		n = 0;
+	size_t		i;
+
+	if (len > max_len)
+	{
+		len = keep_high ? (size_t) pg_mbcliplen(text, (int) len, (int) max_len) : max_len;
+		truncated = true;
+	}
+	if (keep_high && !pg_verifymbstr(text, (int) len, true))
+		keep_high = false;
+
+	out = palloc(len + 4);
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c < 0x20 || c == 0x7f || c == ' ')
+		{
+			if (n > 0 && out[n - 1] != ' ')
+				out[n++] = ' ';
+		}
+		else
+			out[n++] = (c >= 0x80 && !keep_high) ? '?' : (char) c;
+	}
+	if (n > 0 && out[n - 1] == ' ')
+		n--;
+	if (truncated)
+	{
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * gc_json_string_field
+ *		Copy the string member key of the JSON object obj into dst
+ *		(truncated to dst_size); empty when it is absent or not a string.
+ */
+void
+gc_json_string_field(struct json_object *obj, const char *key,
+					 char *dst, size_t dst_size)
+{
+	struct json_object *field;
+
+	dst[0] = '\0';
+	if (json_object_object_get_ex(obj, key, &field) &&
+		json_object_is_type(field, json_type_string))
+		strlcpy(dst, json_object_get_string(field), dst_size);
+}
+
+/*
+ * gc_describe_response
+ *		errdetail text for an API answer: status, Genesys code and message
+ *		when the body is a platform error, else the start of the body, and
+ *		the correlation id.
+ */
+char *
+gc_describe_response(const GcHttpResponse *resp)
+{
+	StringInfoData detail;
+	char		code[128] = "";
+	char		message[1024] = "";
+	char		context_id[256] = "";
+	bool		is_platform_error = false;
+	struct json_object *root = NULL;
+
+	if (resp->body_len > 0 && resp->body_len < 1024 * 1024)
+		root = json_tokener_parse(resp->body);
+	if (root != NULL && json_object_is_type(root, json_type_object))
+	{
+		gc_json_string_field(root, "code", code, sizeof(code));
+		gc_json_string_field(root, "message", message, sizeof(message));
+		gc_json_string_field(root, "contextId", context_id, sizeof(context_id));
+		is_platform_error = (code[0] != '\0' || message[0] != '\0');
+	}
+	if (root != NULL)
+		json_object_put(root);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "HTTP status %ld", resp->status);
+	if (is_platform_error)
+	{
+		if (code[0] != '\0')
+			appendStringInfo(&detail, ", Genesys code \"%s\"",
+							 gc_one_line(code, strlen(code), sizeof(code)));
+		if (message[0] != '\0')
+			appendStringInfo(&detail, ": %s",
+							 gc_one_line(message, strlen(message), sizeof(message)));
+	}
+	else if (resp->body_len > 0)
+		appendStringInfo(&detail, ", response body begins \"%s\"",
+						 gc_one_line(resp->body, resp->body_len, GC_SNIPPET_LEN));
+	if (resp->correlation_id != NULL)
+		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
+	else if (context_id[0] != '\0')
+		appendStringInfo(&detail, ", correlation id %s",
+						 gc_one_line(context_id, strlen(context_id), sizeof(context_id)));
+	else
+		appendStringInfoString(&detail, ", no correlation id");
+	return detail.data;
+}
+
+/*
+ * gc_response_free
+ *		Release what an attempt palloc'd in resp, and clear it.
+ */
+static void
+gc_response_free(GcHttpResponse *resp)
+{
+	if (resp->body != NULL)
+		pfree(resp->body);
+	if (resp->content_type != NULL)
+		pfree(resp->content_type);
+	if (resp->correlation_id != NULL)
+		pfree(resp->correlation_id);
+	memset(resp, 0, sizeof(GcHttpResponse));
+}
+
+/*
+ * gc_retry_begin
+ *		Set retry up for req, sent to service (named by server option
+ *		url_option); statistics go to stats, or nowhere when it is NULL.
+ */
+void
+gc_retry_begin(GcRetry *retry, GcConnection *conn, const GcHttpRequest *req,
+			   const char *service, const char *url_option, GcScanStats *stats)
+{
+	memset(retry, 0, sizeof(GcRetry));
+	retry->conn = conn;
+	retry->service = service;
+	retry->url_option = url_option;
+	retry->method = req->method;
+	retry->path = req->path;
+	retry->url = req->url;
+	retry->endpoint = gc_stats_endpoint(req->method, req->path);
+	retry->stats = (stats != NULL) ? stats : &retry->scratch;
+	retry->exchanges = req->client_credentials ?
+		&retry->stats->token_requests : &retry->stats->requests;
+}
+
+/*
+ * gc_retry_received
+ *		Raise when att brought no answer to act on (a cancel, a body too
+ *		large or out of memory), else log it and count it against its
+ *		endpoint.
+ */
+void
+gc_retry_received(GcRetry *retry, const GcHttpAttempt *att)
+{
+	switch (att->outcome)
+	{
+		case GC_HTTP_CANCELLED:
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling Genesys Cloud request %s %s",
+							retry->method, retry->path)));
+			break;
+		case GC_HTTP_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s response too large: %s %s",
+							retry->service, retry->method, retry->path),
+					 errdetail("The response body exceeds %zu MB.",
+							   GC_HTTP_MAX_BODY / (1024 * 1024)),
+					 errhint("Use a smaller page_size for the foreign table.")));
+			break;
+		case GC_HTTP_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory while receiving %s %s",
+							retry->method, retry->path)));
+			break;
+		default:
+			break;
+	}
+	if (att->outcome != GC_HTTP_ANSWERED)
+		elog(DEBUG1, "gc_fdw: %s %s failed: %s",
+			 retry->method, retry->path, att->error);
+	else
+	{
+		const GcHttpResponse *resp = &att->resp;
+		const GcRateLimitHeaders *rl = &att->ratelimit;
+
+		elog(DEBUG1, "gc_fdw: %s %s -> HTTP %ld, %zu bytes in %.3f s, correlation id %s",
+			 retry->method, retry->path, resp->status, resp->body_len,
+			 resp->elapsed_secs,
+			 resp->correlation_id ? resp->correlation_id : "(none)");
+		if (rl->allowed[0] != '\0')
+			elog(DEBUG2, "gc_fdw: rate limit: %s of %s requests used, window resets in %s s",
+				 rl->count, rl->allowed, rl->reset[0] ? rl->reset : "?");
+	}
+	gc_stats_exchange(retry->endpoint,
+					  att->outcome == GC_HTTP_ANSWERED ? att->resp.status : 0,
+					  att->resp.body_len);
+}
+
+/*
+ * gc_retry_attempt
+ *		One attempt of req, shown in the progress view while it runs and
+ *		counted; what the previous attempt left in att is freed first.
+ */
+void
+gc_retry_attempt(GcRetry *retry, const GcHttpRequest *req, GcHttpAttempt *att)
+{
+	gc_response_free(&att->resp);
+	gc_progress_waiting(psprintf("HTTP %s %s", retry->method, retry->path),
+						retry->conn->opts.request_timeout);
+	gc_http_perform(req, att);
+	gc_progress_waiting_done();
+	gc_retry_received(retry, att);
+	(*retry->exchanges)++;
+}
+
+/*
+ * gc_transient_failure
+ *		Is this network failure worth another attempt?  DNS, TLS and URL
+ *		problems are configuration errors and reported at once.
+ */
+static bool
+gc_transient_failure(GcHttpOutcome outcome)
+{
+	return outcome == GC_HTTP_NET_TRANSIENT || outcome == GC_HTTP_NET_TIMEOUT;
+}
+
+/*
+ * gc_backoff_secs
+ *		Delay before retry number step (from 0): exponential from one
+ *		second, capped, with "equal jitter" (half fixed, half random) so that
+ *		concurrent backends do not retry in lockstep.
+ */
+static double
+gc_backoff_secs(int step, double cap)
+{
+	double		delay = GC_BACKOFF_FIRST_SECS;
+
+	while (step-- > 0 && delay < cap)
+		delay *= 2;
+	delay = Min(delay, cap);
+	return delay * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state));
+}
+
+/*
+ * gc_report_transport_error
+ *		ereport a failure to exchange anything with the host.
+ */
+static void
+pg_attribute_noreturn()
+gc_report_transport_error(const GcRetry *retry, const GcHttpAttempt *att)
+{
+	bool		timed_out = (att->outcome == GC_HTTP_NET_TIMEOUT);
+	const char *server = retry->conn->server_name;
+	int			attempts = retry->retries + 1;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 timed_out ?
+			 errmsg("%s request timed out: %s %s",
+					retry->service, retry->method, retry->path) :
+			 errmsg("could not reach %s: %s %s",
+					retry->service, retry->method, retry->path),
+			 attempts > 1 ?
+			 errdetail("Gave up after %d attempt(s): %s (URL %s).",
+					   attempts, att->error, retry->url) :
+			 errdetail("%s (URL %s).", att->error, retry->url),
+			 timed_out ?
+			 errhint("Raise the request_timeout or connect_timeout option of server \"%s\", or use a smaller page_size.",
+					 server) :
+			 att->outcome == GC_HTTP_NET_UNTRUSTED ?
+			 errhint("The host's TLS certificate is not trusted: for a private CA, set the ca_file option of server \"%s\" to its PEM file.",
+					 server) :
+			 errhint("Check the environment and %s options of server \"%s\", and that this database server can open HTTPS connections to that host (DNS, proxy, firewall).",
+					 retry->url_option, server)));
+}
+
+/*
+ * gc_retry_after_secs
+ *		Seconds a Retry-After value asks for (delta-seconds or HTTP-date),
+ *		or -1 when absent or unreadable.
+ */
+static double
+gc_retry_after_secs(const char *value)
+{
+	char	   *end;
+	long		secs;
+
+	if (value[0] == '\0')
+		return -1;
+	errno = 0;
+	secs = strtol(value, &end, 10);
+	if (end != value && *end == '\0' && errno == 0 && secs >= 0)
+		return (double) secs;
+	return gc_http_date_secs(value);
+}
+
+/*
+ * gc_retry_delay
+ *		Seconds to wait before trying att's request again, or -1 when its
+ *		outcome is not retried (a 2xx, a 4xx other than 429, a 501).
+ *		Raises when the retries or max_retry_after say to give up.
+ */
+static double
+gc_retry_delay(GcRetry *retry, const GcHttpAttempt *att)
+{
+	GcConnection *conn = retry->conn;
+	const GcHttpResponse *resp = &att->resp;
+	int			max_retries = conn->opts.max_retries;
+	double		asked;
+
+	if (att->outcome != GC_HTTP_ANSWERED)
+	{
+		if (!gc_transient_failure(att->outcome) || retry->retries >= max_retries)
+			gc_report_transport_error(retry, att);
+		return gc_backoff_secs(retry->backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
+	}
+	if (resp->status >= 500 && resp->status != 501)
+	{
+		if (retry->retries >= max_retries)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("%s request failed: %s %s",
+							retry->service, retry->method, retry->path),
+					 errdetail("Gave up after %d attempt(s); last answer: %s.",
+							   retry->retries + 1, gc_describe_response(resp)),
+					 errhint("Genesys Cloud or a gateway in front of it is failing; retry later or raise the max_retries option of server \"%s\".",
+							 conn->server_name)));
+		return gc_backoff_secs(retry->backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
+	}
+	if (resp->status != 429)
+		return -1;
+
+	asked = gc_retry_after_secs(att->retry_after);
+	if (asked > conn->opts.max_retry_after)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s request was rate limited: %s %s",
+						retry->service, retry->method, retry->path),
+				 errdetail("Genesys Cloud asked to wait %.0f seconds before retrying, more than max_retry_after (%d seconds); %s.",
+						   asked, conn->opts.max_retry_after,
+						   gc_describe_response(resp)),
+				 errhint("Retry later, or raise the max_retry_after option of server \"%s\".",
+						 conn->server_name)));
+	if (retry->retries >= max_retries)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s request was rate limited: %s %s",
+						retry->service, retry->method, retry->path),
+				 errdetail("Gave up after %d attempt(s) and %.0f seconds of waiting; last answer: %s.",
+						   retry->retries + 1, retry->waited,
+						   gc_describe_response(resp)),
+				 errhint("Raise the max_retries option of server \"%s\", run fewer concurrent queries as OAuth client \"%s\", or ask Genesys to raise its rate limit.",
+						 conn->server_name, conn->client_id)));
+	/* an answer of 0 would retry at once: wait at least a second */
+	return (asked >= 0) ? Max(asked, 1.0) :
+		gc_backoff_secs(retry->step_429++, GC_BACKOFF_429_CAP_SECS);
+}
+
+/*
+ * gc_retry_again
+ *		After an attempt: when its outcome is retried (a 429, a 5xx other
+ *		than 501, a transient network failure), count the retry, wait for it
+ *		(interruptibly, shown in the progress view) and return true.  False
+ *		for an answer the caller acts on; raises when the rules give up.
+ */
+bool
+gc_retry_again(GcRetry *retry, const GcHttpAttempt *att)
+{
+	GcScanStats *stats = retry->stats;
+	bool		network = (att->outcome != GC_HTTP_ANSWERED);
+	long		status = att->resp.status;
+	double		delay = gc_retry_delay(retry, att);
+
+	if (delay < 0)
+		return false;
+
+	retry->retries++;
+	retry->waited += delay;
+	stats->retries++;
+	if (!network && status == 429)
+	{
+		stats->waits_429++;
+		stats->wait_429_secs += delay;
+		gc_stats_rate_limited(retry->endpoint, delay);
+	}
+	else
+	{
+		stats->backoff_secs += delay;
+		gc_stats_retry(retry->endpoint);
+		/* the failed attempt may have been carried out all the same */
+		retry->uncertain = true;
+	}
+	elog(DEBUG1, "gc_fdw: retrying %s %s in %.1f s (retry %d of %d)",
+		 retry->method, retry->path, delay, retry->retries,
+		 retry->conn->opts.max_retries);
+	gc_progress_waiting(network ?
+						psprintf("backoff after a network failure: %s %s",
+								 retry->method, retry->path) :
+						psprintf("%s after HTTP %ld: %s %s",
+								 status == 429 ? "Retry-After" : "backoff",
+								 status, retry->method, retry->path),
+						delay);
+	gc_sleep_interruptible(delay);
+	gc_progress_waiting_done();
+	return true;
+}
+
+/*
+ * gc_retry_failed
+ *		From the caller's PG_CATCH: count the failed exchange against its
+ *		endpoint and take the wait out of the progress view.
+ */
+void
+gc_retry_failed(GcRetry *retry)
+{
+	gc_stats_error(retry->endpoint);
+	gc_progress_waiting_done();
+}
