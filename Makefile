@@ -41,6 +41,8 @@ SQL_SOURCES = \
 	extension/sync_common.sql \
 	extension/sync_conversations.sql \
 	extension/sync_users.sql \
+	extension/sync_user_status.sql \
+	extension/sync_directory.sql \
 	extension/sync_upgrade.sql
 SQL_BUILT = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(sort $(wildcard $(EXTENSION)--*.sql) $(SQL_BUILT))

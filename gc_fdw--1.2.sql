@@ -91,14 +91,17 @@ GRANT SELECT ON gc_fdw.progress TO PUBLIC;
  *
  * Must not: read a resource itself or know how a kind of data is stored;
  * that is the business of sync_conversations.sql, sync_users.sql and the
- * like.
+ * like.  (A directory sync keeps one state row per table: its kinds are
+ * the table names.)
  */
 
 CREATE TABLE gc_fdw.sync_state (
     server_name text NOT NULL,
     target_schema text NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('conversations', 'users')),
-    watermark timestamptz,          -- conversations: end of the last committed chunk
+    kind text NOT NULL CHECK (kind IN ('conversations', 'users', 'user_status', 'queues',
+                                       'queue_members', 'wrapup_codes', 'divisions', 'groups',
+                                       'skills', 'languages', 'locations', 'presence_definitions')),
+    watermark timestamptz,          -- conversations, user_status: end of the last committed chunk
     last_run_id bigint,
     last_status text,
     last_success timestamptz,
@@ -348,6 +351,124 @@ LANGUAGE sql
 AS $$
     SELECT pg_advisory_unlock(hashtext('gc_fdw.sync_' || p_kind),
                               hashtext(jsonb_build_array(p_server, p_target)::text))
+$$;
+
+-- ---------------------------------------------------------------------
+-- A run's bookkeeping, for the syncs of 1.2 (sync_user_status,
+-- sync_directory): the state, the log rows, the run's totals, the upsert
+-- ---------------------------------------------------------------------
+
+/*
+ * Internal: record in sync_state what run p_run of a kind did: its status,
+ * the time of its last success (a stopped run succeeded as far as it went)
+ * and a watermark that only moves forward (NULL leaves it).  Returns the
+ * watermark.
+ */
+CREATE FUNCTION gc_fdw.sync_state_record(p_server text, p_target text, p_kind text, p_run bigint,
+                                         p_status text, p_watermark timestamptz DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE sql
+AS $$
+    INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, watermark, last_run_id,
+                                        last_status, last_success)
+    VALUES (p_server, p_target, p_kind, p_watermark, p_run, p_status,
+            CASE WHEN p_status IN ('succeeded', 'stopped') THEN clock_timestamp() END)
+    ON CONFLICT (server_name, target_schema, kind)
+    DO UPDATE SET watermark = greatest(s.watermark, EXCLUDED.watermark),
+                  last_run_id = EXCLUDED.last_run_id, last_status = EXCLUDED.last_status,
+                  last_success = coalesce(EXCLUDED.last_success, s.last_success),
+                  updated_at = clock_timestamp()
+    RETURNING s.watermark
+$$;
+
+/*
+ * Internal: write one sync_log row, its fields given as a JSON object
+ * named as the log's columns: the counters a chunk function returns
+ * (to_jsonb of its result) and what the caller adds to them.  Keys that
+ * are not columns are ignored; started_at defaults to now.
+ */
+CREATE FUNCTION gc_fdw.sync_log_write(p_fields jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                 window_start, window_end, mode, requests, pages, rows_read,
+                                 rows_upserted, rows_unchanged, child_rows, rows_marked_missing,
+                                 in_progress, http_429, wait_429_seconds, reauths,
+                                 watermark_before, watermark_after, data_availability,
+                                 started_at, finished_at, status, error)
+    SELECT f.run_id, f.entry, f.procedure, f.server_name, f.target_schema,
+           f.window_start, f.window_end, f.mode, f.requests, f.pages, f.rows_read,
+           f.rows_upserted, f.rows_unchanged, f.child_rows, f.rows_marked_missing,
+           f.in_progress, f.http_429, f.wait_429_seconds, f.reauths,
+           f.watermark_before, f.watermark_after, f.data_availability,
+           coalesce(f.started_at, clock_timestamp()), f.finished_at, f.status, f.error
+      FROM jsonb_populate_record(NULL::gc_fdw.sync_log, p_fields) f
+$$;
+
+/*
+ * Internal: close run p_run's row in the log: its outcome, and the sums of
+ * the chunks (and refreshes, and directory tables) it committed; open
+ * records are counted in the run's range, so refreshes' are left out.  Its
+ * mode is p_mode, or the chunks' modes.  Returns the run's row.
+ */
+CREATE FUNCTION gc_fdw.sync_run_finish(p_run bigint, p_status text, p_error text,
+                                       p_watermark timestamptz DEFAULT NULL,
+                                       p_mode text DEFAULT NULL)
+RETURNS gc_fdw.sync_log
+LANGUAGE sql
+AS $$
+    UPDATE gc_fdw.sync_log l
+       SET mode = coalesce(p_mode, t.mode), requests = t.requests, pages = t.pages,
+           rows_read = t.rows_read, rows_upserted = t.rows_upserted, rows_unchanged = t.rows_unchanged,
+           child_rows = t.child_rows, rows_marked_missing = t.rows_marked_missing,
+           in_progress = t.in_progress, http_429 = t.http_429,
+           wait_429_seconds = t.wait_429_seconds, reauths = t.reauths,
+           data_availability = t.data_availability, watermark_after = p_watermark,
+           finished_at = clock_timestamp(), status = p_status, error = p_error
+      FROM (SELECT string_agg(DISTINCT e.mode, ',') AS mode, sum(e.requests) AS requests,
+                   sum(e.pages) AS pages, sum(e.rows_read) AS rows_read,
+                   sum(e.rows_upserted) AS rows_upserted, sum(e.rows_unchanged) AS rows_unchanged,
+                   sum(e.child_rows) AS child_rows, sum(e.rows_marked_missing) AS rows_marked_missing,
+                   sum(e.in_progress) FILTER (WHERE e.entry = 'chunk') AS in_progress,
+                   sum(e.http_429) AS http_429, sum(e.wait_429_seconds) AS wait_429_seconds,
+                   sum(e.reauths) AS reauths, max(e.data_availability) AS data_availability
+              FROM gc_fdw.sync_log e
+             WHERE e.run_id = p_run AND e.entry <> 'run' AND e.status = 'succeeded') t
+     WHERE l.run_id = p_run AND l.entry = 'run'
+    RETURNING l.*
+$$;
+
+/*
+ * Internal: upsert the temporary table pg_temp.<p_batch> (the source's
+ * columns) into p_target.p_table on its key p_key, writing only the rows in
+ * which some column changed; returns how many rows were written.  A
+ * directory table (p_directory) also has synced_at set on the rows written
+ * and missing_since cleared, a row marked missing being written again even
+ * when unchanged.
+ */
+CREATE FUNCTION gc_fdw.sync_upsert(p_src text, p_target text, p_table text, p_batch text,
+                                   p_key text, p_directory boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_written bigint;
+BEGIN
+    EXECUTE format(
+        'WITH up AS (INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM pg_temp.%4$I'
+        ' ON CONFLICT (%5$s) DO UPDATE SET (%3$s%6$s) = ROW(%7$s%8$s)'
+        ' WHERE ROW(%9$s) IS DISTINCT FROM ROW(%7$s)%10$s RETURNING 1)'
+        ' SELECT count(*) FROM up',
+        p_target, p_table, gc_fdw.sync_columns(p_src, p_target, p_table), p_batch, p_key,
+        CASE WHEN p_directory THEN ', synced_at, missing_since' ELSE '' END,
+        gc_fdw.sync_columns(p_src, p_target, p_table, 'EXCLUDED.'),
+        CASE WHEN p_directory THEN ', now(), NULL' ELSE '' END,
+        gc_fdw.sync_columns(p_src, p_target, p_table, 't.'),
+        CASE WHEN p_directory THEN ' OR t.missing_since IS NOT NULL' ELSE '' END)
+        INTO v_written;
+    RETURN v_written;
+END
 $$;
 
 /*
@@ -786,10 +907,11 @@ COMMENT ON PROCEDURE gc_fdw.sync_conversations(text, text, timestamptz, timestam
  * extension/sync_users.sql
  *		gc_fdw.sync_users: a full refresh of the users directory (every
  *		state) into a local table; users gone from the API are kept and
- *		marked.
+ *		marked.  Since 1.2 it is gc_fdw.sync_directory's refresh of that one
+ *		table (sync_directory.sql).
  *
  * Must not: take locks, prepare tables or keep state other than through
- * sync_common.sql.
+ * sync_common.sql, or refresh anything but users.
  */
 
 -- Internal: the table a users sync keeps (gc_fdw.sync_prepare), with the
@@ -804,117 +926,550 @@ AS $$
             'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz')
 $$;
 
+/*
+ * gc_fdw.sync_users: the users table alone, as 1.1 kept it, and by the same
+ * name in the log and in sync_state: the directory's refresh of that one
+ * table (sync_directory.sql), so that a schedule written for 1.1 goes on
+ * reading only what its OAuth client may read.
+ */
 CREATE PROCEDURE gc_fdw.sync_users(server_name text, target_schema text)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL gc_fdw.sync_directory_run('sync_users', server_name, target_schema, ARRAY['users']);
+END
+$$;
+COMMENT ON PROCEDURE gc_fdw.sync_users(text, text)
+    IS 'full refresh of users (every state) from a gc_fdw server into a local table; users gone from the API are kept and marked (gc_fdw.sync_directory refreshes them with the rest of the directory)';
+
+/*
+ * extension/sync_user_status.sql
+ *		gc_fdw.sync_user_status: incremental load of the users' status
+ *		history (user_presence, user_routing_status) into local tables, a
+ *		chunk of whole UTC days per transaction, and the re-read of records
+ *		still open from before the run's range until they close.
+ *
+ * Must not: take locks, prepare tables or keep state other than through
+ * sync_common.sql, or insert a record that starts before the range a run
+ * reads (the warehouse holds the records that start from start_from on).
+ */
+
+/*
+ * Internal: the tables a status sync keeps (gc_fdw.sync_prepare), keyed as
+ * the API identifies a record.  A record's JSON has no field without a
+ * column, so no raw is kept.
+ */
+CREATE FUNCTION gc_fdw.sync_user_status_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('user_presence', 'user_id, start_time', '{raw}'::text[], NULL::text),
+           ('user_routing_status', 'user_id, start_time', '{raw}', NULL)
+$$;
+
+/*
+ * Internal: read the records of both tables that start in [p_lo, p_hi), or,
+ * given p_open_at, those in progress at that time that the target holds
+ * already (the overlap shape: one request series for an instant), and
+ * upsert what changed.  A table the target holds no open record of from
+ * before p_open_at is not read then.  Runs inside the caller's transaction;
+ * the caller commits.  summary says what each table read and wrote.
+ */
+CREATE FUNCTION gc_fdw.sync_user_status_chunk(
+    p_src text, p_target text, p_lo timestamptz, p_hi timestamptz, p_open_at timestamptz,
+    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
+    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT in_progress bigint,
+    OUT http_429 bigint, OUT wait_429_seconds double precision, OUT reauths bigint,
+    OUT summary text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    jobs_path CONSTANT text := '% /api/v2/analytics/users/details/jobs%';
+    s0 record;
+    s1 record;
+    v_jobs bigint;
+    v_table text;
+    v_key text;
+    v_held boolean;
+    v_read bigint;
+    v_written bigint;
+    v_open bigint;
+BEGIN
+    s0 := gc_fdw.stats_totals();
+    v_jobs := (SELECT coalesce(sum(s.requests), 0) FROM gc_fdw.stats() s WHERE s.endpoint LIKE jobs_path);
+    rows_read := 0;
+    rows_upserted := 0;
+    in_progress := 0;
+    FOR v_table, v_key IN SELECT t.table_name, t.primary_key FROM gc_fdw.sync_user_status_tables() t LOOP
+        IF p_open_at IS NOT NULL THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE end_time IS NULL AND start_time < $1)',
+                           p_target, v_table)
+                INTO v_held USING p_open_at;
+            CONTINUE WHEN NOT v_held;
+        END IF;
+        IF to_regclass('pg_temp.gc_fdw_sync_status') IS NOT NULL THEN
+            DROP TABLE pg_temp.gc_fdw_sync_status;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_status (LIKE %I.%I) ON COMMIT DROP', p_target, v_table);
+        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_status (%1$s) SELECT %1$s FROM %2$I.%3$I WHERE %4$s',
+                       gc_fdw.sync_columns(p_src, p_target, v_table), p_src, v_table,
+                       CASE WHEN p_open_at IS NULL THEN 'start_time >= $1 AND start_time < $2'
+                            ELSE 'start_time <= $3 AND (end_time > $3 OR end_time IS NULL)' END)
+            USING p_lo, p_hi, p_open_at;
+        IF p_open_at IS NOT NULL THEN
+            -- only records the target holds: none that started before its range
+            EXECUTE format('DELETE FROM pg_temp.gc_fdw_sync_status b WHERE NOT EXISTS (SELECT 1 FROM %I.%I t'
+                           ' WHERE t.user_id = b.user_id AND t.start_time = b.start_time)', p_target, v_table);
+        END IF;
+        SELECT count(*), count(*) FILTER (WHERE b.end_time IS NULL) INTO v_read, v_open
+          FROM pg_temp.gc_fdw_sync_status b;
+        v_written := gc_fdw.sync_upsert(p_src, p_target, v_table, 'gc_fdw_sync_status', v_key);
+        DROP TABLE pg_temp.gc_fdw_sync_status;
+        rows_read := rows_read + v_read;
+        rows_upserted := rows_upserted + v_written;
+        in_progress := in_progress + v_open;
+        summary := concat_ws('; ', summary,
+                             format('%s: %s read, %s written, %s open', v_table, v_read, v_written, v_open));
+    END LOOP;
+    s1 := gc_fdw.stats_totals();
+    rows_unchanged := rows_read - rows_upserted;
+    requests := s1.requests - s0.requests;
+    mode := CASE WHEN (SELECT coalesce(sum(s.requests), 0) FROM gc_fdw.stats() s
+                        WHERE s.endpoint LIKE jobs_path) > v_jobs THEN 'jobs'
+                 WHEN requests > 0 THEN 'query'
+                 ELSE 'none' END;
+    pages := s1.pages - s0.pages;
+    http_429 := s1.http_429 - s0.http_429;
+    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
+    reauths := s1.reauths - s0.reauths;
+END
+$$;
+
+CREATE PROCEDURE gc_fdw.sync_user_status(
+    server_name text, target_schema text,
+    start_from timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL,
+    lookback interval DEFAULT '2 days', max_runtime interval DEFAULT '10 minutes')
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_server text := sync_users.server_name;
-    v_target text := sync_users.target_schema;
+    v_server text := sync_user_status.server_name;
+    v_target text := sync_user_status.target_schema;
     v_started timestamptz := clock_timestamp();
     v_src text;
     v_run bigint;
-    v_cols text;
-    v_read bigint;
-    v_written bigint;
-    v_missing bigint := 0;
+    v_wm_before timestamptz;
+    v_wm timestamptz;
+    v_from timestamptz;
+    v_until timestamptz;
+    v_lo timestamptz;
+    v_hi timestamptz;
+    v_phase text := 'chunk';
+    v_chunk_started timestamptz;
+    v_chunk_no int := 0;
+    v_chunks int := 0;
+    v_status text := 'succeeded';
     v_failed boolean := false;
     v_err text;
+    v_logged text;
     v_state text;
     v_detail text;
     v_hint text;
-    s0 record;
-    s1 record;
+    v_entry jsonb;
+    c record;
 BEGIN
+    -- transaction control below: refuse at once inside a transaction block
     COMMIT;
-    IF NOT gc_fdw.sync_lock('users', v_server, v_target) THEN
+
+    IF lookback IS NULL OR lookback < interval '0' THEN
+        RAISE EXCEPTION 'lookback must be a non-negative interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_runtime IS NULL OR max_runtime <= interval '0' THEN
+        RAISE EXCEPTION 'max_runtime must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(coalesce(start_from, now())) OR NOT isfinite(coalesce(until, now())) THEN
+        RAISE EXCEPTION 'start_from and until must be finite timestamps'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    IF NOT gc_fdw.sync_lock('user_status', v_server, v_target) THEN
         RETURN;
     END IF;
 
     BEGIN
-        v_src := gc_fdw.sync_prepare(v_server, v_target, 'users');
+        v_src := gc_fdw.sync_prepare(v_server, v_target, 'user_status');
+        SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
+         WHERE s.server_name = v_server AND s.target_schema = v_target AND s.kind = 'user_status';
+        IF v_wm_before IS NULL AND start_from IS NULL THEN
+            RAISE EXCEPTION 'the first sync of user status from server "%" into schema "%" needs start_from',
+                v_server, v_target
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('CALL gc_fdw.sync_user_status(%L, %L, start_from => now() - interval ''30 days'');',
+                                    v_server, v_target);
+        END IF;
+        -- never past a minute ago, as for conversations; the lookback in UTC days
+        v_until := least(coalesce(until, 'infinity'),
+                         date_trunc('second', v_started) - interval '1 minute');
+        v_from := CASE WHEN v_wm_before IS NULL THEN start_from
+                       ELSE ((v_wm_before AT TIME ZONE 'UTC') - lookback) AT TIME ZONE 'UTC' END;
         v_run := nextval('gc_fdw.sync_run_id_seq');
-        INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema, mode,
-                                     started_at, status)
-        VALUES (v_run, 'run', 'sync_users', v_server, v_target, 'users', v_started, 'running');
+        v_entry := jsonb_build_object('run_id', v_run, 'procedure', 'sync_user_status',
+                                      'server_name', v_server, 'target_schema', v_target);
+        PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
+            'entry', 'run', 'window_start', v_from, 'window_end', v_until,
+            'watermark_before', v_wm_before, 'started_at', v_started, 'status', 'running'));
+        PERFORM gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running');
     EXCEPTION WHEN OTHERS OR query_canceled THEN
-        PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
+        PERFORM gc_fdw.sync_unlock('user_status', v_server, v_target);
         RAISE;
     END;
     COMMIT;
 
-    BEGIN
-        s0 := gc_fdw.stats_totals();
-        v_cols := gc_fdw.sync_columns(v_src, v_target, 'users');
-        IF to_regclass('pg_temp.gc_fdw_sync_users') IS NOT NULL THEN
-            DROP TABLE pg_temp.gc_fdw_sync_users;
+    v_lo := v_from;
+    WHILE v_lo < v_until LOOP
+        v_chunks := v_chunks + 1;
+        v_lo := gc_fdw.sync_chunk_end(v_lo, v_until);
+    END LOOP;
+
+    /*
+     * The chunks read every record that starts in [v_from, v_until).  A
+     * record the target holds open from before v_from was read open by an
+     * earlier run, at a time past the watermark, so it ends (if it has) after
+     * v_from: it is in progress at v_from, and the refresh, one read of the
+     * records in progress at that instant, finds it, however long ago it
+     * started.
+     */
+    v_wm := v_wm_before;
+    v_lo := v_from;
+    LOOP
+        IF v_phase = 'chunk' AND v_lo >= v_until THEN
+            v_phase := 'refresh';
+        ELSIF v_phase = 'refresh' THEN
+            EXIT;
         END IF;
-        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_users (LIKE %I.users) ON COMMIT DROP', v_src);
-        -- every state; a user seen twice (pages shifting) counts once
-        EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_users (%1$s) SELECT DISTINCT ON (id) %1$s FROM %2$I.users',
-                       v_cols, v_src);
-        GET DIAGNOSTICS v_read = ROW_COUNT;
-        s1 := gc_fdw.stats_totals();
-        EXECUTE format(
-            'WITH up AS (INSERT INTO %1$I.users AS t (%2$s) SELECT %2$s FROM pg_temp.gc_fdw_sync_users'
-            ' ON CONFLICT (id) DO UPDATE SET (%2$s, synced_at, missing_since) = ROW(%3$s, now(), NULL)'
-            ' WHERE ROW(%4$s) IS DISTINCT FROM ROW(%3$s) OR t.missing_since IS NOT NULL RETURNING 1)'
-            ' SELECT count(*) FROM up',
-            v_target, v_cols,
-            gc_fdw.sync_columns(v_src, v_target, 'users', 'EXCLUDED.'),
-            gc_fdw.sync_columns(v_src, v_target, 'users', 't.'))
-            INTO v_written;
-        -- users gone from the API are kept, and marked (never on an empty answer)
-        IF v_read > 0 THEN
-            EXECUTE format('UPDATE %I.users t SET missing_since = now(), synced_at = now()'
-                           ' WHERE t.missing_since IS NULL'
-                           ' AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_fdw_sync_users b WHERE b.id = t.id)',
-                           v_target);
-            GET DIAGNOSTICS v_missing = ROW_COUNT;
+        IF clock_timestamp() - v_started >= max_runtime THEN
+            v_status := 'stopped';
+            RAISE NOTICE 'gc_fdw: max_runtime (%) spent; stopped with the watermark at %', max_runtime, v_wm;
+            EXIT;
         END IF;
-        UPDATE gc_fdw.sync_log l
-           SET requests = s1.requests - s0.requests, pages = s1.pages - s0.pages,
-               rows_read = v_read, rows_upserted = v_written, rows_unchanged = v_read - v_written,
-               rows_marked_missing = v_missing, http_429 = s1.http_429 - s0.http_429,
-               wait_429_seconds = s1.wait_429_seconds - s0.wait_429_seconds,
-               reauths = s1.reauths - s0.reauths, finished_at = clock_timestamp(),
-               status = 'succeeded'
-         WHERE l.run_id = v_run AND l.entry = 'run';
-        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status, last_success)
-        VALUES (v_server, v_target, 'users', v_run, 'succeeded', clock_timestamp())
-        ON CONFLICT (server_name, target_schema, kind)
-        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'succeeded',
-                      last_success = EXCLUDED.last_success, updated_at = clock_timestamp();
-    EXCEPTION WHEN OTHERS OR query_canceled THEN
-        GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
-                                v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        v_failed := true;
-    END;
+        IF v_phase = 'chunk' THEN
+            v_hi := gc_fdw.sync_chunk_end(v_lo, v_until);
+            v_chunk_no := v_chunk_no + 1;
+        END IF;
+        v_chunk_started := clock_timestamp();
+
+        BEGIN
+            IF v_phase = 'chunk' THEN
+                c := gc_fdw.sync_user_status_chunk(v_src, v_target, v_lo, v_hi, NULL);
+                v_wm := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running', v_hi);
+            ELSE
+                c := gc_fdw.sync_user_status_chunk(v_src, v_target, NULL, NULL, v_from);
+            END IF;
+            IF c.summary IS NOT NULL THEN
+                PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
+                    'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
+                    'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END,
+                    'watermark_after', v_wm, 'started_at', v_chunk_started,
+                    'data_availability', CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END,
+                    'finished_at', clock_timestamp(), 'status', 'succeeded'));
+            END IF;
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                    v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+            v_failed := true;
+        END;
+
+        IF v_failed THEN
+            v_status := 'failed';
+            v_logged := v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '');
+            PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
+                'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
+                'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END, 'watermark_after', v_wm,
+                'started_at', v_chunk_started, 'finished_at', clock_timestamp(),
+                'status', 'failed', 'error', v_logged));
+            EXIT;
+        END IF;
+        COMMIT;
+
+        IF v_phase = 'chunk' THEN
+            RAISE INFO 'gc_fdw: user status % .. %: % (% rows/s), % pages, % requests; chunk % of %, ETA %',
+                v_lo, v_hi, c.summary,
+                round(c.rows_read / greatest(extract(epoch FROM clock_timestamp() - v_chunk_started), 0.001)),
+                c.pages, c.requests, v_chunk_no, v_chunks,
+                date_trunc('second', (clock_timestamp() - v_started) / v_chunk_no * (v_chunks - v_chunk_no));
+            v_lo := v_hi;
+        ELSIF c.summary IS NOT NULL THEN
+            RAISE INFO 'gc_fdw: user status records open from before % re-read: %', v_from, c.summary;
+        END IF;
+    END LOOP;
+
+    PERFORM gc_fdw.sync_run_finish(v_run, v_status, v_logged, v_wm);
+    PERFORM gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, v_status);
+    PERFORM gc_fdw.sync_unlock('user_status', v_server, v_target);
+    COMMIT;
 
     IF v_failed THEN
-        UPDATE gc_fdw.sync_log l
-           SET finished_at = clock_timestamp(), status = 'failed', error = v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '')
-         WHERE l.run_id = v_run AND l.entry = 'run';
-        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status)
-        VALUES (v_server, v_target, 'users', v_run, 'failed')
-        ON CONFLICT (server_name, target_schema, kind)
-        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'failed',
-                      updated_at = clock_timestamp();
-    END IF;
-    PERFORM gc_fdw.sync_unlock('users', v_server, v_target);
-    COMMIT;
-    IF v_failed THEN
         RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_err,
-            DETAIL = coalesce(nullif(v_detail, ''), 'gc_fdw.sync_users failed; the users table is unchanged.'),
+            DETAIL = coalesce(nullif(v_detail, ''),
+                              format('gc_fdw.sync_user_status failed reading %s.',
+                                     CASE WHEN v_phase = 'chunk' THEN format('the records that start from %s to %s', v_lo, v_hi)
+                                          ELSE format('the records open at %s', v_from) END)),
             HINT = coalesce(nullif(v_hint, '') || ' ', '') ||
-                   format('See gc_fdw.sync_log run %s.', v_run);
+                   format('Chunks committed before the failure are kept; the next run resumes from the watermark (%s). See gc_fdw.sync_log run %s.',
+                          coalesce(v_wm::text, 'none'), v_run);
     END IF;
-    RAISE INFO 'gc_fdw: users: % read, % written, % unchanged, % newly missing from the API',
-        v_read, v_written, v_read - v_written, v_missing;
 END
 $$;
-COMMENT ON PROCEDURE gc_fdw.sync_users(text, text)
-    IS 'full refresh of users (every state) from a gc_fdw server into a local table; users gone from the API are kept and marked';
+COMMENT ON PROCEDURE gc_fdw.sync_user_status(text, text, timestamptz, timestamptz, interval, interval)
+    IS 'incremental, idempotent load of the users'' presence and routing-status history from a gc_fdw server into local tables';
+
+/*
+ * extension/sync_directory.sql
+ *		gc_fdw.sync_directory: a full refresh of the directory (users,
+ *		queues and their members, wrap-up codes, divisions, groups, skills,
+ *		languages, locations, presence definitions) into local tables, one
+ *		table per transaction; rows gone from the API are kept and marked.
+ *		gc_fdw.sync_users (sync_users.sql) is the same refresh of users
+ *		alone.
+ *
+ * Must not: take locks, prepare tables or keep state other than through
+ * sync_common.sql, or mark a row missing on an empty or failed read.
+ */
+
+/*
+ * Internal: the directory's tables other than users (sync_users.sql lists
+ * that one), keyed on their ids, a queue's members on (queue, user), each
+ * with the two columns a users sync adds: when a row was last written, and
+ * since when the API has stopped returning it.
+ */
+CREATE FUNCTION gc_fdw.sync_directory_tables(
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT t.table_name, t.primary_key, '{}'::text[],
+           'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz'
+      FROM (VALUES ('queues', 'id'), ('queue_members', 'queue_id, user_id'),
+                   ('wrapup_codes', 'id'), ('divisions', 'id'), ('groups', 'id'),
+                   ('skills', 'id'), ('languages', 'id'), ('locations', 'id'),
+                   ('presence_definitions', 'id')) t(table_name, primary_key)
+$$;
+
+-- Internal: every table a directory sync refreshes, users first, in order
+CREATE FUNCTION gc_fdw.sync_directory_order(OUT table_name text, OUT primary_key text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT s.table_name, s.primary_key
+      FROM (SELECT u.table_name, u.primary_key, 0 AS kind_order, u.ordinality
+              FROM gc_fdw.sync_users_tables() WITH ORDINALITY u
+            UNION ALL
+            SELECT d.table_name, d.primary_key, 1, d.ordinality
+              FROM gc_fdw.sync_directory_tables() WITH ORDINALITY d) s
+     ORDER BY s.kind_order, s.ordinality
+$$;
+
+/*
+ * Internal: read the whole listing of one directory table through its
+ * source foreign table and upsert it into the target: rows that changed are
+ * written, rows the API no longer returns are marked missing_since (not
+ * when it returned none).  Runs inside the caller's transaction; the
+ * caller commits.
+ */
+CREATE FUNCTION gc_fdw.sync_directory_table(
+    p_src text, p_target text, p_table text, p_key text,
+    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
+    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT rows_marked_missing bigint,
+    OUT http_429 bigint, OUT wait_429_seconds double precision, OUT reauths bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_cols text := gc_fdw.sync_columns(p_src, p_target, p_table);
+    v_same_key text := (SELECT string_agg(format('b.%1$I = t.%1$I', k), ' AND ')
+                          FROM regexp_split_to_table(p_key, '\s*,\s*') k);
+    s0 record;
+    s1 record;
+BEGIN
+    s0 := gc_fdw.stats_totals();
+    IF to_regclass('pg_temp.gc_fdw_sync_directory') IS NOT NULL THEN
+        DROP TABLE pg_temp.gc_fdw_sync_directory;
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_directory (LIKE %I.%I) ON COMMIT DROP', p_src, p_table);
+    -- a row seen twice (pages shifting while the listing is read) counts once
+    EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_directory (%1$s) SELECT DISTINCT ON (%2$s) %1$s FROM %3$I.%4$I',
+                   v_cols, p_key, p_src, p_table);
+    GET DIAGNOSTICS rows_read = ROW_COUNT;
+    s1 := gc_fdw.stats_totals();
+    rows_upserted := gc_fdw.sync_upsert(p_src, p_target, p_table, 'gc_fdw_sync_directory', p_key, true);
+    -- rows gone from the API are kept, and marked (never on an empty answer:
+    -- an organization always has users, divisions and presences)
+    rows_marked_missing := 0;
+    IF rows_read > 0 THEN
+        EXECUTE format('UPDATE %I.%I t SET missing_since = now(), synced_at = now()'
+                       ' WHERE t.missing_since IS NULL'
+                       ' AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_fdw_sync_directory b WHERE %s)',
+                       p_target, p_table, v_same_key);
+        GET DIAGNOSTICS rows_marked_missing = ROW_COUNT;
+    END IF;
+    DROP TABLE pg_temp.gc_fdw_sync_directory;
+    mode := p_table;
+    rows_unchanged := rows_read - rows_upserted;
+    requests := s1.requests - s0.requests;
+    pages := s1.pages - s0.pages;
+    http_429 := s1.http_429 - s0.http_429;
+    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
+    reauths := s1.reauths - s0.reauths;
+END
+$$;
+
+/*
+ * Internal: the refresh that gc_fdw.sync_directory and gc_fdw.sync_users
+ * run (p_procedure names the caller in the log): the tables p_tables (NULL:
+ * all of them), each read, upserted and committed in a transaction of its
+ * own, logged as a chunk of the run, and recorded in sync_state under its
+ * own name.  A table that fails leaves the others to be refreshed; a
+ * cancel stops the run.  One run of a server into a schema at a time, both
+ * procedures alike.
+ */
+CREATE PROCEDURE gc_fdw.sync_directory_run(p_procedure text, p_server text, p_target text,
+                                           p_tables text[])
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_known text[] := ARRAY(SELECT o.table_name FROM gc_fdw.sync_directory_order() o);
+    v_unknown text;
+    v_src text;
+    v_run bigint;
+    v_entry jsonb;
+    v_table_started timestamptz;
+    v_failed text[] := '{}';
+    v_cancelled boolean := false;
+    v_ok boolean;
+    v_err text;
+    v_state text;
+    v_detail text;
+    v_hint text;
+    v_first_err text;
+    v_first_state text;
+    v_first_detail text;
+    v_first_hint text;
+    v_first_logged text;
+    v_logged text;
+    c record;
+    spec record;
+BEGIN
+    -- one transaction per table: refuse at once inside a transaction block
+    COMMIT;
+    p_tables := coalesce(p_tables, v_known);
+    SELECT string_agg(CASE WHEN t IS NULL THEN 'NULL' ELSE format('"%s"', t) END, ', ') INTO v_unknown
+      FROM unnest(p_tables) t WHERE t IS NULL OR t <> ALL (v_known);
+    IF v_unknown IS NOT NULL OR cardinality(p_tables) = 0 THEN
+        RAISE EXCEPTION 'gc_fdw.% keeps no table %', p_procedure, coalesce(v_unknown, 'in an empty list')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name some of %s, or pass NULL for all of them.', array_to_string(v_known, ', '));
+    END IF;
+
+    IF NOT gc_fdw.sync_lock('directory', p_server, p_target) THEN
+        RETURN;
+    END IF;
+    BEGIN
+        IF 'users' = ANY (p_tables) THEN
+            v_src := gc_fdw.sync_prepare(p_server, p_target, 'users');
+        END IF;
+        IF EXISTS (SELECT 1 FROM gc_fdw.sync_directory_tables() d WHERE d.table_name = ANY (p_tables)) THEN
+            v_src := gc_fdw.sync_prepare(p_server, p_target, 'directory');
+        END IF;
+        v_run := nextval('gc_fdw.sync_run_id_seq');
+        v_entry := jsonb_build_object('run_id', v_run, 'procedure', p_procedure,
+                                      'server_name', p_server, 'target_schema', p_target);
+        PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object('entry', 'run', 'status', 'running'));
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM gc_fdw.sync_unlock('directory', p_server, p_target);
+        RAISE;
+    END;
+    COMMIT;
+
+    FOR spec IN SELECT o.* FROM gc_fdw.sync_directory_order() o WHERE o.table_name = ANY (p_tables) LOOP
+        v_table_started := clock_timestamp();
+        v_ok := true;
+        BEGIN
+            c := gc_fdw.sync_directory_table(v_src, p_target, spec.table_name, spec.primary_key);
+            PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
+                'entry', 'chunk', 'started_at', v_table_started, 'finished_at', clock_timestamp(),
+                'status', 'succeeded'));
+            PERFORM gc_fdw.sync_state_record(p_server, p_target, spec.table_name, v_run, 'succeeded');
+        EXCEPTION
+            WHEN query_canceled THEN
+                GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_ok := false;
+                v_cancelled := true;
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+                v_ok := false;
+        END;
+
+        IF v_ok THEN
+            COMMIT;
+            RAISE INFO 'gc_fdw: %: % read, % written, % unchanged, % newly missing from the API',
+                spec.table_name, c.rows_read, c.rows_upserted, c.rows_unchanged, c.rows_marked_missing;
+        ELSE
+            -- the table's transaction was rolled back: nothing of it is kept
+            v_logged := v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '');
+            PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
+                'entry', 'chunk', 'mode', spec.table_name, 'started_at', v_table_started,
+                'finished_at', clock_timestamp(), 'status', 'failed', 'error', v_logged));
+            PERFORM gc_fdw.sync_state_record(p_server, p_target, spec.table_name, v_run, 'failed');
+            COMMIT;
+            IF cardinality(v_failed) = 0 THEN
+                v_first_err := v_err;
+                v_first_state := v_state;
+                v_first_detail := v_detail;
+                v_first_hint := v_hint;
+                v_first_logged := v_logged;
+            END IF;
+            v_failed := v_failed || spec.table_name;
+            EXIT WHEN v_cancelled;
+        END IF;
+    END LOOP;
+
+    PERFORM gc_fdw.sync_run_finish(v_run, CASE WHEN cardinality(v_failed) > 0 THEN 'failed' ELSE 'succeeded' END,
+                                   CASE WHEN cardinality(v_failed) > 0
+                                        THEN format('%s failed: %s', array_to_string(v_failed, ', '),
+                                                    v_first_logged) END,
+                                   p_mode => CASE WHEN cardinality(p_tables) = 1 THEN p_tables[1]
+                                                  ELSE 'directory' END);
+    PERFORM gc_fdw.sync_unlock('directory', p_server, p_target);
+    COMMIT;
+
+    IF cardinality(v_failed) > 0 THEN
+        RAISE EXCEPTION USING ERRCODE = v_first_state, MESSAGE = v_first_err,
+            DETAIL = coalesce(nullif(v_first_detail, ''),
+                              format('gc_fdw.%s failed reading %s; that table is unchanged.',
+                                     p_procedure, v_failed[1])),
+            HINT = coalesce(nullif(v_first_hint, '') || ' ', '') ||
+                   format('Tables that failed, left as they were: %s%s. See gc_fdw.sync_log run %s.',
+                          array_to_string(v_failed, ', '),
+                          CASE WHEN v_cancelled THEN ' (cancelled: the tables after it were not read)' END,
+                          v_run);
+    END IF;
+END
+$$;
+
+CREATE PROCEDURE gc_fdw.sync_directory(server_name text, target_schema text,
+                                       tables text[] DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL gc_fdw.sync_directory_run('sync_directory', server_name, target_schema, tables);
+END
+$$;
+COMMENT ON PROCEDURE gc_fdw.sync_directory(text, text, text[])
+    IS 'full refresh of the directory (users, queues, queue members, wrap-up codes, divisions, groups, skills, languages, locations, presence definitions) from a gc_fdw server into local tables; rows gone from the API are kept and marked';
 
 /*
  * extension/sync_upgrade.sql

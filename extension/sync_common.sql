@@ -9,14 +9,17 @@
  *
  * Must not: read a resource itself or know how a kind of data is stored;
  * that is the business of sync_conversations.sql, sync_users.sql and the
- * like.
+ * like.  (A directory sync keeps one state row per table: its kinds are
+ * the table names.)
  */
 
 CREATE TABLE gc_fdw.sync_state (
     server_name text NOT NULL,
     target_schema text NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('conversations', 'users')),
-    watermark timestamptz,          -- conversations: end of the last committed chunk
+    kind text NOT NULL CHECK (kind IN ('conversations', 'users', 'user_status', 'queues',
+                                       'queue_members', 'wrapup_codes', 'divisions', 'groups',
+                                       'skills', 'languages', 'locations', 'presence_definitions')),
+    watermark timestamptz,          -- conversations, user_status: end of the last committed chunk
     last_run_id bigint,
     last_status text,
     last_success timestamptz,
@@ -266,4 +269,122 @@ LANGUAGE sql
 AS $$
     SELECT pg_advisory_unlock(hashtext('gc_fdw.sync_' || p_kind),
                               hashtext(jsonb_build_array(p_server, p_target)::text))
+$$;
+
+-- ---------------------------------------------------------------------
+-- A run's bookkeeping, for the syncs of 1.2 (sync_user_status,
+-- sync_directory): the state, the log rows, the run's totals, the upsert
+-- ---------------------------------------------------------------------
+
+/*
+ * Internal: record in sync_state what run p_run of a kind did: its status,
+ * the time of its last success (a stopped run succeeded as far as it went)
+ * and a watermark that only moves forward (NULL leaves it).  Returns the
+ * watermark.
+ */
+CREATE FUNCTION gc_fdw.sync_state_record(p_server text, p_target text, p_kind text, p_run bigint,
+                                         p_status text, p_watermark timestamptz DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE sql
+AS $$
+    INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, watermark, last_run_id,
+                                        last_status, last_success)
+    VALUES (p_server, p_target, p_kind, p_watermark, p_run, p_status,
+            CASE WHEN p_status IN ('succeeded', 'stopped') THEN clock_timestamp() END)
+    ON CONFLICT (server_name, target_schema, kind)
+    DO UPDATE SET watermark = greatest(s.watermark, EXCLUDED.watermark),
+                  last_run_id = EXCLUDED.last_run_id, last_status = EXCLUDED.last_status,
+                  last_success = coalesce(EXCLUDED.last_success, s.last_success),
+                  updated_at = clock_timestamp()
+    RETURNING s.watermark
+$$;
+
+/*
+ * Internal: write one sync_log row, its fields given as a JSON object
+ * named as the log's columns: the counters a chunk function returns
+ * (to_jsonb of its result) and what the caller adds to them.  Keys that
+ * are not columns are ignored; started_at defaults to now.
+ */
+CREATE FUNCTION gc_fdw.sync_log_write(p_fields jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
+                                 window_start, window_end, mode, requests, pages, rows_read,
+                                 rows_upserted, rows_unchanged, child_rows, rows_marked_missing,
+                                 in_progress, http_429, wait_429_seconds, reauths,
+                                 watermark_before, watermark_after, data_availability,
+                                 started_at, finished_at, status, error)
+    SELECT f.run_id, f.entry, f.procedure, f.server_name, f.target_schema,
+           f.window_start, f.window_end, f.mode, f.requests, f.pages, f.rows_read,
+           f.rows_upserted, f.rows_unchanged, f.child_rows, f.rows_marked_missing,
+           f.in_progress, f.http_429, f.wait_429_seconds, f.reauths,
+           f.watermark_before, f.watermark_after, f.data_availability,
+           coalesce(f.started_at, clock_timestamp()), f.finished_at, f.status, f.error
+      FROM jsonb_populate_record(NULL::gc_fdw.sync_log, p_fields) f
+$$;
+
+/*
+ * Internal: close run p_run's row in the log: its outcome, and the sums of
+ * the chunks (and refreshes, and directory tables) it committed; open
+ * records are counted in the run's range, so refreshes' are left out.  Its
+ * mode is p_mode, or the chunks' modes.  Returns the run's row.
+ */
+CREATE FUNCTION gc_fdw.sync_run_finish(p_run bigint, p_status text, p_error text,
+                                       p_watermark timestamptz DEFAULT NULL,
+                                       p_mode text DEFAULT NULL)
+RETURNS gc_fdw.sync_log
+LANGUAGE sql
+AS $$
+    UPDATE gc_fdw.sync_log l
+       SET mode = coalesce(p_mode, t.mode), requests = t.requests, pages = t.pages,
+           rows_read = t.rows_read, rows_upserted = t.rows_upserted, rows_unchanged = t.rows_unchanged,
+           child_rows = t.child_rows, rows_marked_missing = t.rows_marked_missing,
+           in_progress = t.in_progress, http_429 = t.http_429,
+           wait_429_seconds = t.wait_429_seconds, reauths = t.reauths,
+           data_availability = t.data_availability, watermark_after = p_watermark,
+           finished_at = clock_timestamp(), status = p_status, error = p_error
+      FROM (SELECT string_agg(DISTINCT e.mode, ',') AS mode, sum(e.requests) AS requests,
+                   sum(e.pages) AS pages, sum(e.rows_read) AS rows_read,
+                   sum(e.rows_upserted) AS rows_upserted, sum(e.rows_unchanged) AS rows_unchanged,
+                   sum(e.child_rows) AS child_rows, sum(e.rows_marked_missing) AS rows_marked_missing,
+                   sum(e.in_progress) FILTER (WHERE e.entry = 'chunk') AS in_progress,
+                   sum(e.http_429) AS http_429, sum(e.wait_429_seconds) AS wait_429_seconds,
+                   sum(e.reauths) AS reauths, max(e.data_availability) AS data_availability
+              FROM gc_fdw.sync_log e
+             WHERE e.run_id = p_run AND e.entry <> 'run' AND e.status = 'succeeded') t
+     WHERE l.run_id = p_run AND l.entry = 'run'
+    RETURNING l.*
+$$;
+
+/*
+ * Internal: upsert the temporary table pg_temp.<p_batch> (the source's
+ * columns) into p_target.p_table on its key p_key, writing only the rows in
+ * which some column changed; returns how many rows were written.  A
+ * directory table (p_directory) also has synced_at set on the rows written
+ * and missing_since cleared, a row marked missing being written again even
+ * when unchanged.
+ */
+CREATE FUNCTION gc_fdw.sync_upsert(p_src text, p_target text, p_table text, p_batch text,
+                                   p_key text, p_directory boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_written bigint;
+BEGIN
+    EXECUTE format(
+        'WITH up AS (INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM pg_temp.%4$I'
+        ' ON CONFLICT (%5$s) DO UPDATE SET (%3$s%6$s) = ROW(%7$s%8$s)'
+        ' WHERE ROW(%9$s) IS DISTINCT FROM ROW(%7$s)%10$s RETURNING 1)'
+        ' SELECT count(*) FROM up',
+        p_target, p_table, gc_fdw.sync_columns(p_src, p_target, p_table), p_batch, p_key,
+        CASE WHEN p_directory THEN ', synced_at, missing_since' ELSE '' END,
+        gc_fdw.sync_columns(p_src, p_target, p_table, 'EXCLUDED.'),
+        CASE WHEN p_directory THEN ', now(), NULL' ELSE '' END,
+        gc_fdw.sync_columns(p_src, p_target, p_table, 't.'),
+        CASE WHEN p_directory THEN ' OR t.missing_since IS NOT NULL' ELSE '' END)
+        INTO v_written;
+    RETURN v_written;
+END
 $$;
