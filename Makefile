@@ -49,7 +49,7 @@ DATA = $(sort $(wildcard $(EXTENSION)--*.sql) $(SQL_BUILT))
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync directory joins user_status upgrade
+REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync sync_status_directory directory joins user_status upgrade
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)
