@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # gc_fdw's main job, for a fresh Debian machine as root: install what is
 # missing, build and install the extension, start a throwaway PostgreSQL 15
-# cluster, and run a warehousing export (gc_fdw.sync_conversations and
-# gc_fdw.sync_users into schema "warehouse", then an incremental re-run)
-# that prints what it loaded and what it cost.
+# cluster, and run a warehousing export (gc_fdw.sync_conversations,
+# sync_user_status and sync_directory into schema "warehouse", then an
+# incremental re-run) that prints what it loaded, what it cost, and reports.
 #
 # By default it talks to the bundled Genesys Cloud emulator.  With
 # GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_ENVIRONMENT (e.g.

@@ -1,5 +1,6 @@
 -- The demo warehousing export: what a user writes to load Genesys Cloud
--- users and conversations into local tables.  Credentials and the range come
+-- conversations, the users' status history and the directory into local
+-- tables, and the first reports from them.  Credentials and the range come
 -- from the environment (see scripts/demo-export.sh).
 \getenv emulator_url GC_EMU_URL
 \getenv environment GENESYS_ENVIRONMENT
@@ -18,14 +19,17 @@ CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environ
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
 
--- the warehouse: gc_fdw.sync_conversations creates the tables in schema
--- "warehouse" and loads them a chunk (at most 7 UTC days) per transaction;
--- gc_fdw.sync_users refreshes the users directory
+-- the warehouse: gc_fdw.sync_conversations and gc_fdw.sync_user_status
+-- create their tables in schema "warehouse" and load them a chunk (at most 7
+-- UTC days) per transaction; gc_fdw.sync_directory refreshes the users,
+-- queues, wrap-up codes and the rest of the directory
 SET TimeZone = 'UTC';
 \timing on
 CALL gc_fdw.sync_conversations('genesys', 'warehouse',
                                start_from => :'export_from', until => :'export_to');
-CALL gc_fdw.sync_users('genesys', 'warehouse');
+CALL gc_fdw.sync_user_status('genesys', 'warehouse',
+                             start_from => :'export_from', until => :'export_to');
+CALL gc_fdw.sync_directory('genesys', 'warehouse');
 \timing off
 
 \echo
@@ -43,13 +47,25 @@ UNION ALL SELECT 'sessions', count(*) FROM warehouse.sessions
 UNION ALL SELECT 'segments', count(*) FROM warehouse.segments
 UNION ALL SELECT 'session_metrics', count(*) FROM warehouse.session_metrics
 UNION ALL SELECT 'participant_attributes', count(*) FROM warehouse.participant_attributes
-UNION ALL SELECT 'users', count(*) FROM warehouse.users;
+UNION ALL SELECT 'user_presence', count(*) FROM warehouse.user_presence
+UNION ALL SELECT 'user_routing_status', count(*) FROM warehouse.user_routing_status
+UNION ALL SELECT 'users', count(*) FROM warehouse.users
+UNION ALL SELECT 'queues', count(*) FROM warehouse.queues
+UNION ALL SELECT 'queue_members', count(*) FROM warehouse.queue_members
+UNION ALL SELECT 'wrapup_codes', count(*) FROM warehouse.wrapup_codes
+UNION ALL SELECT 'divisions', count(*) FROM warehouse.divisions
+UNION ALL SELECT 'groups', count(*) FROM warehouse.groups
+UNION ALL SELECT 'skills', count(*) FROM warehouse.skills
+UNION ALL SELECT 'languages', count(*) FROM warehouse.languages
+UNION ALL SELECT 'locations', count(*) FROM warehouse.locations
+UNION ALL SELECT 'presence_definitions', count(*) FROM warehouse.presence_definitions;
 
 -- the next scheduled run (pg_cron would call the same every 15 minutes):
 -- it re-reads the lookback before the watermark and rewrites nothing that
 -- did not change
 \echo 'A second, incremental run:'
 CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
+CALL gc_fdw.sync_user_status('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
 
 \echo 'What the runs cost (gc_fdw.sync_log):'
 SELECT run_id, procedure, status, window_start, window_end, mode, requests, pages,
@@ -59,3 +75,93 @@ SELECT run_id, procedure, status, window_start, window_end, mode, requests, page
 \echo 'API requests of this session (gc_fdw.stats()):'
 SELECT endpoint, requests, pages, rows, pg_size_pretty(bytes) AS received, reauths, http_429, retries, errors
   FROM gc_fdw.stats() ORDER BY endpoint;
+
+-- The reports an analyst asks for first, from the warehouse tables, with
+-- names from the directory: the SQL of docs/warehousing.md ("Reports from
+-- the warehouse"), over the export's last seven days and its last day
+SELECT greatest(:'export_from'::timestamptz, :'export_to'::timestamptz - interval '7 days')
+           AS report_from,
+       :'export_to'::timestamptz AS report_to,
+       date_trunc('day', :'export_to'::timestamptz - interval '1 microsecond', 'UTC')
+           AS report_day \gset
+\echo
+\echo 'Per queue and day (UTC), from' :report_from 'to' :report_to
+-- offered, answered, abandoned and average handle time per queue and UTC day
+WITH period AS (
+    SELECT :'report_from'::timestamptz AS lo, :'report_to'::timestamptz AS hi
+), session_queue AS (
+    -- each session's queue: that of its first segment in one
+    SELECT DISTINCT ON (g.conversation_id, g.session_id)
+           g.conversation_id, g.session_id, g.queue_id
+      FROM warehouse.segments g
+     WHERE g.queue_id IS NOT NULL
+     ORDER BY g.conversation_id, g.session_id, g.segment_start
+), queue_metrics AS (
+    SELECT sq.queue_id, (m.emit_date AT TIME ZONE 'UTC')::date AS day,
+           p.purpose || '.' || m.name AS metric, m.value
+      FROM period
+      JOIN warehouse.session_metrics m
+        ON m.emit_date >= period.lo AND m.emit_date < period.hi
+      JOIN session_queue sq USING (conversation_id, session_id)
+      JOIN warehouse.participants p USING (conversation_id, participant_id)
+     WHERE p.purpose || '.' || m.name IN ('acd.nOffered', 'acd.tAbandon',
+                                          'agent.tAnswered', 'agent.tHandle')
+)
+SELECT coalesce(q.name, qm.queue_id::text) AS queue, qm.day,
+       coalesce(sum(qm.value) FILTER (WHERE qm.metric = 'acd.nOffered'), 0) AS offered,
+       count(*) FILTER (WHERE qm.metric = 'agent.tAnswered') AS answered,
+       count(*) FILTER (WHERE qm.metric = 'acd.tAbandon') AS abandoned,
+       round(avg(qm.value) FILTER (WHERE qm.metric = 'agent.tHandle') / 1000, 1)
+           AS avg_handle_s
+  FROM queue_metrics qm
+  LEFT JOIN warehouse.queues q ON q.id = qm.queue_id
+ GROUP BY 1, 2
+ ORDER BY 1, 2;
+\echo 'Wrap-up codes given, by name:'
+-- wrap-up codes given, by name
+WITH period AS (
+    SELECT :'report_from'::timestamptz AS lo, :'report_to'::timestamptz AS hi
+)
+SELECT coalesce(w.name, g.wrap_up_code) AS wrap_up, count(*) AS segments
+  FROM period
+  JOIN warehouse.segments g
+    ON g.segment_start >= period.lo AND g.segment_start < period.hi
+  LEFT JOIN warehouse.wrapup_codes w ON w.id = g.wrap_up_code
+ WHERE g.segment_type = 'wrapup' AND g.wrap_up_code IS NOT NULL
+ GROUP BY 1
+ ORDER BY 2 DESC, 1;
+\echo 'Occupancy per agent (time INTERACTING over time on queue) on' :report_day
+-- occupancy per agent for one UTC day: time INTERACTING over time on queue
+WITH day AS (
+    SELECT tstzrange(d, d + interval '1 day') AS span
+      FROM (VALUES (:'report_day'::timestamptz)) AS v(d)
+), presence AS (
+    SELECT p.user_id, tstzrange(p.start_time, coalesce(p.end_time, now())) AS span
+      FROM warehouse.user_presence p
+     WHERE p.system_presence = 'ON_QUEUE'
+), routing AS (
+    SELECT r.user_id, r.routing_status,
+           tstzrange(r.start_time, coalesce(r.end_time, now())) AS span
+      FROM warehouse.user_routing_status r
+     WHERE r.routing_status <> 'OFF_QUEUE'
+), on_queue AS (
+    -- the time both held, within the day
+    SELECT r.user_id, r.routing_status, p.span * r.span * day.span AS span
+      FROM day
+      JOIN presence p ON p.span && day.span
+      JOIN routing r ON r.user_id = p.user_id AND r.span && p.span * day.span
+), seconds AS (
+    SELECT o.user_id,
+           sum(extract(epoch FROM upper(o.span) - lower(o.span))) AS on_queue,
+           coalesce(sum(extract(epoch FROM upper(o.span) - lower(o.span)))
+                    FILTER (WHERE o.routing_status = 'INTERACTING'), 0) AS interacting
+      FROM on_queue o
+     GROUP BY o.user_id
+)
+SELECT coalesce(u.name, s.user_id::text) AS agent,
+       round(s.on_queue / 3600, 2) AS on_queue_h,
+       round(s.interacting / 3600, 2) AS interacting_h,
+       round(100 * s.interacting / s.on_queue, 1) AS occupancy_pct
+  FROM seconds s
+  LEFT JOIN warehouse.users u ON u.id = s.user_id
+ ORDER BY occupancy_pct DESC, agent;
