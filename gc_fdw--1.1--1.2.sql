@@ -670,6 +670,74 @@ ALTER TABLE gc_fdw.sync_state ADD CONSTRAINT sync_state_kind_check
                     'queue_members', 'wrapup_codes', 'divisions', 'groups',
                     'skills', 'languages', 'locations', 'presence_definitions'));
 
+-- Internal: refuse the arguments of an incremental sync that cannot make a
+-- range, before anything is locked or read
+CREATE FUNCTION gc_fdw.sync_check_args(p_start_from timestamptz, p_until timestamptz,
+                                       p_lookback interval, p_max_runtime interval)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_lookback IS NULL OR p_lookback < interval '0' THEN
+        RAISE EXCEPTION 'lookback must be a non-negative interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_runtime IS NULL OR p_max_runtime <= interval '0' THEN
+        RAISE EXCEPTION 'max_runtime must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(coalesce(p_start_from, now())) OR NOT isfinite(coalesce(p_until, now())) THEN
+        RAISE EXCEPTION 'start_from and until must be finite timestamps'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+/*
+ * Internal: the range an incremental sync of a kind reads, from its
+ * watermark: [watermark - lookback (in UTC days), until), or from
+ * start_from on the first run, which needs it (p_what names the data in
+ * the error).  until is never past a minute before the run started: a
+ * watermark in the future would skip everything between now and then.
+ */
+CREATE FUNCTION gc_fdw.sync_range(p_kind text, p_what text, p_server text, p_target text,
+                                  p_start_from timestamptz, p_until timestamptz,
+                                  p_lookback interval, p_started timestamptz,
+                                  OUT watermark timestamptz, OUT range_from timestamptz,
+                                  OUT range_until timestamptz)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    SELECT s.watermark INTO watermark FROM gc_fdw.sync_state s
+     WHERE s.server_name = p_server AND s.target_schema = p_target AND s.kind = p_kind;
+    IF watermark IS NULL AND p_start_from IS NULL THEN
+        RAISE EXCEPTION 'the first sync of % from server "%" into schema "%" needs start_from',
+            p_what, p_server, p_target
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('CALL gc_fdw.sync_%s(%L, %L, start_from => now() - interval ''30 days'');',
+                                p_kind, p_server, p_target);
+    END IF;
+    range_until := least(coalesce(p_until, 'infinity'),
+                         date_trunc('second', p_started) - interval '1 minute');
+    range_from := CASE WHEN watermark IS NULL THEN p_start_from
+                       ELSE ((watermark AT TIME ZONE 'UTC') - p_lookback) AT TIME ZONE 'UTC' END;
+END
+$$;
+
+/*
+ * Internal: what this session's API calls have cost since p_before (the
+ * JSON of an earlier gc_fdw.stats_totals()), named as the log's columns:
+ * requests, pages, http_429, wait_429_seconds, reauths.
+ */
+CREATE FUNCTION gc_fdw.sync_counters_since(p_before jsonb)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT jsonb_object_agg(n.key, n.value::numeric - (p_before ->> n.key)::numeric)
+      FROM jsonb_each(to_jsonb(gc_fdw.stats_totals())) n
+     WHERE n.key IN ('requests', 'pages', 'http_429', 'wait_429_seconds', 'reauths')
+$$;
+
 /*
  * Internal: record in sync_state what run p_run of a kind did: its status,
  * the time of its last success (a stopped run succeeded as far as it went)
@@ -797,6 +865,15 @@ AS $$
            ('user_routing_status', 'user_id, start_time', '{raw}', NULL)
 $$;
 
+-- Internal: this session's requests to the user details query and jobs
+CREATE FUNCTION gc_fdw.sync_user_status_requests(OUT query bigint, OUT jobs bigint)
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT coalesce(sum(s.requests) FILTER (WHERE s.endpoint = 'POST /api/v2/analytics/users/details/query'), 0),
+           coalesce(sum(s.requests) FILTER (WHERE s.endpoint LIKE '% /api/v2/analytics/users/details/jobs%'), 0)
+      FROM gc_fdw.stats() s
+$$;
+
 /*
  * Internal: read the records of both tables that start in [p_lo, p_hi), or,
  * given p_open_at, those in progress at that time that the target holds
@@ -807,17 +884,13 @@ $$;
  */
 CREATE FUNCTION gc_fdw.sync_user_status_chunk(
     p_src text, p_target text, p_lo timestamptz, p_hi timestamptz, p_open_at timestamptz,
-    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
-    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT in_progress bigint,
-    OUT http_429 bigint, OUT wait_429_seconds double precision, OUT reauths bigint,
-    OUT summary text)
+    OUT mode text, OUT rows_read bigint, OUT rows_upserted bigint, OUT rows_unchanged bigint,
+    OUT in_progress bigint, OUT summary text)
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    jobs_path CONSTANT text := '% /api/v2/analytics/users/details/jobs%';
-    s0 record;
-    s1 record;
-    v_jobs bigint;
+    r0 record := gc_fdw.sync_user_status_requests();
+    r1 record;
     v_table text;
     v_key text;
     v_held boolean;
@@ -825,8 +898,6 @@ DECLARE
     v_written bigint;
     v_open bigint;
 BEGIN
-    s0 := gc_fdw.stats_totals();
-    v_jobs := (SELECT coalesce(sum(s.requests), 0) FROM gc_fdw.stats() s WHERE s.endpoint LIKE jobs_path);
     rows_read := 0;
     rows_upserted := 0;
     in_progress := 0;
@@ -861,17 +932,11 @@ BEGIN
         summary := concat_ws('; ', summary,
                              format('%s: %s read, %s written, %s open', v_table, v_read, v_written, v_open));
     END LOOP;
-    s1 := gc_fdw.stats_totals();
     rows_unchanged := rows_read - rows_upserted;
-    requests := s1.requests - s0.requests;
-    mode := CASE WHEN (SELECT coalesce(sum(s.requests), 0) FROM gc_fdw.stats() s
-                        WHERE s.endpoint LIKE jobs_path) > v_jobs THEN 'jobs'
-                 WHEN requests > 0 THEN 'query'
+    r1 := gc_fdw.sync_user_status_requests();
+    mode := CASE WHEN r1.jobs > r0.jobs THEN 'jobs'
+                 WHEN r1.query > r0.query THEN 'query'
                  ELSE 'none' END;
-    pages := s1.pages - s0.pages;
-    http_429 := s1.http_429 - s0.http_429;
-    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
-    reauths := s1.reauths - s0.reauths;
 END
 $$;
 
@@ -888,10 +953,8 @@ DECLARE
     v_started timestamptz := clock_timestamp();
     v_src text;
     v_run bigint;
-    v_wm_before timestamptz;
+    v_range record;
     v_wm timestamptz;
-    v_from timestamptz;
-    v_until timestamptz;
     v_lo timestamptz;
     v_hi timestamptz;
     v_phase text := 'chunk';
@@ -906,23 +969,14 @@ DECLARE
     v_detail text;
     v_hint text;
     v_entry jsonb;
+    v_before jsonb;
+    v_spent jsonb;
     c record;
 BEGIN
     -- transaction control below: refuse at once inside a transaction block
     COMMIT;
 
-    IF lookback IS NULL OR lookback < interval '0' THEN
-        RAISE EXCEPTION 'lookback must be a non-negative interval'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF max_runtime IS NULL OR max_runtime <= interval '0' THEN
-        RAISE EXCEPTION 'max_runtime must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT isfinite(coalesce(start_from, now())) OR NOT isfinite(coalesce(until, now())) THEN
-        RAISE EXCEPTION 'start_from and until must be finite timestamps'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM gc_fdw.sync_check_args(start_from, until, lookback, max_runtime);
 
     IF NOT gc_fdw.sync_lock('user_status', v_server, v_target) THEN
         RETURN;
@@ -930,26 +984,14 @@ BEGIN
 
     BEGIN
         v_src := gc_fdw.sync_prepare(v_server, v_target, 'user_status');
-        SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
-         WHERE s.server_name = v_server AND s.target_schema = v_target AND s.kind = 'user_status';
-        IF v_wm_before IS NULL AND start_from IS NULL THEN
-            RAISE EXCEPTION 'the first sync of user status from server "%" into schema "%" needs start_from',
-                v_server, v_target
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('CALL gc_fdw.sync_user_status(%L, %L, start_from => now() - interval ''30 days'');',
-                                    v_server, v_target);
-        END IF;
-        -- never past a minute ago, as for conversations; the lookback in UTC days
-        v_until := least(coalesce(until, 'infinity'),
-                         date_trunc('second', v_started) - interval '1 minute');
-        v_from := CASE WHEN v_wm_before IS NULL THEN start_from
-                       ELSE ((v_wm_before AT TIME ZONE 'UTC') - lookback) AT TIME ZONE 'UTC' END;
+        v_range := gc_fdw.sync_range('user_status', 'user status', v_server, v_target, start_from,
+                                     until, lookback, v_started);
         v_run := nextval('gc_fdw.sync_run_id_seq');
         v_entry := jsonb_build_object('run_id', v_run, 'procedure', 'sync_user_status',
                                       'server_name', v_server, 'target_schema', v_target);
         PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
-            'entry', 'run', 'window_start', v_from, 'window_end', v_until,
-            'watermark_before', v_wm_before, 'started_at', v_started, 'status', 'running'));
+            'entry', 'run', 'window_start', v_range.range_from, 'window_end', v_range.range_until,
+            'watermark_before', v_range.watermark, 'started_at', v_started, 'status', 'running'));
         PERFORM gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running');
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         PERFORM gc_fdw.sync_unlock('user_status', v_server, v_target);
@@ -957,24 +999,24 @@ BEGIN
     END;
     COMMIT;
 
-    v_lo := v_from;
-    WHILE v_lo < v_until LOOP
+    v_lo := v_range.range_from;
+    WHILE v_lo < v_range.range_until LOOP
         v_chunks := v_chunks + 1;
-        v_lo := gc_fdw.sync_chunk_end(v_lo, v_until);
+        v_lo := gc_fdw.sync_chunk_end(v_lo, v_range.range_until);
     END LOOP;
 
     /*
-     * The chunks read every record that starts in [v_from, v_until).  A
-     * record the target holds open from before v_from was read open by an
-     * earlier run, at a time past the watermark, so it ends (if it has) after
-     * v_from: it is in progress at v_from, and the refresh, one read of the
-     * records in progress at that instant, finds it, however long ago it
-     * started.
+     * The chunks read every record that starts in the range.  A record the
+     * target holds open from before the range was read open by an earlier
+     * run, at a time past the watermark, so it ends (if it has) after the
+     * range's start: it is in progress then, and the refresh, one read of
+     * the records in progress at that instant, finds it, however long ago
+     * it started.
      */
-    v_wm := v_wm_before;
-    v_lo := v_from;
+    v_wm := v_range.watermark;
+    v_lo := v_range.range_from;
     LOOP
-        IF v_phase = 'chunk' AND v_lo >= v_until THEN
+        IF v_phase = 'chunk' AND v_lo >= v_range.range_until THEN
             v_phase := 'refresh';
         ELSIF v_phase = 'refresh' THEN
             EXIT;
@@ -985,20 +1027,22 @@ BEGIN
             EXIT;
         END IF;
         IF v_phase = 'chunk' THEN
-            v_hi := gc_fdw.sync_chunk_end(v_lo, v_until);
+            v_hi := gc_fdw.sync_chunk_end(v_lo, v_range.range_until);
             v_chunk_no := v_chunk_no + 1;
         END IF;
         v_chunk_started := clock_timestamp();
+        v_before := to_jsonb(gc_fdw.stats_totals());
 
         BEGIN
             IF v_phase = 'chunk' THEN
                 c := gc_fdw.sync_user_status_chunk(v_src, v_target, v_lo, v_hi, NULL);
                 v_wm := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running', v_hi);
             ELSE
-                c := gc_fdw.sync_user_status_chunk(v_src, v_target, NULL, NULL, v_from);
+                c := gc_fdw.sync_user_status_chunk(v_src, v_target, NULL, NULL, v_range.range_from);
             END IF;
+            v_spent := gc_fdw.sync_counters_since(v_before);
             IF c.summary IS NOT NULL THEN
-                PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
+                PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || v_spent || jsonb_build_object(
                     'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
                     'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END,
                     'watermark_after', v_wm, 'started_at', v_chunk_started,
@@ -1027,11 +1071,12 @@ BEGIN
             RAISE INFO 'gc_fdw: user status % .. %: % (% rows/s), % pages, % requests; chunk % of %, ETA %',
                 v_lo, v_hi, c.summary,
                 round(c.rows_read / greatest(extract(epoch FROM clock_timestamp() - v_chunk_started), 0.001)),
-                c.pages, c.requests, v_chunk_no, v_chunks,
+                v_spent ->> 'pages', v_spent ->> 'requests', v_chunk_no, v_chunks,
                 date_trunc('second', (clock_timestamp() - v_started) / v_chunk_no * (v_chunks - v_chunk_no));
             v_lo := v_hi;
         ELSIF c.summary IS NOT NULL THEN
-            RAISE INFO 'gc_fdw: user status records open from before % re-read: %', v_from, c.summary;
+            RAISE INFO 'gc_fdw: user status records open from before % re-read: %',
+                v_range.range_from, c.summary;
         END IF;
     END LOOP;
 
@@ -1045,7 +1090,7 @@ BEGIN
             DETAIL = coalesce(nullif(v_detail, ''),
                               format('gc_fdw.sync_user_status failed reading %s.',
                                      CASE WHEN v_phase = 'chunk' THEN format('the records that start from %s to %s', v_lo, v_hi)
-                                          ELSE format('the records open at %s', v_from) END)),
+                                          ELSE format('the records open at %s', v_range.range_from) END)),
             HINT = coalesce(nullif(v_hint, '') || ' ', '') ||
                    format('Chunks committed before the failure are kept; the next run resumes from the watermark (%s). See gc_fdw.sync_log run %s.',
                           coalesce(v_wm::text, 'none'), v_run);
@@ -1097,19 +1142,15 @@ $$;
  */
 CREATE FUNCTION gc_fdw.sync_directory_table(
     p_src text, p_target text, p_table text, p_key text,
-    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
-    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT rows_marked_missing bigint,
-    OUT http_429 bigint, OUT wait_429_seconds double precision, OUT reauths bigint)
+    OUT mode text, OUT rows_read bigint, OUT rows_upserted bigint, OUT rows_unchanged bigint,
+    OUT rows_marked_missing bigint)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_cols text := gc_fdw.sync_columns(p_src, p_target, p_table);
     v_same_key text := (SELECT string_agg(format('b.%1$I = t.%1$I', k), ' AND ')
                           FROM regexp_split_to_table(p_key, '\s*,\s*') k);
-    s0 record;
-    s1 record;
 BEGIN
-    s0 := gc_fdw.stats_totals();
     IF to_regclass('pg_temp.gc_fdw_sync_directory') IS NOT NULL THEN
         DROP TABLE pg_temp.gc_fdw_sync_directory;
     END IF;
@@ -1118,7 +1159,6 @@ BEGIN
     EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_directory (%1$s) SELECT DISTINCT ON (%2$s) %1$s FROM %3$I.%4$I',
                    v_cols, p_key, p_src, p_table);
     GET DIAGNOSTICS rows_read = ROW_COUNT;
-    s1 := gc_fdw.stats_totals();
     rows_upserted := gc_fdw.sync_upsert(p_src, p_target, p_table, 'gc_fdw_sync_directory', p_key, true);
     -- rows gone from the API are kept, and marked (never on an empty answer:
     -- an organization always has users, divisions and presences)
@@ -1133,11 +1173,6 @@ BEGIN
     DROP TABLE pg_temp.gc_fdw_sync_directory;
     mode := p_table;
     rows_unchanged := rows_read - rows_upserted;
-    requests := s1.requests - s0.requests;
-    pages := s1.pages - s0.pages;
-    http_429 := s1.http_429 - s0.http_429;
-    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
-    reauths := s1.reauths - s0.reauths;
 END
 $$;
 
@@ -1161,6 +1196,7 @@ DECLARE
     v_run bigint;
     v_entry jsonb;
     v_table_started timestamptz;
+    v_before jsonb;
     v_failed text[] := '{}';
     v_cancelled boolean := false;
     v_ok boolean;
@@ -1210,12 +1246,14 @@ BEGIN
 
     FOR spec IN SELECT o.* FROM gc_fdw.sync_directory_order() o WHERE o.table_name = ANY (p_tables) LOOP
         v_table_started := clock_timestamp();
+        v_before := to_jsonb(gc_fdw.stats_totals());
         v_ok := true;
         BEGIN
             c := gc_fdw.sync_directory_table(v_src, p_target, spec.table_name, spec.primary_key);
-            PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
-                'entry', 'chunk', 'started_at', v_table_started, 'finished_at', clock_timestamp(),
-                'status', 'succeeded'));
+            PERFORM gc_fdw.sync_log_write(
+                v_entry || to_jsonb(c) || gc_fdw.sync_counters_since(v_before) || jsonb_build_object(
+                    'entry', 'chunk', 'started_at', v_table_started, 'finished_at', clock_timestamp(),
+                    'status', 'succeeded'));
             PERFORM gc_fdw.sync_state_record(p_server, p_target, spec.table_name, v_run, 'succeeded');
         EXCEPTION
             WHEN query_canceled THEN

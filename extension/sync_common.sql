@@ -273,8 +273,78 @@ $$;
 
 -- ---------------------------------------------------------------------
 -- A run's bookkeeping, for the syncs of 1.2 (sync_user_status,
--- sync_directory): the state, the log rows, the run's totals, the upsert
+-- sync_directory): the arguments and range of an incremental run, the
+-- counters a chunk spent, the state, the log rows, the run's totals, the
+-- upsert
 -- ---------------------------------------------------------------------
+
+-- Internal: refuse the arguments of an incremental sync that cannot make a
+-- range, before anything is locked or read
+CREATE FUNCTION gc_fdw.sync_check_args(p_start_from timestamptz, p_until timestamptz,
+                                       p_lookback interval, p_max_runtime interval)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_lookback IS NULL OR p_lookback < interval '0' THEN
+        RAISE EXCEPTION 'lookback must be a non-negative interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_runtime IS NULL OR p_max_runtime <= interval '0' THEN
+        RAISE EXCEPTION 'max_runtime must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(coalesce(p_start_from, now())) OR NOT isfinite(coalesce(p_until, now())) THEN
+        RAISE EXCEPTION 'start_from and until must be finite timestamps'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+/*
+ * Internal: the range an incremental sync of a kind reads, from its
+ * watermark: [watermark - lookback (in UTC days), until), or from
+ * start_from on the first run, which needs it (p_what names the data in
+ * the error).  until is never past a minute before the run started: a
+ * watermark in the future would skip everything between now and then.
+ */
+CREATE FUNCTION gc_fdw.sync_range(p_kind text, p_what text, p_server text, p_target text,
+                                  p_start_from timestamptz, p_until timestamptz,
+                                  p_lookback interval, p_started timestamptz,
+                                  OUT watermark timestamptz, OUT range_from timestamptz,
+                                  OUT range_until timestamptz)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    SELECT s.watermark INTO watermark FROM gc_fdw.sync_state s
+     WHERE s.server_name = p_server AND s.target_schema = p_target AND s.kind = p_kind;
+    IF watermark IS NULL AND p_start_from IS NULL THEN
+        RAISE EXCEPTION 'the first sync of % from server "%" into schema "%" needs start_from',
+            p_what, p_server, p_target
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('CALL gc_fdw.sync_%s(%L, %L, start_from => now() - interval ''30 days'');',
+                                p_kind, p_server, p_target);
+    END IF;
+    range_until := least(coalesce(p_until, 'infinity'),
+                         date_trunc('second', p_started) - interval '1 minute');
+    range_from := CASE WHEN watermark IS NULL THEN p_start_from
+                       ELSE ((watermark AT TIME ZONE 'UTC') - p_lookback) AT TIME ZONE 'UTC' END;
+END
+$$;
+
+/*
+ * Internal: what this session's API calls have cost since p_before (the
+ * JSON of an earlier gc_fdw.stats_totals()), named as the log's columns:
+ * requests, pages, http_429, wait_429_seconds, reauths.
+ */
+CREATE FUNCTION gc_fdw.sync_counters_since(p_before jsonb)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT jsonb_object_agg(n.key, n.value::numeric - (p_before ->> n.key)::numeric)
+      FROM jsonb_each(to_jsonb(gc_fdw.stats_totals())) n
+     WHERE n.key IN ('requests', 'pages', 'http_429', 'wait_429_seconds', 'reauths')
+$$;
 
 /*
  * Internal: record in sync_state what run p_run of a kind did: its status,

@@ -53,19 +53,15 @@ $$;
  */
 CREATE FUNCTION gc_fdw.sync_directory_table(
     p_src text, p_target text, p_table text, p_key text,
-    OUT mode text, OUT requests bigint, OUT pages bigint, OUT rows_read bigint,
-    OUT rows_upserted bigint, OUT rows_unchanged bigint, OUT rows_marked_missing bigint,
-    OUT http_429 bigint, OUT wait_429_seconds double precision, OUT reauths bigint)
+    OUT mode text, OUT rows_read bigint, OUT rows_upserted bigint, OUT rows_unchanged bigint,
+    OUT rows_marked_missing bigint)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_cols text := gc_fdw.sync_columns(p_src, p_target, p_table);
     v_same_key text := (SELECT string_agg(format('b.%1$I = t.%1$I', k), ' AND ')
                           FROM regexp_split_to_table(p_key, '\s*,\s*') k);
-    s0 record;
-    s1 record;
 BEGIN
-    s0 := gc_fdw.stats_totals();
     IF to_regclass('pg_temp.gc_fdw_sync_directory') IS NOT NULL THEN
         DROP TABLE pg_temp.gc_fdw_sync_directory;
     END IF;
@@ -74,7 +70,6 @@ BEGIN
     EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_directory (%1$s) SELECT DISTINCT ON (%2$s) %1$s FROM %3$I.%4$I',
                    v_cols, p_key, p_src, p_table);
     GET DIAGNOSTICS rows_read = ROW_COUNT;
-    s1 := gc_fdw.stats_totals();
     rows_upserted := gc_fdw.sync_upsert(p_src, p_target, p_table, 'gc_fdw_sync_directory', p_key, true);
     -- rows gone from the API are kept, and marked (never on an empty answer:
     -- an organization always has users, divisions and presences)
@@ -89,11 +84,6 @@ BEGIN
     DROP TABLE pg_temp.gc_fdw_sync_directory;
     mode := p_table;
     rows_unchanged := rows_read - rows_upserted;
-    requests := s1.requests - s0.requests;
-    pages := s1.pages - s0.pages;
-    http_429 := s1.http_429 - s0.http_429;
-    wait_429_seconds := s1.wait_429_seconds - s0.wait_429_seconds;
-    reauths := s1.reauths - s0.reauths;
 END
 $$;
 
@@ -117,6 +107,7 @@ DECLARE
     v_run bigint;
     v_entry jsonb;
     v_table_started timestamptz;
+    v_before jsonb;
     v_failed text[] := '{}';
     v_cancelled boolean := false;
     v_ok boolean;
@@ -166,12 +157,14 @@ BEGIN
 
     FOR spec IN SELECT o.* FROM gc_fdw.sync_directory_order() o WHERE o.table_name = ANY (p_tables) LOOP
         v_table_started := clock_timestamp();
+        v_before := to_jsonb(gc_fdw.stats_totals());
         v_ok := true;
         BEGIN
             c := gc_fdw.sync_directory_table(v_src, p_target, spec.table_name, spec.primary_key);
-            PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
-                'entry', 'chunk', 'started_at', v_table_started, 'finished_at', clock_timestamp(),
-                'status', 'succeeded'));
+            PERFORM gc_fdw.sync_log_write(
+                v_entry || to_jsonb(c) || gc_fdw.sync_counters_since(v_before) || jsonb_build_object(
+                    'entry', 'chunk', 'started_at', v_table_started, 'finished_at', clock_timestamp(),
+                    'status', 'succeeded'));
             PERFORM gc_fdw.sync_state_record(p_server, p_target, spec.table_name, v_run, 'succeeded');
         EXCEPTION
             WHEN query_canceled THEN
