@@ -173,6 +173,24 @@ class TestSyncDirectory(DirectorySyncTestCase):
         self.assertEqual(scalar("SELECT count(*) FILTER (WHERE missing_since IS NULL) || '|' || count(*)"
                                 " FROM wh.locations"), "10|10")
 
+    def test_a_cancel_stops_the_run_at_once(self):
+        self.sync_directory()
+        # users answer at once; the directory's listings take 3 s each
+        emu_fault({"kind": "delay", "seconds": 3, "endpoint": "directory", "count": 0})
+        t0 = time.monotonic()
+        proc = call("SET statement_timeout = '1s'; CALL gc_fdw.sync_directory('emu', 'wh');",
+                    check=False)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("ERROR:  canceling statement due to statement timeout", proc.stderr)
+        self.assertIn("Tables that failed, left as they were: queues (cancelled: the tables after it"
+                      " were not read).", proc.stderr)
+        rows = self.run_rows()
+        self.assertEqual([(r["entry"], r["mode"], r["status"]) for r in rows],
+                         [("run", "directory", "failed"), ("chunk", "users", "succeeded"),
+                          ("chunk", "queues", "failed")])
+        self.assertIn("57014", rows[2]["error"])
+        self.assertEqual(scalar("SELECT count(*) FROM wh.queues WHERE missing_since IS NOT NULL"), "0")
+
     def test_sync_users_refreshes_users_alone_under_its_name(self):
         proc = self.sync_directory(procedure="sync_users")
         self.assertIn("gc_fdw: users: 600 read, 600 written", proc.stderr)
