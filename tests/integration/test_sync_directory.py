@@ -8,15 +8,13 @@ Every table is compared with the emulator's own copy of its listing
 the API renders it, field for field.
 """
 import json
-import subprocess
 import time
 import unittest
 
-import gcfdw
 from gcfdw import psql, emu, emu_reset, emu_fault
 import test_sync
 from test_sync import SyncTestCase, call, scalar, sql_lines, mutate
-from test_sync_user_status import StatusSyncTestCase, truth as status_truth
+from test_sync_user_status import StatusSyncTestCase, run_beside, truth as status_truth
 
 DIRECTORY = ("queues", "queue_members", "wrapup_codes", "divisions", "groups", "skills",
              "languages", "locations", "presence_definitions")
@@ -203,44 +201,25 @@ class TestSyncDirectory(DirectorySyncTestCase):
 
     def test_sync_users_is_skipped_while_the_directory_is_refreshed(self):
         emu_fault({"kind": "delay", "seconds": 0.3, "endpoint": "directory", "count": 0})
-        first = gcfdw.psql_background("CALL gc_fdw.sync_directory('emu', 'wh');", "gc_directory_first")
-        try:
-            pid = gcfdw.backend_pid("gc_directory_first")
-            second = self.sync_directory(procedure="sync_users")
-            self.assertIn("a sync of directory from server \"emu\" into schema \"wh\" is already"
-                          " running (pid %d); skipped" % pid, second.stderr)
-        finally:
-            first.stdin = None
-            _, err = first.communicate(timeout=180)
-        self.assertEqual(first.returncode, 0, err)
+        pid, second = run_beside("CALL gc_fdw.sync_directory('emu', 'wh');", "gc_directory_first",
+                                 lambda: self.sync_directory(procedure="sync_users"))
+        self.assertIn("a sync of directory from server \"emu\" into schema \"wh\" is already"
+                      " running (pid %d); skipped" % pid, second.stderr)
         self.assertEqual(sql_lines("SELECT status FROM gc_fdw.sync_log WHERE entry = 'run'"
                                    " ORDER BY log_id"), ["succeeded", "skipped"])
         emu_reset()
         self.assert_matches_emulator()
 
 
-UPGRADE_DB = "gc_upgrade_directory"
-
-
 class TestUsersWarehouseBuiltBy11(DirectorySyncTestCase):
     """An installation at 1.1 whose users table sync_users built and keeps,
-    updated to 1.2: both names go on working on that table."""
-    db = UPGRADE_DB
-
-    @classmethod
-    def setUpClass(cls):
-        for stmt in ("DROP DATABASE IF EXISTS %s" % UPGRADE_DB, "CREATE DATABASE %s" % UPGRADE_DB):
-            subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", stmt],
-                           check=True, capture_output=True)
-        psql("CREATE EXTENSION gc_fdw VERSION '1.1';" + gcfdw.SETUP_SQL, db=UPGRADE_DB)
-
-    @classmethod
-    def tearDownClass(cls):
-        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c",
-                        "DROP DATABASE IF EXISTS %s" % UPGRADE_DB], capture_output=True)
-
-    def setUp(self):
-        emu_reset()
+    updated to 1.2: both names go on working on that table.  gc_fdw is
+    installed as 1.1 in a database of its own, as test_sync's
+    TestWarehouseBuiltBy11 does it."""
+    db = test_sync.UPGRADE_DB
+    setUpClass = classmethod(test_sync.TestWarehouseBuiltBy11.setUpClass.__func__)
+    tearDownClass = classmethod(test_sync.TestWarehouseBuiltBy11.tearDownClass.__func__)
+    setUp = test_sync.TestWarehouseBuiltBy11.setUp
 
     def version(self):
         return scalar("SELECT extversion FROM pg_extension WHERE extname = 'gc_fdw'", db=self.db)

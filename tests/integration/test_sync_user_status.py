@@ -31,6 +31,22 @@ def truth(table, lo=RANGE[0], hi=RANGE[1]):
             for r in emu("/__emu/dataset/" + table) if lo <= r["startTime"][:10] < hi}
 
 
+def run_beside(first_sql, application_name, second):
+    """Start first_sql in a session of its own, call second() while it runs,
+    and wait for the first to end, which must succeed; returns the first's
+    backend pid and what second() returned."""
+    first = gcfdw.psql_background(first_sql, application_name)
+    try:
+        pid = gcfdw.backend_pid(application_name)
+        result = second()
+    finally:
+        first.stdin = None          # psql_background wrote and closed it
+        _, err = first.communicate(timeout=180)
+    if first.returncode != 0:
+        raise AssertionError("the first run failed: %s" % err)
+    return pid, result
+
+
 class StatusSyncTestCase(SyncTestCase):
 
     def sync(self, args="", check=True):
@@ -199,20 +215,13 @@ class TestSyncUserStatus(StatusSyncTestCase):
 
     def test_a_second_run_is_skipped_while_one_runs(self):
         emu_fault({"kind": "delay", "seconds": 0.3, "endpoint": "userdetails", "count": 0})
-        first = gcfdw.psql_background(
-            "CALL gc_fdw.sync_user_status('emu', 'wh', '2024-03-01', '2024-03-22');",
-            "gc_status_first")
-        try:
-            pid = gcfdw.backend_pid("gc_status_first")
-            t0 = time.monotonic()
-            second = self.sync(", '%s', '%s'" % RANGE)
-            self.assertLess(time.monotonic() - t0, 10)
-            self.assertIn("a sync of user_status from server \"emu\" into schema \"wh\" is already"
-                          " running (pid %d); skipped" % pid, second.stderr)
-        finally:
-            first.stdin = None
-            _, err = first.communicate(timeout=180)
-        self.assertEqual(first.returncode, 0, err)
+        t0 = time.monotonic()
+        pid, second = run_beside("CALL gc_fdw.sync_user_status('emu', 'wh', '2024-03-01', '2024-03-22');",
+                                 "gc_status_first", lambda: (self.sync(", '%s', '%s'" % RANGE),
+                                                             time.monotonic() - t0))
+        self.assertLess(second[1], 10)
+        self.assertIn("a sync of user_status from server \"emu\" into schema \"wh\" is already"
+                      " running (pid %d); skipped" % pid, second[0].stderr)
         self.assertEqual(sql_lines("SELECT procedure || '|' || status FROM gc_fdw.sync_log"
                                    " WHERE entry = 'run' ORDER BY log_id"),
                          ["sync_user_status|succeeded", "sync_user_status|skipped"])
