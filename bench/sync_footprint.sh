@@ -6,11 +6,11 @@
 # checkout of the version before a change for the "before" numbers), then
 # for each dataset starts an emulator and, for each settings, a throwaway
 # cluster:
-#   week         2024-03-01..2024-03-08 at --scale WEEK_SCALE (77: about
-#                20,000 conversations, one 7-day chunk);
-#   month        the emulator's whole 21 days at --scale MONTH_SCALE (111:
-#                about 86,000 conversations, a month at the week's rate,
-#                in three chunks);
+#   week         2024-03-01..2024-03-08 at --scale WEEK_SCALE (80: 19,120
+#                conversations, one 7-day chunk);
+#   month        the emulator's whole 21 days at --scale MONTH_SCALE (114:
+#                87,324 conversations, a month at about the week's rate,
+#                in three chunks; the emulator's data spans 21 days);
 #   default      pg_virtualenv's defaults (what initdb gives);
 #   recommended  the settings docs/warehousing.md recommends for backfills.
 # Results merge into bench/results/sync_footprint.json; the section of
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 : "${RUNS:=3}" "${DATASETS:=week,month}" "${SETTINGS:=default,recommended}"
-: "${WEEK_SCALE:=77}" "${MONTH_SCALE:=111}"
+: "${WEEK_SCALE:=80}" "${MONTH_SCALE:=114}"
 export RUNS
 # docs/warehousing.md, "Server settings for a backfill"
 RECOMMENDED=(-o shared_buffers=1GB -o max_wal_size=4GB -o wal_compression=lz4
