@@ -18,7 +18,7 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION gc_fdw.conversation_rows(text, jsonb, anyelement) IS 'the rows of a conversation resource (participants, sessions, ...) in one stored conversation, shaped like row_type';
 
 -- Internal: the same, given the conversation's JSON text, which a chunk
--- prints once for the four child tables it derives
+-- prints once for the four child tables it derives from it
 CREATE FUNCTION gc_fdw.sync_conversation_rows(resource text, conversation text, row_type anyelement)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'gc_fdw_conversation_rows'
@@ -47,17 +47,16 @@ $$;
 
 /*
  * Internal: bring the rows of child table p_table for the conversations
- * p_changed (in the chunk's batch) in line with their JSON, and return how
- * many rows were written.  Those of p_new, new to the target, are only
+ * p_changed (whose JSON text the chunk keeps in pg_temp.gc_fdw_sync_json)
+ * in line with their JSON, and return how many rows were written.  Those of p_new, new to the target, are only
  * inserted (after clearing rows a conversation row deleted by hand may have
  * left).  For the others, only rows that differ from what the JSON gives
  * are deleted and inserted: a late wrap-up code rewrites one segment, not
  * the conversation's whole graph.  Rows compare whole (*=, byte images), so
  * any column type, a user's own too, compares.  Rows are written in
- * conversation_id order, the first column of every child key, which keeps
- * the key's index pages full (a quarter smaller than in arrival order).  JIT
- * is off: the planner cannot see how few rows a conversation gives, and
- * compiling costs more than these statements save.
+ * conversation_id order (see the chunk).  JIT is off: the planner cannot
+ * see how few rows a conversation gives, and compiling costs more than
+ * these statements save.
  */
 CREATE FUNCTION gc_fdw.sync_conversation_children(
     p_target text, p_table text, p_changed uuid[], p_new uuid[])
@@ -66,9 +65,9 @@ LANGUAGE plpgsql
 SET jit = off
 AS $$
 DECLARE
-    v_rows text := format('SELECT r.* FROM (SELECT b.gc_fdw_json FROM pg_temp.gc_fdw_sync_batch b'
-                          ' WHERE b.conversation_id = ANY ($1) ORDER BY b.conversation_id) b'
-                          ' CROSS JOIN LATERAL gc_fdw.sync_conversation_rows(%L, b.gc_fdw_json, NULL::%I.%I) r',
+    v_rows text := format('SELECT r.* FROM (SELECT j.json FROM pg_temp.gc_fdw_sync_json j'
+                          ' WHERE j.conversation_id = ANY ($1) ORDER BY j.conversation_id) j'
+                          ' CROSS JOIN LATERAL gc_fdw.sync_conversation_rows(%L, j.json, NULL::%I.%I) r',
                           p_table, p_target, p_table);
     v_known uuid[] := ARRAY(SELECT unnest(p_changed) EXCEPT SELECT unnest(p_new));
     v_n bigint;
@@ -131,13 +130,10 @@ BEGIN
         DROP TABLE pg_temp.gc_fdw_sync_batch;
     END IF;
     -- raw compressed as the target compresses it, so the upsert moves each
-    -- document on as it is, compressed once; and its JSON text, printed
-    -- once for the child tables and kept in the row (no TOAST lookups)
-    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations INCLUDING COMPRESSION,'
-                   ' gc_fdw_json text COMPRESSION %s) ON COMMIT DROP', p_target,
-                   CASE WHEN gc_fdw.sync_lz4() THEN 'lz4' ELSE 'pglz' END);
-    ALTER TABLE pg_temp.gc_fdw_sync_batch ALTER COLUMN gc_fdw_json SET STORAGE MAIN;
-    EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s, gc_fdw_json) SELECT %1$s, raw::text'
+    -- document on as it is, compressed once
+    EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_batch (LIKE %I.conversations INCLUDING COMPRESSION)'
+                   ' ON COMMIT DROP', p_target);
+    EXECUTE format('INSERT INTO pg_temp.gc_fdw_sync_batch (%1$s) SELECT %1$s'
                    ' FROM %2$I.conversations WHERE %3$s', v_cols, p_src,
                    CASE WHEN p_ids IS NULL THEN 'conversation_start >= $1 AND conversation_start < $2'
                         ELSE 'conversation_id = ANY ($3)' END)
@@ -161,9 +157,26 @@ BEGIN
         gc_fdw.sync_columns(p_src, p_target, 'conversations', 't.'))
         INTO v_changed;
 
-    -- their child rows (segments and metrics have no ids: rows compare whole)
+    -- their child rows (segments and metrics have no ids: rows compare whole),
+    -- derived from their JSON text, printed once for the four child tables,
+    -- in conversation_id order, the first column of every child key, which
+    -- keeps the keys' index pages full (a quarter smaller than in arrival
+    -- order); analysed, so that the planner reads it back in that order
     child_rows := 0;
     IF cardinality(v_changed) > 0 THEN
+        IF to_regclass('pg_temp.gc_fdw_sync_json') IS NOT NULL THEN
+            DROP TABLE pg_temp.gc_fdw_sync_json;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE gc_fdw_sync_json (conversation_id uuid PRIMARY KEY,'
+                       ' json text COMPRESSION %s) ON COMMIT DROP',
+                       CASE WHEN gc_fdw.sync_lz4() THEN 'lz4' ELSE 'pglz' END);
+        -- kept in the row: no TOAST lookup when each child table reads it
+        ALTER TABLE pg_temp.gc_fdw_sync_json ALTER COLUMN json SET STORAGE MAIN;
+        INSERT INTO pg_temp.gc_fdw_sync_json
+        SELECT b.conversation_id, b.raw::text
+          FROM (SELECT conversation_id, raw FROM pg_temp.gc_fdw_sync_batch
+                 WHERE conversation_id = ANY (v_changed) ORDER BY conversation_id) b;
+        ANALYZE pg_temp.gc_fdw_sync_json;
         v_new := ARRAY(SELECT unnest(v_changed) EXCEPT SELECT unnest(v_known));
         FOR v_table IN SELECT t.table_name FROM gc_fdw.sync_conversations_tables() t
                         WHERE t.table_name <> 'conversations' LOOP

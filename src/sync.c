@@ -13,8 +13,8 @@
  * chunk instead of one per table, and the same values a scan of the child
  * foreign table would return.
  *
- * Must not: talk to the network (everything comes from the jsonb argument)
- * or keep the parsed JSON beyond one call.
+ * Must not: talk to the network (everything comes from the conversation
+ * argument, jsonb or its text) or keep the parsed JSON beyond one call.
  *
  *-------------------------------------------------------------------------
  */
