@@ -1,6 +1,14 @@
 -- The demo warehousing export: what a user writes to load Genesys Cloud
--- users and conversations into local tables.  Credentials and the range come
--- from the environment (see scripts/demo-export.sh).
+-- data into local tables and report from them.  Credentials and the range
+-- come from the environment (see scripts/demo-export.sh).  Every table it
+-- prints fits 80 columns.
+--
+-- 1. Connect: the server and the user mapping.
+-- 2. Load: the sync procedures fill schema "warehouse".
+-- 3. Reports: one query each, from the warehouse.
+-- 4. Costs: an incremental re-run, and what the runs asked of the API
+--    (endpoints without their /api/v2 or /api/v2/analytics prefix).
+-- A new sync procedure goes in 2, a new report in 3.
 \getenv emulator_url GC_EMU_URL
 \getenv environment GENESYS_ENVIRONMENT
 \getenv client_id GC_CLIENT_ID
@@ -8,6 +16,7 @@
 \getenv export_from EXPORT_FROM
 \getenv export_to EXPORT_TO
 
+-- 1. Connect
 CREATE EXTENSION gc_fdw;
 \if :{?emulator_url}
 CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw
@@ -17,26 +26,30 @@ CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environ
 \endif
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
+SET TimeZone = 'UTC';
 
--- the warehouse: gc_fdw.sync_conversations creates the tables in schema
+-- 2. Load: gc_fdw.sync_conversations creates the tables in schema
 -- "warehouse" and loads them a chunk (at most 7 UTC days) per transaction;
 -- gc_fdw.sync_users refreshes the users directory
-SET TimeZone = 'UTC';
+\echo '== Loading the warehouse'
 \timing on
 CALL gc_fdw.sync_conversations('genesys', 'warehouse',
                                start_from => :'export_from', until => :'export_to');
 CALL gc_fdw.sync_users('genesys', 'warehouse');
 \timing off
 
+-- 3. Reports
 \echo
-\echo 'Loaded users by state:'
+\echo '== Users by state'
 SELECT state, count(*) AS users FROM warehouse.users GROUP BY state ORDER BY state;
-\echo 'Loaded conversations by day (UTC):'
+
+\echo '== Conversations by day (UTC)'
 SELECT conversation_start::date AS day, count(*) AS conversations,
        count(*) FILTER (WHERE conversation_end IS NULL) AS in_progress,
        round(avg(media_stats_min_conversation_mos)::numeric, 2) AS avg_min_mos
   FROM warehouse.conversations GROUP BY 1 ORDER BY 1;
-\echo 'Rows per table:'
+
+\echo '== Rows per table'
 SELECT 'conversations' AS "table", count(*) AS rows FROM warehouse.conversations
 UNION ALL SELECT 'participants', count(*) FROM warehouse.participants
 UNION ALL SELECT 'sessions', count(*) FROM warehouse.sessions
@@ -45,17 +58,22 @@ UNION ALL SELECT 'session_metrics', count(*) FROM warehouse.session_metrics
 UNION ALL SELECT 'participant_attributes', count(*) FROM warehouse.participant_attributes
 UNION ALL SELECT 'users', count(*) FROM warehouse.users;
 
--- the next scheduled run (pg_cron would call the same every 15 minutes):
--- it re-reads the lookback before the watermark and rewrites nothing that
--- did not change
-\echo 'A second, incremental run:'
-CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
+-- 4. Costs.  The next scheduled run (pg_cron would call the same every 15
+-- minutes): it re-reads the lookback before the watermark and rewrites
+-- nothing that did not change
+\echo '== A second, incremental run'
+CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to',
+                               lookback => '2 days');
 
-\echo 'What the runs cost (gc_fdw.sync_log):'
-SELECT run_id, procedure, status, window_start, window_end, mode, requests, pages,
-       rows_read, rows_upserted, rows_unchanged, child_rows, in_progress, http_429, reauths,
-       round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds
+\echo '== What the runs cost (gc_fdw.sync_log)'
+SELECT replace(procedure, 'sync_', '') AS synced, status,
+       requests, rows_read AS "read", rows_upserted AS written,
+       rows_unchanged AS unchanged,
+       round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds
   FROM gc_fdw.sync_log WHERE entry = 'run' ORDER BY run_id;
-\echo 'API requests of this session (gc_fdw.stats()):'
-SELECT endpoint, requests, pages, rows, pg_size_pretty(bytes) AS received, reauths, http_429, retries, errors
+
+\echo '== API requests of this session (gc_fdw.stats())'
+SELECT regexp_replace(endpoint, '/api/v2(/analytics)?', '') AS endpoint,
+       requests, rows, pg_size_pretty(bytes) AS received,
+       http_429 + retries AS retried
   FROM gc_fdw.stats() ORDER BY endpoint;
