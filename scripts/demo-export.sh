@@ -45,7 +45,7 @@ if [ -n "${GENESYS_CLIENT_ID:-}" ] && [ -n "${GENESYS_CLIENT_SECRET:-}" ]; then
 	: "${EXPORT_TO:=$(date -u +%Y-%m-%dT00:00:00Z)}"
 else
 	start_emulator "$work"
-	source_name="the bundled emulator (its data: 2024-03-01 to 2024-03-21 UTC)"
+	source_name="the bundled emulator (data: 2024-03-01 to 2024-03-21, UTC)"
 	log "no GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET: using the bundled emulator"
 	export GC_CLIENT_ID=demo-client GC_CLIENT_SECRET=demo-secret-PLUGH
 	: "${EXPORT_FROM:=2024-03-01T00:00:00Z}"
@@ -53,11 +53,11 @@ else
 fi
 export EXPORT_FROM EXPORT_TO
 log "exporting from $source_name"
-log "conversations that started from $EXPORT_FROM to $EXPORT_TO (excluded)"
+log "conversations from $EXPORT_FROM until $EXPORT_TO"
 
 # The export itself.  psql's messages (the sync's INFO lines) are folded to
-# 80 columns like the rest of the output.
-export_sql='psql -X -v ON_ERROR_STOP=1 -q <scripts/demo-export.sql 2> >(fold -s -w 79 >&2)'
+# 80 columns like the rest of the output, line by line as they come.
+export_sql='psql -X -v ON_ERROR_STOP=1 -q <scripts/demo-export.sql 2> >(stdbuf -oL fold -s -w 79 >&2)'
 
 if [ "${KEEP:-0}" != 1 ]; then
 	pg_virtualenv -t -v 15 bash -c "$export_sql"
@@ -65,14 +65,17 @@ if [ "${KEEP:-0}" != 1 ]; then
 fi
 
 # KEEP=1: the cluster outlives this script.  pg_virtualenv runs in a
-# session of its own, exports, writes how to connect, then waits for
-# $work/stop; it drops the cluster when that appears.
+# session of its own, exports, writes how to connect (a libpq service
+# file, its password in a pgpass file), then waits for $work/stop; it
+# drops the cluster when that appears.
 setsid pg_virtualenv -t -v 15 bash -c "
 	$export_sql
 	rc=\$?
 	umask 077
 	printf '%s:%s:*:%s:%s\n' \"\$PGHOST\" \"\$PGPORT\" \"\$PGUSER\" \"\$PGPASSWORD\" >\"\$GC_DEMO_WORK/pgpass\"
-	printf '%s %s %s\n' \"\$PGHOST\" \"\$PGPORT\" \"\$PGUSER\" >\"\$GC_DEMO_WORK/connection\"
+	printf '[gc_fdw_demo]\nhost=%s\nport=%s\nuser=%s\ndbname=postgres\npassfile=%s\n' \\
+		\"\$PGHOST\" \"\$PGPORT\" \"\$PGUSER\" \"\$GC_DEMO_WORK/pgpass\" >\"\$GC_DEMO_WORK/service\"
+	chmod 644 \"\$GC_DEMO_WORK/service\"
 	echo \$rc >\"\$GC_DEMO_WORK/rc\"
 	[ \$rc -eq 0 ] || exit \$rc
 	while [ ! -e \"\$GC_DEMO_WORK/stop\" ]; do sleep 1; done" &
@@ -83,7 +86,6 @@ done
 rc=$(cat "$work/rc" 2>/dev/null || echo 1)
 [ "$rc" -eq 0 ] || exit "$rc"
 
-read -r host port user <"$work/connection"
 cat >"$work/stop.sh" <<EOF
 #!/bin/sh
 # Stops what KEEP=1 scripts/demo-export.sh left running, and removes $work
@@ -105,9 +107,10 @@ fi
 cat <<EOF
 
 $running
-Connect to it (server "genesys", tables in schema "warehouse"):
+Connect to it (server "genesys", its tables in schema "g", the warehouse
+in schema "warehouse"):
 
-  PGPASSFILE=$work/pgpass psql -h $host -p $port -U $user postgres
+  PGSERVICEFILE=$work/service psql service=gc_fdw_demo
 
 Stop $what and remove $work:
 

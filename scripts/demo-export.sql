@@ -3,7 +3,7 @@
 -- come from the environment (see scripts/demo-export.sh).  Every table it
 -- prints fits 80 columns.
 --
--- 1. Connect: the server and the user mapping.
+-- 1. Connect: the server, the user mapping, the foreign tables.
 -- 2. Load: the sync procedures fill schema "warehouse".
 -- 3. Reports: one query each, from the warehouse.
 -- 4. Costs: an incremental re-run, and what the runs asked of the API
@@ -26,6 +26,9 @@ CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environ
 \endif
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
+-- the foreign tables, in schema g as the docs' examples name them
+CREATE SCHEMA g;
+IMPORT FOREIGN SCHEMA genesys FROM SERVER genesys INTO g;
 SET TimeZone = 'UTC';
 
 -- 2. Load: gc_fdw.sync_conversations creates the tables in schema
