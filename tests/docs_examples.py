@@ -93,6 +93,16 @@ NEEDS = {
                      "the emulator serves no analytics user details"),
 }
 
+# The directives a marker may hold: the pattern, and the attribute of the
+# block its group (or, without one, True) sets
+DIRECTIVES = (
+    (r"skip \((.+)\)", "skip"),
+    (r"error ([0-9A-Z]{5})", "error"),
+    (r"needs (%s)" % "|".join(NEEDS), "needs"),
+    (r"each WHERE of (.+)", "each_where"),
+    (r"fresh database", "fresh"),
+)
+
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(\s*)```\s*([\w-]*)\s*$")
 # psql's report of a message (with \set VERBOSITY verbose: the SQLSTATE
@@ -120,25 +130,11 @@ class Block:
         return "%s:%d" % (self.path, self.line)
 
     def directive(self, d):
-        m = re.fullmatch(r"skip \((.+)\)", d)
-        if m:
-            self.skip = m.group(1)
-            return
-        m = re.fullmatch(r"error ([0-9A-Z]{5})", d)
-        if m:
-            self.error = m.group(1)
-            return
-        m = re.fullmatch(r"needs ([\w-]+)", d)
-        if m and m.group(1) in NEEDS:
-            self.needs = m.group(1)
-            return
-        m = re.fullmatch(r"each WHERE of (.+)", d)
-        if m:
-            self.each_where = m.group(1)
-            return
-        if d == "fresh database":
-            self.fresh = True
-            return
+        for pattern, attribute in DIRECTIVES:
+            m = re.fullmatch(pattern, d)
+            if m:
+                setattr(self, attribute, m.group(1) if m.groups() else True)
+                return
         raise SystemExit("%s: unknown docs-test directive %r" % (self.where(), d))
 
     def statements(self):
@@ -237,44 +233,47 @@ def psql(sql, db="postgres", timeout=300):
 
 STAND_IN_SQL = r"""
 CREATE SCHEMA docs_test;
+-- "ADD k 'v', SET k2 'v2'": the options of wanted (k=v) that current lacks
+-- or holds with another value; NULL when there is none
+CREATE FUNCTION docs_test.options_to_set(current text[], wanted text[]) RETURNS text
+LANGUAGE sql AS $f$
+  SELECT string_agg(format('%s %I %L', CASE WHEN c.option_value IS NULL THEN 'ADD' ELSE 'SET' END,
+                           w.option_name, w.option_value), ', ')
+    FROM pg_options_to_table(wanted) w
+    LEFT JOIN pg_options_to_table(current) c ON c.option_name = w.option_name
+   WHERE c.option_value IS DISTINCT FROM w.option_value
+$f$;
 CREATE FUNCTION docs_test.stand_in() RETURNS event_trigger LANGUAGE plpgsql AS $f$
 DECLARE
   emu_url text := current_setting('docs_test.emu_url', true);
-  emu_client text := current_setting('docs_test.emu_client', true);
-  emu_secret text := current_setting('docs_test.emu_secret', true);
+  server_options text[] := ARRAY['api_url=' || emu_url, 'login_url=' || emu_url];
+  mapping_options text[] := ARRAY['client_id=' || current_setting('docs_test.emu_client', true),
+                                  'client_secret=' || current_setting('docs_test.emu_secret', true)];
   r record;
 BEGIN
   IF emu_url IS NULL THEN
     RETURN;
   END IF;
   FOR r IN
-    SELECT s.srvname, o.api, o.login
+    SELECT s.srvname, docs_test.options_to_set(s.srvoptions, server_options) AS options
       FROM pg_foreign_server s
       JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'gc_fdw'
-     CROSS JOIN LATERAL (SELECT max(v) FILTER (WHERE k = 'api_url') AS api,
-                                max(v) FILTER (WHERE k = 'login_url') AS login
-                           FROM pg_options_to_table(s.srvoptions) AS t(k, v)) o
-     WHERE o.api IS DISTINCT FROM emu_url OR o.login IS DISTINCT FROM emu_url
   LOOP
-    EXECUTE format('ALTER SERVER %I OPTIONS (%s api_url %L, %s login_url %L)', r.srvname,
-                   CASE WHEN r.api IS NULL THEN 'ADD' ELSE 'SET' END, emu_url,
-                   CASE WHEN r.login IS NULL THEN 'ADD' ELSE 'SET' END, emu_url);
+    IF r.options IS NOT NULL THEN
+      EXECUTE format('ALTER SERVER %I OPTIONS (%s)', r.srvname, r.options);
+    END IF;
   END LOOP;
   FOR r IN
-    SELECT m.umuser, m.usename, m.srvname, o.id, o.secret
+    SELECT CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(m.usename) END AS role,
+           m.srvname, docs_test.options_to_set(m.umoptions, mapping_options) AS options
       FROM pg_user_mappings m
       JOIN pg_foreign_server s ON s.oid = m.srvid
       JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'gc_fdw'
-     CROSS JOIN LATERAL (SELECT max(v) FILTER (WHERE k = 'client_id') AS id,
-                                max(v) FILTER (WHERE k = 'client_secret') AS secret
-                           FROM pg_options_to_table(m.umoptions) AS t(k, v)) o
-     WHERE o.id IS DISTINCT FROM emu_client OR o.secret IS DISTINCT FROM emu_secret
   LOOP
-    EXECUTE format('ALTER USER MAPPING FOR %s SERVER %I OPTIONS (%s client_id %L, %s client_secret %L)',
-                   CASE WHEN r.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(r.usename) END,
-                   r.srvname,
-                   CASE WHEN r.id IS NULL THEN 'ADD' ELSE 'SET' END, emu_client,
-                   CASE WHEN r.secret IS NULL THEN 'ADD' ELSE 'SET' END, emu_secret);
+    IF r.options IS NOT NULL THEN
+      EXECUTE format('ALTER USER MAPPING FOR %s SERVER %I OPTIONS (%s)', r.role, r.srvname,
+                     r.options);
+    END IF;
   END LOOP;
 END $f$;
 CREATE EVENT TRIGGER docs_test_stand_in ON ddl_command_end
