@@ -1,7 +1,15 @@
 -- The demo warehousing export: what a user writes to load Genesys Cloud
 -- conversations, the users' status history and the directory into local
--- tables, and the first reports from them.  Credentials and the range come
--- from the environment (see scripts/demo-export.sh).
+-- tables and report from them.  Credentials and the range come from the
+-- environment (see scripts/demo-export.sh).  Every table it prints fits 80
+-- columns.
+--
+-- 1. Connect: the server, the user mapping, the foreign tables.
+-- 2. Load: the sync procedures fill schema "warehouse".
+-- 3. Reports: one query each, from the warehouse.
+-- 4. Costs: an incremental re-run, and what the runs asked of the API
+--    (endpoints without their /api/v2 or /api/v2/analytics prefix).
+-- A new sync procedure goes in 2, a new report in 3.
 \getenv emulator_url GC_EMU_URL
 \getenv environment GENESYS_ENVIRONMENT
 \getenv client_id GC_CLIENT_ID
@@ -9,6 +17,7 @@
 \getenv export_from EXPORT_FROM
 \getenv export_to EXPORT_TO
 
+-- 1. Connect
 CREATE EXTENSION gc_fdw;
 \if :{?emulator_url}
 CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw
@@ -18,12 +27,16 @@ CREATE SERVER genesys FOREIGN DATA WRAPPER gc_fdw OPTIONS (environment :'environ
 \endif
 CREATE USER MAPPING FOR CURRENT_USER SERVER genesys
   OPTIONS (client_id :'client_id', client_secret :'client_secret');
-
--- the warehouse: gc_fdw.sync_conversations and gc_fdw.sync_user_status
--- create their tables in schema "warehouse" and load them a chunk (at most 7
--- UTC days) per transaction; gc_fdw.sync_directory refreshes the users,
--- queues, wrap-up codes and the rest of the directory
+-- the foreign tables, in schema g as the docs' examples name them
+CREATE SCHEMA g;
+IMPORT FOREIGN SCHEMA genesys FROM SERVER genesys INTO g;
 SET TimeZone = 'UTC';
+
+-- 2. Load: gc_fdw.sync_conversations and gc_fdw.sync_user_status create
+-- their tables in schema "warehouse" and load them a chunk (at most 7 UTC
+-- days) per transaction; gc_fdw.sync_directory refreshes the users, queues,
+-- wrap-up codes and the rest of the directory
+\echo '== Loading the warehouse'
 \timing on
 CALL gc_fdw.sync_conversations('genesys', 'warehouse',
                                start_from => :'export_from', until => :'export_to');
@@ -32,15 +45,18 @@ CALL gc_fdw.sync_user_status('genesys', 'warehouse',
 CALL gc_fdw.sync_directory('genesys', 'warehouse');
 \timing off
 
+-- 3. Reports
 \echo
-\echo 'Loaded users by state:'
+\echo '== Users by state'
 SELECT state, count(*) AS users FROM warehouse.users GROUP BY state ORDER BY state;
-\echo 'Loaded conversations by day (UTC):'
+
+\echo '== Conversations by day (UTC)'
 SELECT conversation_start::date AS day, count(*) AS conversations,
        count(*) FILTER (WHERE conversation_end IS NULL) AS in_progress,
        round(avg(media_stats_min_conversation_mos)::numeric, 2) AS avg_min_mos
   FROM warehouse.conversations GROUP BY 1 ORDER BY 1;
-\echo 'Rows per table:'
+
+\echo '== Rows per table'
 SELECT 'conversations' AS "table", count(*) AS rows FROM warehouse.conversations
 UNION ALL SELECT 'participants', count(*) FROM warehouse.participants
 UNION ALL SELECT 'sessions', count(*) FROM warehouse.sessions
@@ -60,22 +76,6 @@ UNION ALL SELECT 'languages', count(*) FROM warehouse.languages
 UNION ALL SELECT 'locations', count(*) FROM warehouse.locations
 UNION ALL SELECT 'presence_definitions', count(*) FROM warehouse.presence_definitions;
 
--- the next scheduled run (pg_cron would call the same every 15 minutes):
--- it re-reads the lookback before the watermark and rewrites nothing that
--- did not change
-\echo 'A second, incremental run:'
-CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
-CALL gc_fdw.sync_user_status('genesys', 'warehouse', until => :'export_to', lookback => '2 days');
-
-\echo 'What the runs cost (gc_fdw.sync_log):'
-SELECT run_id, procedure, status, window_start, window_end, mode, requests, pages,
-       rows_read, rows_upserted, rows_unchanged, child_rows, in_progress, http_429, reauths,
-       round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds
-  FROM gc_fdw.sync_log WHERE entry = 'run' ORDER BY run_id;
-\echo 'API requests of this session (gc_fdw.stats()):'
-SELECT endpoint, requests, pages, rows, pg_size_pretty(bytes) AS received, reauths, http_429, retries, errors
-  FROM gc_fdw.stats() ORDER BY endpoint;
-
 -- The reports an analyst asks for first, from the warehouse tables, with
 -- names from the directory: the SQL of docs/warehousing.md ("Reports from
 -- the warehouse"), over the export's last seven days and its last day
@@ -85,7 +85,7 @@ SELECT greatest(:'export_from'::timestamptz, :'export_to'::timestamptz - interva
        date_trunc('day', :'export_to'::timestamptz - interval '1 microsecond', 'UTC')
            AS report_day \gset
 \echo
-\echo 'Per queue and day (UTC), from' :report_from 'to' :report_to
+\echo '== Per queue and day (UTC), from' :report_from 'to' :report_to
 -- offered, answered, abandoned and average handle time per queue and UTC day
 WITH period AS (
     SELECT :'report_from'::timestamptz AS lo, :'report_to'::timestamptz AS hi
@@ -117,7 +117,7 @@ SELECT coalesce(q.name, qm.queue_id::text) AS queue, qm.day,
   LEFT JOIN warehouse.queues q ON q.id = qm.queue_id
  GROUP BY 1, 2
  ORDER BY 1, 2;
-\echo 'Wrap-up codes given, by name:'
+\echo '== Wrap-up codes given, by name'
 -- wrap-up codes given, by name
 WITH period AS (
     SELECT :'report_from'::timestamptz AS lo, :'report_to'::timestamptz AS hi
@@ -130,7 +130,7 @@ SELECT coalesce(w.name, g.wrap_up_code) AS wrap_up, count(*) AS segments
  WHERE g.segment_type = 'wrapup' AND g.wrap_up_code IS NOT NULL
  GROUP BY 1
  ORDER BY 2 DESC, 1;
-\echo 'Occupancy per agent (time INTERACTING over time on queue) on' :report_day
+\echo '== Occupancy per agent (INTERACTING over on queue),' :report_day
 -- occupancy per agent for one UTC day: time INTERACTING over time on queue
 WITH day AS (
     SELECT tstzrange(d, d + interval '1 day') AS span
@@ -165,3 +165,26 @@ SELECT coalesce(u.name, s.user_id::text) AS agent,
   FROM seconds s
   LEFT JOIN warehouse.users u ON u.id = s.user_id
  ORDER BY occupancy_pct DESC, agent;
+
+-- 4. Costs.  The next scheduled run (pg_cron would call the same every 15
+-- minutes): it re-reads the lookback before the watermark and rewrites
+-- nothing that did not change
+\echo '== A second, incremental run'
+CALL gc_fdw.sync_conversations('genesys', 'warehouse', until => :'export_to',
+                               lookback => '2 days');
+CALL gc_fdw.sync_user_status('genesys', 'warehouse', until => :'export_to',
+                             lookback => '2 days');
+
+\echo '== What the runs cost (gc_fdw.sync_log)'
+SELECT replace(procedure, 'sync_', '') AS synced, status,
+       requests, rows_read AS "read", rows_upserted AS written,
+       rows_unchanged AS unchanged,
+       round(extract(epoch FROM finished_at - started_at)::numeric, 1) AS seconds
+  FROM gc_fdw.sync_log WHERE entry = 'run' ORDER BY run_id;
+
+\echo '== API requests of this session (gc_fdw.stats())'
+SELECT regexp_replace(endpoint, '/api/v2(/analytics)?', '') AS endpoint,
+       requests, rows, pg_size_pretty(bytes) AS received,
+       http_429 + retries AS retried
+  FROM gc_fdw.stats() ORDER BY endpoint;
+

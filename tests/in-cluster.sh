@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside pg_virtualenv (PGHOST/PGPORT/PGUSER set): the pg_regress
-# suites, the integration tests, then keeps the server log for the secret
-# scan.  Each suite appends "name passed failed" to $GC_TEST_WORK/counts.
+# suites, the integration tests and the docs' examples, then keeps the
+# server log for the secret scan.  Each suite appends "name passed failed"
+# to $GC_TEST_WORK/counts.
 # With "regress-only NAME", only the pg_regress suites, counted as NAME.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ echo "$suite_name $ok $bad" >>"$GC_TEST_WORK/counts"
 
 # integration and fault tests (Python unittest driving psql and the emulator)
 python3 tests/count_unittest.py integration tests/integration
+
+# every ```sql example of README.md and docs/*.md, against the emulator
+python3 tests/docs_examples.py
 
 # keep the server log (written at debug5) for the secret scan that
 # run-tests.sh does once everything has printed

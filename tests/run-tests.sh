@@ -7,7 +7,8 @@
 #      official JS SDK (npm ci of the pinned SDK when missing);
 #   4. in a throwaway PostgreSQL 15 cluster (pg_virtualenv) logging at
 #      debug5, runs the pg_regress suites, the integration and fault tests,
-#      and scans every output and the server log for secrets;
+#      every SQL example of the docs, and scans every output and the server
+#      log for secrets;
 #   5. runs the pg_regress suites once more against a clang build.
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -61,7 +62,7 @@ python3 tests/scan_secrets.py "$GC_EMU_SECRET" "$GC_TEST_WORK" tests/results
 
 # every suite must have reported: one that could not even start (a cluster
 # that did not come up, say) is a failure, not a silent omission
-for suite in emulator sdk pg_regress integration pg_regress-clang no-preload secrets; do
+for suite in emulator sdk pg_regress integration docs pg_regress-clang no-preload secrets; do
 	grep -q "^$suite " "$GC_TEST_WORK/counts" || echo "$suite 0 1" >>"$GC_TEST_WORK/counts"
 done
 
