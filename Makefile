@@ -42,6 +42,6 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS tracks no headers: a
+# every object depends on the shared headers (PGXS tracks no headers: a
 # struct changed there must rebuild every file that uses it)
-$(OBJS): src/gc_fdw.h
+$(OBJS): src/gc_fdw.h src/json_parse.h
