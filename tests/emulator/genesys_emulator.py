@@ -2224,6 +2224,13 @@ class Handler(BaseHTTPRequestHandler):
                 rep.body = b""
                 rep.ctype = "application/json"
                 rep.headers.pop("Retry-After", None)
+            elif kind == "raw_body":
+                # any bytes as the whole answer (tests/integration feeds the
+                # fuzz corpus through it); check_rule decoded them once
+                rep.status = int(post.get("status") or 200)
+                rep.body = base64.b64decode(post["body_b64"])
+                rep.ctype = "application/json"
+                rep.headers.pop("Retry-After", None)
         return rep, rate
 
     def _rate_key(self):
@@ -2686,7 +2693,7 @@ def prerender_details(st, body):
 
 FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
                "stall", "extra_fields", "huge_string", "deep_nesting", "empty_200",
-               "total_hits", "repeat_page", "wrong_type", "splice")
+               "total_hits", "repeat_page", "wrong_type", "splice", "raw_body")
 FAULT_ENDPOINTS = ("token", "users", "details", "jobs", "api", "any")
 # kinds that rewrite a 2xx JSON answer; a rule of such a kind that meets
 # any other answer (a 401, a 404, ...) lets it through and is not counted
@@ -2726,6 +2733,13 @@ def check_rule(r):
             return "%s must be a non-empty string" % k
     if r.get("kind") == "splice" and not isinstance(r.get("text"), str):
         return "a splice rule needs text, a string"
+    if r.get("kind") == "raw_body":
+        try:
+            base64.b64decode(r.get("body_b64"), validate=True)
+        except (TypeError, ValueError):
+            return "a raw_body rule needs body_b64, the body in base64"
+        if not 100 <= (r.get("status") or 200) <= 599:
+            return "status must be between 100 and 599"
     return None
 
 
