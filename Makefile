@@ -79,9 +79,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS tracks no headers: a
+# every object depends on the shared headers (PGXS tracks no headers: a
 # struct changed there must rebuild every file that uses it)
-$(OBJS): src/gc_fdw.h
+$(OBJS): src/gc_fdw.h src/json_parse.h
 
 # the current version's install script, from its sources (committed as
 # well; `make sqlcheck` fails when the committed file differs from them)

@@ -647,44 +647,11 @@ extern void gc_build_job_results_path(StringInfo buf, const GcApiDef *api,
 extern void gc_append_url_encoded(StringInfo buf, const char *value);
 
 /* ----------------------------------------------------------------
- * json_parse.c: result pages parsed into a tree in a memory context
+ * json_parse.c: result pages parsed into a tree.  Its header includes
+ * nothing from PostgreSQL: the parser is fuzzed outside a backend.
  * ----------------------------------------------------------------
  */
-typedef enum GcJsonType
-{
-	GC_JSON_NULL,
-	GC_JSON_BOOL,
-	GC_JSON_NUMBER,
-	GC_JSON_STRING,
-	GC_JSON_ARRAY,
-	GC_JSON_OBJECT
-} GcJsonType;
-
-/*
- * One JSON value.  Children of an array or object are a list in document
- * order; a child of an object carries its member name.  Strings are
- * unescaped UTF-8 (len bytes, which a \u0000 can make hold a NUL) and
- * numbers the digits sent; both are NUL-terminated.
- */
-typedef struct GcJson
-{
-	GcJsonType	type;
-	int			len;			/* string bytes, number chars, or children */
-	int			keylen;
-	bool		boolean;
-	const char *str;			/* string or number text */
-	const char *key;			/* member name, when a child of an object */
-	struct GcJson *first;		/* first element or member */
-	struct GcJson *next;		/* next sibling */
-} GcJson;
-
-extern GcJson *gc_json_parse(MemoryContext cxt, const char *body, size_t len,
-							 const char *what);
-extern GcJson *gc_json_get(const GcJson *obj, const char *key);
-typedef struct GcJsonNames GcJsonNames;
-extern GcJsonNames *gc_json_names_create(MemoryContext cxt, const GcJson *obj);
-extern bool gc_json_is_last_of_name(const GcJsonNames *names, const GcJson *member);
-extern void gc_json_append_text(StringInfo buf, const GcJson *val);
+#include "json_parse.h"
 
 /* ----------------------------------------------------------------
  * json_tuple.c: JSON objects to tuples

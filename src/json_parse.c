@@ -2,44 +2,48 @@
  *
  * json_parse.c
  *		  The parser of result pages: one pass over a response body into a
- *		  tree of GcJson nodes allocated in the page's memory context.
+ *		  tree of GcJson nodes taken from the caller's allocator.
  *
  * A result page (100 conversations, a few hundred kilobytes) becomes tens of
  * thousands of small values.  json-c gave each its own malloc'd object, each
  * JSON object its own hash table, and freed the tree value by value after
  * the page: about a third of a load's CPU went there (docs/performance.md,
- * "The page parser").  Here the body is copied once into the page context,
- * strings are unescaped in place in that copy, nodes come from large blocks,
- * and the memory context reset that ends the page frees it all at once.
+ * "The page parser").  Here the body is copied once, strings are unescaped
+ * in place in that copy, nodes come from large blocks, and the caller frees
+ * it all at once (in the backend, the page's memory context reset).
  *
  * Owns: the JSON grammar (RFC 8259, with json-c's leniencies that earlier
  * releases accepted: raw control characters inside strings, and unpaired
  * UTF-16 surrogates read as U+FFFD), the nesting limit, the reasons given
  * for a malformed body, and writing a value back as compact JSON text.
- * Does not: convert values to Datums (json_tuple.c) or do I/O.  json-c
- * stays for the small documents (token answers, job status, error bodies).
+ * Does not: include anything from PostgreSQL (json_parse.h says why),
+ * raise errors (it returns them), convert values to Datums (json_tuple.c)
+ * or do I/O.  json-c stays for the small documents (token answers, job
+ * status, error bodies).
  *
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
+#include <stdint.h>
+#include <string.h>
 
-#include "common/hashfn.h"
-#include "gc_fdw.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
-
-/* As json-c's default: deeper documents are refused, not recursed into */
-#define GC_JSON_MAX_DEPTH 32
+#include "json_parse.h"
 
 /* Node blocks: the first is small (error bodies), later ones grow */
 #define GC_JSON_FIRST_BLOCK (8 * 1024)
 #define GC_JSON_MAX_BLOCK (1024 * 1024)
 
+/* What a node block hands out is aligned for a node */
+#define GC_JSON_ALIGN(size) \
+	(((size) + _Alignof(GcJson) - 1) & ~((size_t) _Alignof(GcJson) - 1))
+
 /*
  * Under AddressSanitizer (tests/fuzz) every node is its own allocation, so
- * that an access past a node is caught, not only one past a block.
+ * that an access past a node is caught, not only one past a block; unless
+ * GC_JSON_NODE_BLOCKS asks for the blocks (tests/fuzz fuzzes both ways).
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(GC_JSON_NODE_BLOCKS)
+/* node blocks, as in the backend build */
+#elif defined(__SANITIZE_ADDRESS__)
 #define GC_JSON_ALLOC_EACH 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -47,49 +51,67 @@
 #endif
 #endif
 
+/*
+ * JSON's two-character escapes, \" \\ \/ \b \f \n \r \t: the letters after
+ * the backslash and the bytes they stand for.  The writer uses them all but
+ * \/, as json-c did.
+ */
+static const char escape_letters[] = "\"\\/bfnrt";
+static const char escaped_bytes[] = "\"\\/\b\f\n\r\t";
+
 typedef struct GcJsonParser
 {
 	char	   *buf;			/* the copy being parsed (and unescaped) */
 	char	   *p;				/* next byte */
 	char	   *end;			/* buf + len; *end == '\0' */
 	int			depth;
-	MemoryContext cxt;
+	const GcJsonAlloc *alloc;
 	char	   *block;			/* free space of the current node block */
 	size_t		block_left;
 	size_t		next_block;
-	const char *what;			/* the request, for messages */
-	size_t		len;
+	GcJsonError *error;
 } GcJsonParser;
 
 /*
- * json_fail
- *		Report a malformed body.  reason is a fixed phrase; the byte offset
- *		locates the fault without quoting the body (which may hold anything).
+ * json_error
+ *		Fill the caller's error; returns false, for the caller to return.
  */
-static void
-pg_attribute_noreturn()
-json_fail(GcJsonParser *ps, const char *reason)
+static bool
+json_error(GcJsonError *error, GcJsonStatus status, const char *reason,
+		   size_t offset)
 {
-	if (ps->p >= ps->end)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("Genesys Cloud sent a malformed JSON response to %s", ps->what),
-				 errdetail("the document ends early (%zu bytes received).", ps->len),
-				 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
-	if (*ps->p == '\0')
-		reason = "unexpected NUL byte";
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_REPLY_HANDLE),
-			 errmsg("Genesys Cloud sent a malformed JSON response to %s", ps->what),
-			 errdetail("%s at byte %zu (%zu bytes received).",
-					   reason ? reason : "unexpected character",
-					   (size_t) (ps->p - ps->buf), ps->len),
-			 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
+	error->status = status;
+	error->reason = reason;
+	error->offset = offset;
+	return false;
 }
 
 /*
+ * json_fail
+ *		The body is not JSON at ps->p.  reason is a fixed phrase (NULL:
+ *		"unexpected character"); past the end the document ended early, and
+ *		a NUL inside the body is named as such whatever was expected there.
+ */
+static bool
+json_fail(GcJsonParser *ps, const char *reason)
+{
+	if (ps->p >= ps->end)
+		return json_error(ps->error, GC_JSON_ENDS_EARLY, "the document ends early",
+						  ps->end - ps->buf);
+	if (*ps->p == '\0')
+		reason = "unexpected NUL byte";
+	return json_error(ps->error, GC_JSON_MALFORMED,
+					  reason ? reason : "unexpected character", ps->p - ps->buf);
+}
+
+/* The allocator gave nothing */
+#define json_no_memory(ps) \
+	json_error((ps)->error, GC_JSON_NO_MEMORY, "out of memory", (ps)->p - (ps)->buf)
+
+/*
  * json_alloc
- *		Memory for nodes and number texts from the current block.
+ *		Memory for nodes and number texts from the current block; NULL when
+ *		the allocator has none.
  */
 static inline void *
 json_alloc(GcJsonParser *ps, size_t size)
@@ -97,14 +119,19 @@ json_alloc(GcJsonParser *ps, size_t size)
 	void	   *result;
 
 #ifdef GC_JSON_ALLOC_EACH
-	return MemoryContextAlloc(ps->cxt, size);
+	return ps->alloc->alloc(ps->alloc->arg, size);
 #endif
-	size = MAXALIGN(size);
+	size = GC_JSON_ALIGN(size);
 	if (ps->block_left < size)
 	{
-		size_t		want = Max(size, ps->next_block);
+		size_t		want = size > ps->next_block ? size : ps->next_block;
 
-		ps->block = MemoryContextAlloc(ps->cxt, want);
+		ps->block = ps->alloc->alloc(ps->alloc->arg, want);
+		if (ps->block == NULL)
+		{
+			ps->block_left = 0;
+			return NULL;
+		}
 		ps->block_left = want;
 		if (ps->next_block < GC_JSON_MAX_BLOCK)
 			ps->next_block *= 2;
@@ -115,6 +142,24 @@ json_alloc(GcJsonParser *ps, size_t size)
 	return result;
 }
 
+/*
+ * new_node
+ *		A zeroed node, or NULL when the allocator has no memory.
+ */
+static inline GcJson *
+new_node(GcJsonParser *ps)
+{
+	GcJson	   *node = json_alloc(ps, sizeof(GcJson));
+
+	if (node != NULL)
+		memset(node, 0, sizeof(GcJson));
+	return node;
+}
+
+/*
+ * skip_space
+ *		Move past JSON whitespace (the NUL after the body is not any).
+ */
 static inline void
 skip_space(GcJsonParser *ps)
 {
@@ -125,6 +170,10 @@ skip_space(GcJsonParser *ps)
 	ps->p = p;
 }
 
+/*
+ * hex_value
+ *		The value of a hex digit, -1 for any other byte.
+ */
 static inline int
 hex_value(char c)
 {
@@ -137,7 +186,11 @@ hex_value(char c)
 	return -1;
 }
 
-/* Four hex digits at p (the end of the buffer is a NUL, never a digit) */
+/*
+ * read_hex4
+ *		Four hex digits at p as a number, -1 when they are not (the end of
+ *		the buffer is a NUL, never a digit, so this never reads past it).
+ */
 static int
 read_hex4(const char *p)
 {
@@ -155,7 +208,10 @@ read_hex4(const char *p)
 	return code;
 }
 
-/* UTF-8 of a code point at w; returns the byte count */
+/*
+ * put_utf8
+ *		The UTF-8 of a code point at w; returns the byte count.
+ */
 static int
 put_utf8(char *w, unsigned int code)
 {
@@ -189,7 +245,8 @@ put_utf8(char *w, unsigned int code)
  *		The string whose opening quote is at ps->p, unescaped in place: the
  *		result never outgrows the text it comes from (at most 4 bytes from
  *		a 6- or 12-byte escape), and its closing quote becomes its NUL.
- *		*len counts bytes, including any NUL a \u0000 made.
+ *		*len counts bytes, including any NUL a \u0000 made.  NULL when the
+ *		string is malformed.
  */
 static char *
 parse_string(GcJsonParser *ps, int *len)
@@ -201,6 +258,7 @@ parse_string(GcJsonParser *ps, int *len)
 	for (;;)
 	{
 		char	   *run = p;
+		int			code;
 
 		/* the common case: a run of bytes that stand for themselves */
 		while (*p != '"' && *p != '\\' && *p != '\0')
@@ -215,72 +273,53 @@ parse_string(GcJsonParser *ps, int *len)
 		{
 			ps->p = p;
 			json_fail(ps, NULL);
+			return NULL;
 		}
 
-		/* an escape */
-		switch (p[1])
+		/* an escape: a letter standing for one byte, or \uXXXX */
+		if (p[1] != 'u')
 		{
-			case '"':
-			case '\\':
-			case '/':
-				*w++ = p[1];
-				p += 2;
-				break;
-			case 'b':
-				*w++ = '\b';
-				p += 2;
-				break;
-			case 'f':
-				*w++ = '\f';
-				p += 2;
-				break;
-			case 'n':
-				*w++ = '\n';
-				p += 2;
-				break;
-			case 'r':
-				*w++ = '\r';
-				p += 2;
-				break;
-			case 't':
-				*w++ = '\t';
-				p += 2;
-				break;
-			case 'u':
-				{
-					int			code = read_hex4(p + 2);
+			const char *letter = (p[1] == '\0') ? NULL :
+				memchr(escape_letters, p[1], sizeof(escape_letters) - 1);
 
-					if (code < 0)
-					{
-						char	   *q = p + 2;
-
-						while (hex_value(*q) >= 0)
-							q++;
-						ps->p = (q == ps->end) ? ps->end : p;
-						json_fail(ps, "invalid \\u escape");
-					}
-					p += 6;
-					if (code >= 0xD800 && code <= 0xDBFF)
-					{
-						int			low = (p[0] == '\\' && p[1] == 'u') ? read_hex4(p + 2) : -1;
-
-						if (low >= 0xDC00 && low <= 0xDFFF)
-						{
-							code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-							p += 6;
-						}
-						else
-							code = 0xFFFD;	/* unpaired, as json-c reads it */
-					}
-					else if (code >= 0xDC00 && code <= 0xDFFF)
-						code = 0xFFFD;
-					w += put_utf8(w, (unsigned int) code);
-					break;
-				}
-			default:
+			if (letter == NULL)
+			{
 				ps->p = (p + 1 >= ps->end) ? ps->end : p;
 				json_fail(ps, "invalid escape in a string");
+				return NULL;
+			}
+			*w++ = escaped_bytes[letter - escape_letters];
+			p += 2;
+			continue;
 		}
+		code = read_hex4(p + 2);
+		if (code < 0)
+		{
+			char	   *q = p + 2;
+
+			/* digits up to the end: a document cut short */
+			while (hex_value(*q) >= 0)
+				q++;
+			ps->p = (q == ps->end) ? ps->end : p;
+			json_fail(ps, "invalid \\u escape");
+			return NULL;
+		}
+		p += 6;
+		if (code >= 0xD800 && code <= 0xDBFF)
+		{
+			int			low = (p[0] == '\\' && p[1] == 'u') ? read_hex4(p + 2) : -1;
+
+			if (low >= 0xDC00 && low <= 0xDFFF)
+			{
+				code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+				p += 6;
+			}
+			else
+				code = 0xFFFD;	/* unpaired, as json-c reads it */
+		}
+		else if (code >= 0xDC00 && code <= 0xDFFF)
+			code = 0xFFFD;
+		w += put_utf8(w, (unsigned int) code);
 	}
 	*w = '\0';
 	*len = (int) (w - start);
@@ -294,7 +333,7 @@ parse_string(GcJsonParser *ps, int *len)
  *		[0-9]+)?, kept as the digits sent (as jsonb_in keeps them), copied
  *		with a NUL because the byte after it belongs to the structure.
  */
-static void
+static bool
 parse_number(GcJsonParser *ps, GcJson *node)
 {
 	char	   *start = ps->p;
@@ -331,36 +370,42 @@ parse_number(GcJsonParser *ps, GcJson *node)
 	node->type = GC_JSON_NUMBER;
 	node->len = (int) (p - start);
 	copy = json_alloc(ps, node->len + 1);
+	if (copy == NULL)
+		return json_no_memory(ps);
 	memcpy(copy, start, node->len);
 	copy[node->len] = '\0';
 	node->str = copy;
 	ps->p = p;
-	return;
+	return true;
 
 bad:
 	ps->p = p;
-	json_fail(ps, "invalid number");
+	return json_fail(ps, "invalid number");
 }
 
-static void parse_value(GcJsonParser *ps, GcJson *node);
+static bool parse_value(GcJsonParser *ps, GcJson *node);
 
-/* true, false or null at ps->p */
-static void
+/*
+ * parse_literal
+ *		true, false or null at ps->p.
+ */
+static bool
 parse_literal(GcJsonParser *ps, GcJson *node, const char *word, GcJsonType type)
 {
 	size_t		n = strlen(word);
 	size_t		left = ps->end - ps->p;
 
-	if (memcmp(ps->p, word, Min(n, left)) != 0)
-		json_fail(ps, NULL);
+	if (memcmp(ps->p, word, n < left ? n : left) != 0)
+		return json_fail(ps, NULL);
 	if (left < n)
 	{
 		ps->p = ps->end;
-		json_fail(ps, NULL);
+		return json_fail(ps, NULL);
 	}
 	node->type = type;
 	node->boolean = (word[0] == 't');
 	ps->p += n;
+	return true;
 }
 
 /*
@@ -368,14 +413,14 @@ parse_literal(GcJsonParser *ps, GcJson *node, const char *word, GcJsonType type)
  *		An array or object whose bracket is at ps->p.  Children are linked
  *		in document order; an object's children carry their member names.
  */
-static void
+static bool
 parse_container(GcJsonParser *ps, GcJson *node, bool is_object)
 {
 	char		close = is_object ? '}' : ']';
 	GcJson	  **tail = &node->first;
 
 	if (++ps->depth > GC_JSON_MAX_DEPTH)
-		json_fail(ps, "nesting too deep");
+		return json_fail(ps, "nesting too deep");
 	node->type = is_object ? GC_JSON_OBJECT : GC_JSON_ARRAY;
 	ps->p++;
 	skip_space(ps);
@@ -383,25 +428,29 @@ parse_container(GcJsonParser *ps, GcJson *node, bool is_object)
 	{
 		ps->p++;
 		ps->depth--;
-		return;
+		return true;
 	}
 	for (;;)
 	{
-		GcJson	   *child = json_alloc(ps, sizeof(GcJson));
+		GcJson	   *child = new_node(ps);
 
-		memset(child, 0, sizeof(GcJson));
+		if (child == NULL)
+			return json_no_memory(ps);
 		if (is_object)
 		{
 			if (*ps->p != '"')
-				json_fail(ps, "a quoted member name was expected");
+				return json_fail(ps, "a quoted member name was expected");
 			child->key = parse_string(ps, &child->keylen);
+			if (child->key == NULL)
+				return false;
 			skip_space(ps);
 			if (*ps->p != ':')
-				json_fail(ps, "a colon after a member name was expected");
+				return json_fail(ps, "a colon after a member name was expected");
 			ps->p++;
 			skip_space(ps);
 		}
-		parse_value(ps, child);
+		if (!parse_value(ps, child))
+			return false;
 		*tail = child;
 		tail = &child->next;
 		node->len++;
@@ -415,37 +464,37 @@ parse_container(GcJsonParser *ps, GcJson *node, bool is_object)
 		}
 		if (*ps->p == close)
 			break;
-		json_fail(ps, is_object ? "a comma or '}' was expected"
-				  : "a comma or ']' was expected");
+		return json_fail(ps, is_object ? "a comma or '}' was expected"
+						 : "a comma or ']' was expected");
 	}
 	ps->p++;
 	ps->depth--;
+	return true;
 }
 
-static void
+/*
+ * parse_value
+ *		Any value at ps->p into node.
+ */
+static bool
 parse_value(GcJsonParser *ps, GcJson *node)
 {
 	switch (*ps->p)
 	{
 		case '{':
-			parse_container(ps, node, true);
-			break;
+			return parse_container(ps, node, true);
 		case '[':
-			parse_container(ps, node, false);
-			break;
+			return parse_container(ps, node, false);
 		case '"':
 			node->type = GC_JSON_STRING;
 			node->str = parse_string(ps, &node->len);
-			break;
+			return node->str != NULL;
 		case 't':
-			parse_literal(ps, node, "true", GC_JSON_BOOL);
-			break;
+			return parse_literal(ps, node, "true", GC_JSON_BOOL);
 		case 'f':
-			parse_literal(ps, node, "false", GC_JSON_BOOL);
-			break;
+			return parse_literal(ps, node, "false", GC_JSON_BOOL);
 		case 'n':
-			parse_literal(ps, node, "null", GC_JSON_NULL);
-			break;
+			return parse_literal(ps, node, "null", GC_JSON_NULL);
 		case '-':
 		case '0':
 		case '1':
@@ -457,46 +506,64 @@ parse_value(GcJsonParser *ps, GcJson *node)
 		case '7':
 		case '8':
 		case '9':
-			parse_number(ps, node);
-			break;
+			return parse_number(ps, node);
 		default:
-			json_fail(ps, NULL);
+			return json_fail(ps, NULL);
 	}
 }
 
 /*
  * gc_json_parse
- *		Parse body (len bytes) into a tree allocated in cxt, which owns it
- *		all: nothing outside cxt is allocated, so resetting cxt frees the
- *		page, on error too.  A malformed body is an HV00K error naming what
- *		(the request) and the reason; trailing whitespace is allowed.
+ *		Parse body (len bytes) into a tree from alloc, which owns all of it.
+ *		NULL with *error filled when the body is not one JSON value (bar
+ *		whitespace around it) or memory ran out.
  */
 GcJson *
-gc_json_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
+gc_json_parse(const GcJsonAlloc *alloc, const char *body, size_t len,
+			  GcJsonError *error)
 {
 	GcJsonParser ps;
 	GcJson	   *root;
 
-	ps.cxt = cxt;
-	ps.what = what;
-	ps.len = len;
+	(void) json_error(error, GC_JSON_OK, NULL, 0);
+	ps.alloc = alloc;
+	ps.error = error;
 	ps.depth = 0;
 	ps.block = NULL;
 	ps.block_left = 0;
 	ps.next_block = GC_JSON_FIRST_BLOCK;
-	ps.buf = MemoryContextAllocHuge(cxt, len + 1);
+	/* the int lengths of nodes must hold any part of the body */
+	if (len >= INT32_MAX)
+	{
+		json_error(error, GC_JSON_NO_MEMORY, "the document is too large to parse", 0);
+		return NULL;
+	}
+	ps.buf = alloc->alloc(alloc->arg, len + 1);
+	if (ps.buf == NULL)
+	{
+		json_error(error, GC_JSON_NO_MEMORY, "out of memory", 0);
+		return NULL;
+	}
 	memcpy(ps.buf, body, len);
 	ps.buf[len] = '\0';
 	ps.p = ps.buf;
 	ps.end = ps.buf + len;
 
-	root = json_alloc(&ps, sizeof(GcJson));
-	memset(root, 0, sizeof(GcJson));
+	root = new_node(&ps);
+	if (root == NULL)
+	{
+		json_no_memory(&ps);
+		return NULL;
+	}
 	skip_space(&ps);
-	parse_value(&ps, root);
+	if (!parse_value(&ps, root))
+		return NULL;
 	skip_space(&ps);
 	if (ps.p < ps.end)
+	{
 		json_fail(&ps, "unexpected data after the document");
+		return NULL;
+	}
 	return root;
 }
 
@@ -534,10 +601,14 @@ gc_json_get(const GcJson *obj, const char *key)
 
 struct GcJsonNames
 {
-	uint32		mask;			/* buckets - 1, a power of two minus one */
+	uint32_t	mask;			/* buckets - 1, a power of two minus one */
 	const GcJson **buckets;
 };
 
+/*
+ * same_name
+ *		Whether two members have the same name, byte for byte.
+ */
 static bool
 same_name(const GcJson *a, const GcJson *b)
 {
@@ -545,30 +616,52 @@ same_name(const GcJson *a, const GcJson *b)
 }
 
 /*
+ * name_hash
+ *		A 32-bit hash of a member name: FNV-1a over its bytes, then a final
+ *		mix so that the low bits, which pick the bucket, depend on them all.
+ */
+static uint32_t
+name_hash(const GcJson *member)
+{
+	const unsigned char *p = (const unsigned char *) member->key;
+	const unsigned char *end = p + member->keylen;
+	uint32_t	h = 2166136261u;
+
+	for (; p < end; p++)
+		h = (h ^ *p) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	return h;
+}
+
+/*
  * gc_json_names_create
- *		An index of obj's member names, or NULL when obj is small enough to
- *		scan (or not an object).  Allocated in cxt.
+ *		An index of obj's member names in one allocation, or NULL when obj is
+ *		small enough to scan (or not an object, or alloc gave nothing).
  */
 GcJsonNames *
-gc_json_names_create(MemoryContext cxt, const GcJson *obj)
+gc_json_names_create(const GcJsonAlloc *alloc, const GcJson *obj)
 {
 	GcJsonNames *names;
 	const GcJson *member;
-	uint32		size = 64;
+	uint32_t	size = 64;
+	size_t		header = GC_JSON_ALIGN(sizeof(GcJsonNames));
 
 	if (obj == NULL || obj->type != GC_JSON_OBJECT || obj->len <= GC_JSON_NAMES_MIN)
 		return NULL;
-	while (size < (uint32) obj->len * 2)
+	while (size < (uint32_t) obj->len * 2)
 		size *= 2;
-	/* one chunk, so that a pfree() of the index frees all of it */
-	names = MemoryContextAllocZero(cxt, MAXALIGN(sizeof(GcJsonNames)) +
-								   sizeof(GcJson *) * size);
+	/* one chunk, so that freeing the index frees all of it */
+	names = alloc->alloc(alloc->arg, header + sizeof(GcJson *) * size);
+	if (names == NULL)
+		return NULL;
 	names->mask = size - 1;
-	names->buckets = (const GcJson **) ((char *) names + MAXALIGN(sizeof(GcJsonNames)));
+	names->buckets = (const GcJson **) ((char *) names + header);
+	memset(names->buckets, 0, sizeof(GcJson *) * size);
 	for (member = obj->first; member != NULL; member = member->next)
 	{
-		uint32		i = hash_bytes((const unsigned char *) member->key,
-								   member->keylen) & names->mask;
+		uint32_t	i = name_hash(member) & names->mask;
 
 		/* a later member of the same name takes its place */
 		while (names->buckets[i] != NULL && !same_name(names->buckets[i], member))
@@ -591,8 +684,7 @@ gc_json_is_last_of_name(const GcJsonNames *names, const GcJson *member)
 
 	if (names != NULL)
 	{
-		uint32		i = hash_bytes((const unsigned char *) member->key,
-								   member->keylen) & names->mask;
+		uint32_t	i = name_hash(member) & names->mask;
 
 		while (!same_name(names->buckets[i], member))
 			i = (i + 1) & names->mask;
@@ -604,97 +696,165 @@ gc_json_is_last_of_name(const GcJsonNames *names, const GcJson *member)
 	return true;
 }
 
-/* A string as JSON text: escapes as json-c wrote them ('/' left alone) */
-static void
-append_json_string(StringInfo buf, const char *s, int len)
+/*
+ * short_escape
+ *		The letter after the backslash of c's two-character escape, or 0
+ *		when c has none.
+ */
+static inline char
+short_escape(unsigned char c)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-	const char *p;
+	const char *hit = memchr(escaped_bytes, c, sizeof(escaped_bytes) - 1);
 
-	appendStringInfoCharMacro(buf, '"');
-	for (p = s; p < s + len; p++)
-	{
-		unsigned char c = (unsigned char) *p;
-		const char *esc;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		appendBinaryStringInfo(buf, run, p - run);
-		run = p + 1;
-		switch (c)
-		{
-			case '"':
-				esc = "\\\"";
-				break;
-			case '\\':
-				esc = "\\\\";
-				break;
-			case '\b':
-				esc = "\\b";
-				break;
-			case '\f':
-				esc = "\\f";
-				break;
-			case '\n':
-				esc = "\\n";
-				break;
-			case '\r':
-				esc = "\\r";
-				break;
-			case '\t':
-				esc = "\\t";
-				break;
-			default:
-				appendStringInfo(buf, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
-				continue;
-		}
-		appendStringInfoString(buf, esc);
-	}
-	appendBinaryStringInfo(buf, run, p - run);
-	appendStringInfoCharMacro(buf, '"');
+	return hit ? escape_letters[hit - escaped_bytes] : 0;
 }
 
 /*
- * gc_json_append_text
- *		val as compact JSON text (no spaces, members in document order,
- *		numbers in the digits sent).
+ * string_text_size
+ *		Bytes of a string (len bytes at s) as JSON text, quotes included.
  */
-void
-gc_json_append_text(StringInfo buf, const GcJson *val)
+static size_t
+string_text_size(const char *s, int len)
+{
+	size_t		size = 2 + (size_t) len;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		size += short_escape(c) ? 1 : 5;
+	}
+	return size;
+}
+
+/*
+ * write_string
+ *		A string as JSON text at w; returns the end.
+ */
+static char *
+write_string(const char *s, int len, char *w)
+{
+	const char *run = s;
+	const char *p;
+
+	*w++ = '"';
+	for (p = s; p < s + len; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+		char		letter;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		memcpy(w, run, p - run);
+		w += p - run;
+		run = p + 1;
+		*w++ = '\\';
+		letter = short_escape(c);
+		if (letter)
+			*w++ = letter;
+		else
+		{
+			/* other bytes below 0x20 */
+			memcpy(w, "u00", 3);
+			w[3] = "0123456789abcdef"[c >> 4];
+			w[4] = "0123456789abcdef"[c & 0xF];
+			w += 5;
+		}
+	}
+	memcpy(w, run, p - run);
+	w += p - run;
+	*w++ = '"';
+	return w;
+}
+
+/*
+ * literal_text
+ *		The word of a null or boolean value.
+ */
+static inline const char *
+literal_text(const GcJson *val)
+{
+	if (val->type == GC_JSON_NULL)
+		return "null";
+	return val->boolean ? "true" : "false";
+}
+
+/*
+ * gc_json_text_size
+ *		Bytes of val as compact JSON text (what gc_json_write_text writes).
+ *		Recursion is bounded by the parser's nesting limit.
+ */
+size_t
+gc_json_text_size(const GcJson *val)
 {
 	const GcJson *child;
+	size_t		size;
 
-	check_stack_depth();
 	switch (val->type)
 	{
 		case GC_JSON_NULL:
-			appendStringInfoString(buf, "null");
-			break;
 		case GC_JSON_BOOL:
-			appendStringInfoString(buf, val->boolean ? "true" : "false");
-			break;
+			return strlen(literal_text(val));
 		case GC_JSON_NUMBER:
-			appendBinaryStringInfo(buf, val->str, val->len);
-			break;
+			return (size_t) val->len;
 		case GC_JSON_STRING:
-			append_json_string(buf, val->str, val->len);
-			break;
+			return string_text_size(val->str, val->len);
 		case GC_JSON_ARRAY:
 		case GC_JSON_OBJECT:
-			appendStringInfoCharMacro(buf, val->type == GC_JSON_OBJECT ? '{' : '[');
+			/* brackets, and a comma between children */
+			size = val->first ? 1 + (size_t) val->len : 2;
+			for (child = val->first; child != NULL; child = child->next)
+			{
+				if (val->type == GC_JSON_OBJECT)
+					size += string_text_size(child->key, child->keylen) + 1;
+				size += gc_json_text_size(child);
+			}
+			return size;
+	}
+	return 0;
+}
+
+/*
+ * gc_json_write_text
+ *		val as compact JSON text at out (no spaces, members in document
+ *		order, numbers in the digits sent), gc_json_text_size(val) bytes
+ *		with no NUL after them; returns the end.
+ */
+char *
+gc_json_write_text(const GcJson *val, char *out)
+{
+	const GcJson *child;
+
+	switch (val->type)
+	{
+		case GC_JSON_NULL:
+		case GC_JSON_BOOL:
+			memcpy(out, literal_text(val), strlen(literal_text(val)));
+			return out + strlen(literal_text(val));
+		case GC_JSON_NUMBER:
+			memcpy(out, val->str, val->len);
+			return out + val->len;
+		case GC_JSON_STRING:
+			return write_string(val->str, val->len, out);
+		case GC_JSON_ARRAY:
+		case GC_JSON_OBJECT:
+			*out++ = val->type == GC_JSON_OBJECT ? '{' : '[';
 			for (child = val->first; child != NULL; child = child->next)
 			{
 				if (child != val->first)
-					appendStringInfoCharMacro(buf, ',');
+					*out++ = ',';
 				if (val->type == GC_JSON_OBJECT)
 				{
-					append_json_string(buf, child->key, child->keylen);
-					appendStringInfoCharMacro(buf, ':');
+					out = write_string(child->key, child->keylen, out);
+					*out++ = ':';
 				}
-				gc_json_append_text(buf, child);
+				out = gc_json_write_text(child, out);
 			}
-			appendStringInfoCharMacro(buf, val->type == GC_JSON_OBJECT ? '}' : ']');
-			break;
+			*out++ = val->type == GC_JSON_OBJECT ? '}' : ']';
+			return out;
 	}
+	return out;
 }

@@ -308,21 +308,57 @@ gc_column_map_uses_key(GcColumnMap *map, const char *key)
 }
 
 /*
+ * context_alloc
+ *		The page parser's allocator (json_parse.h) in a backend: memory from
+ *		the memory context arg, which raises rather than return NULL.
+ */
+static void *
+context_alloc(void *arg, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) arg, size);
+}
+
+/*
+ * report_parse_error
+ *		Raise what json_parse.c found wrong with the response to what.  The
+ *		detail locates the fault by byte offset, never quoting the body.
+ *		(Out of memory cannot happen: context_alloc raises first.)
+ */
+static void
+pg_attribute_noreturn()
+report_parse_error(const char *what, size_t len, const GcJsonError *error)
+{
+	Assert(error->status != GC_JSON_NO_MEMORY);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_REPLY_HANDLE),
+			 errmsg("Genesys Cloud sent a malformed JSON response to %s", what),
+			 error->status == GC_JSON_ENDS_EARLY ?
+			 errdetail("the document ends early (%zu bytes received).", len) :
+			 errdetail("%s at byte %zu (%zu bytes received).",
+					   error->reason, error->offset, len),
+			 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
+}
+
+/*
  * gc_page_parse
  *		Parse a response body into cxt (json_parse.c); it must be one JSON
- *		object.  The page is freed when cxt is reset.
+ *		object.  The page is freed when cxt is reset, on error too.
  */
 GcPage *
 gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
 {
 	GcPage	   *page = MemoryContextAllocZero(cxt, sizeof(GcPage));
+	GcJsonAlloc alloc = {context_alloc, cxt};
+	GcJsonError error;
 
-	if (len > INT_MAX)
+	if (len >= INT_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud response to %s is too large (%zu bytes)", what, len)));
 
-	page->root = gc_json_parse(cxt, body, len, what);
+	page->root = gc_json_parse(&alloc, body, len, &error);
+	if (page->root == NULL)
+		report_parse_error(what, len, &error);
 	if (page->root->type != GC_JSON_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
@@ -373,6 +409,27 @@ string_to_server(const char *s, int len)
 }
 
 /*
+ * json_text
+ *		A value as compact JSON text (json_parse.c), palloc'd with a NUL.
+ */
+static char *
+json_text(const GcJson *val)
+{
+	size_t		size = gc_json_text_size(val);
+	char	   *text;
+
+	if (size >= MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value is too large to store"),
+				 errdetail("Its JSON text takes %zu bytes; a value holds at most %zu.",
+						   size, (size_t) MaxAllocSize - 1)));
+	text = palloc(size + 1);
+	*gc_json_write_text(val, text) = '\0';
+	return text;
+}
+
+/*
  * sent_text
  *		The text of a JSON value as sent, in UTF-8: strings decoded (up to
  *		a NUL a \u0000 made), numbers in the digits Genesys sent, booleans as
@@ -382,15 +439,11 @@ string_to_server(const char *s, int len)
 static char *
 sent_text(GcJson *val, bool as_json)
 {
-	StringInfoData buf;
-
 	if (!as_json && (val->type == GC_JSON_STRING || val->type == GC_JSON_NUMBER))
 		return (char *) val->str;
 	if (!as_json && val->type == GC_JSON_BOOL)
 		return val->boolean ? "true" : "false";
-	initStringInfo(&buf);
-	gc_json_append_text(&buf, val);
-	return buf.data;
+	return json_text(val);
 }
 
 /*
@@ -679,9 +732,11 @@ gc_cursor_next_row(GcRowCursor *cur)
 			if (type == GC_JSON_OBJECT)
 			{
 				/* in the cursor's context, which lives as long as the page */
+				GcJsonAlloc alloc = {context_alloc, GetMemoryChunkContext(cur)};
+
 				if (cur->attr_names)
 					pfree(cur->attr_names);
-				cur->attr_names = gc_json_names_create(GetMemoryChunkContext(cur),
+				cur->attr_names = gc_json_names_create(&alloc,
 													   gc_json_get(cur->obj[d - 1],
 																   chain->keys[d]));
 			}

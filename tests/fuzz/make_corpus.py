@@ -9,10 +9,12 @@ invalid UTF-8, truncation, wrong shapes) are added next to them.
 
     python3 tests/fuzz/make_corpus.py
 
-Writes tests/fuzz/corpus/{page,response,options}/.  Files are named by
-what they hold; existing files of the same name are replaced, others
-(regression seeds added by hand) are kept.  Access tokens are replaced by a
-placeholder before they are written.
+Writes tests/fuzz/corpus/{page,response,options}/.  page/ seeds the
+libFuzzer targets (tests/fuzz/run.sh); all three are fed to a real backend
+by tests/integration (test_hostile_pages.py, test_hostile_answers.py,
+test_option_inputs.py).  Files are named by what they hold; existing files
+of the same name are replaced, others (regression seeds added by hand) are
+kept.  Access tokens are replaced by a placeholder before they are written.
 """
 
 import base64

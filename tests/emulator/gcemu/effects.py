@@ -11,6 +11,7 @@ that found nothing to act on.
 Must not: choose which rule fires (faults.py does) or route a request.
 """
 
+import base64
 import html
 import json
 import zlib
@@ -337,6 +338,13 @@ def apply_after(st, post, rep, cls, entry):
                                                  len(body) - 1)
         rep.status = 200
         rep.body = body[:keep]
+        rep.ctype = "application/json"
+        rep.headers.pop("Retry-After", None)
+    elif kind == "raw_body":
+        # any bytes as the whole answer (tests/integration feeds the fuzz
+        # corpus through it); check_rule has decoded them once already
+        rep.status = int(post.get("status") or 200)
+        rep.body = base64.b64decode(post["body_b64"])
         rep.ctype = "application/json"
         rep.headers.pop("Retry-After", None)
     elif kind == "gzip_bomb":

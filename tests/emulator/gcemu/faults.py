@@ -9,6 +9,7 @@ Must not: carry a fault out (effects.py builds the answer or the change)
 or route a request.
 """
 
+import base64
 import random
 import threading
 
@@ -20,7 +21,7 @@ from .wire import parse_iso
 FAULT_KINDS = ("status", "delay", "revoke", "malformed", "truncate", "content_type", "reset",
                "stall", "extra_fields", "huge_string", "deep_nesting", "empty_200",
                "total_hits", "repeat_page", "wrong_type", "splice", "late_arrivals",
-               "short_200", "echo_credentials", "gzip_bomb", "redirect")
+               "short_200", "echo_credentials", "gzip_bomb", "redirect", "raw_body")
 # kinds whose answer replaces the endpoint's, given before any auth check
 ANSWER_KINDS = ("status", "echo_credentials", "redirect")
 # kinds that rewrite a 2xx JSON answer; a rule of such a kind that meets
@@ -181,6 +182,14 @@ def check_rule(r):
             return "%s must be a non-empty string" % k
     if r.get("kind") == "splice" and not isinstance(r.get("text"), str):
         return "a splice rule needs text, a string"
+    if r.get("kind") == "raw_body":
+        try:
+            base64.b64decode(r.get("body_b64"), validate=True)
+        except (TypeError, ValueError):
+            return "a raw_body rule needs body_b64, the body in base64"
+        status = r.get("status") or 200
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            return "status must be an integer between 100 and 599"
     return None
 
 

@@ -2,6 +2,7 @@
 answer or to the connection.
 """
 
+import base64
 import http.client
 import json
 import time
@@ -281,6 +282,23 @@ class TestFaultMatrixKinds(Base):
         st, h, raw = request("POST", QUERY, DAY2, {"Authorization": "Bearer nope"})
         self.assertEqual((st, raw), (200, b""))
         self.assertEqual(self.page()[0], 200)
+
+    def test_raw_body(self):
+        body = b'{"entities":[{"id":"\xff\x00"}]} trailing'
+        self.fault({"endpoint": "users", "kind": "raw_body",
+                    "body_b64": base64.b64encode(body).decode()})
+        st, h, raw = self.api("GET", "/api/v2/users?pageSize=2")
+        self.assertEqual((st, raw), (200, body))
+        self.assertTrue(h["content-type"].startswith("application/json"), h)
+        self.fault({"endpoint": "token", "kind": "raw_body", "status": 401, "body_b64": ""})
+        st, _, raw = request("POST", "/oauth/token", "grant_type=client_credentials",
+                             {"Authorization": basic("x", "y")}, form=True)
+        self.assertEqual((st, raw), (401, b""))
+        self.assertEqual(self.api("GET", "/api/v2/users?pageSize=2")[0], 200)   # spent
+        for bad in ({"kind": "raw_body"}, {"kind": "raw_body", "body_b64": "%%"},
+                    {"kind": "raw_body", "body_b64": "", "status": 1000}):
+            st, _, raw = request("POST", "/__emu/faults", bad)
+            self.assertEqual(st, 400, raw)
 
     def test_total_hits(self):
         # query-page kinds ignore other requests: the users listing passes
