@@ -341,7 +341,13 @@ wait_for_job(GcScan *scan, const char *job_id)
 		if (strcmp(state, "FULFILLED") == 0)
 			return NULL;
 		if (strcmp(state, "QUEUED") != 0 && strcmp(state, "PENDING") != 0)
+		{
+			/* both are remote text: one clean line each, as error bodies */
+			state = gc_one_line(state, strlen(state), 64);
+			if (message)
+				message = gc_one_line(message, strlen(message), 500);
 			return psprintf("%s%s%s", state, message ? ": " : "", message ? message : "");
+		}
 
 		scan->stats.job_polls++;
 		scan->stats.job_wait_secs += delay;
