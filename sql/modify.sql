@@ -107,6 +107,10 @@ INSERT INTO m.users (id, name) VALUES ('00000000-0000-0000-0000-000000000001', '
 DELETE FROM m.users WHERE state = 'deleted';
 UPDATE m.segments SET wrap_up_code = 'x';
 DELETE FROM m.segments;
+-- every table but users, the directory included, is read-only
+CREATE FOREIGN TABLE m.queues (id uuid, name text) SERVER emu OPTIONS (resource 'queues');
+UPDATE m.queues SET name = 'Renamed';
+DROP FOREIGN TABLE m.queues;
 CREATE FOREIGN TABLE m.users_no_version (id uuid, title text) SERVER emu OPTIONS (resource 'users');
 UPDATE m.users_no_version SET title = 'x';
 \! python3 tests/emuctl.py log-patches

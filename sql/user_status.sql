@@ -83,6 +83,17 @@ SELECT (SELECT count(*) FROM us.user_presence
        (SELECT count(DISTINCT user_id) FROM presence_truth
          WHERE start_time <= '2024-03-12 14:30' AND (end_time > '2024-03-12 14:30' OR end_time IS NULL)) AS users;
 \! python3 tests/emuctl.py log-intervals --endpoint userdetails | head -1
+-- the same with a strict bound on the start (start_time < t): the records
+-- in progress at t are read from the millisecond at t, not skipped as an
+-- empty interval; a record starting exactly at t is not one of them
+SELECT (SELECT count(*) FROM us.user_presence
+         WHERE start_time < '2024-03-12 14:30' AND (end_time > '2024-03-12 14:30' OR end_time IS NULL)) AS in_state,
+       (SELECT count(*) FROM presence_truth
+         WHERE start_time < '2024-03-12 14:30' AND (end_time > '2024-03-12 14:30' OR end_time IS NULL)) AS truth;
+SELECT (SELECT count(*) FROM us.user_routing_status
+         WHERE start_time < '2024-03-05 12:00' AND end_time >= '2024-03-05 12:00') AS in_state,
+       (SELECT count(*) FROM routing_truth
+         WHERE start_time < '2024-03-05 12:00' AND end_time >= '2024-03-05 12:00') AS truth;
 -- the records still open: those overlapping the last hour and not ended
 SELECT count(*) AS open_now,
        count(*) = (SELECT count(*) FROM routing_truth

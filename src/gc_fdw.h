@@ -769,9 +769,12 @@ typedef struct GcReadPlan
 	/* a second leg (mode 'auto': the details query after the jobs), or none */
 	const GcDriver *then_driver;
 	const GcDriver *first_driver;	/* once the second leg started */
+	TimestampTz split;			/* where the second leg starts */
 	int			then_page_size;
 	bool		then_ahead;
 	int			then_window_days;
+	int			first_page_size;	/* the first leg's, once it is read */
+	int			first_window_days;
 } GcReadPlan;
 
 struct GcAhead;

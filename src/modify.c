@@ -245,8 +245,9 @@ refuse(const char *relname, CmdType operation, const GcResourceDef *res)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("foreign table \"%s\" is read-only", relname),
-				 errdetail("Genesys Cloud analytics conversation details cannot be changed through the API; gc_fdw only reads them."),
-				 errhint("To work on the rows, copy them into local tables, for example with CALL gc_fdw.sync_conversations(...).")));
+				 errdetail("gc_fdw only reads Genesys Cloud %s; of all its tables, only users can be changed (UPDATE).",
+						   res->api->family),
+				 errhint("To work on the rows, copy them into local tables, with INSERT INTO ... SELECT or the sync procedures (docs/warehousing.md).")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("gc_fdw does not support %s foreign table \"%s\"", verb, relname),

@@ -426,7 +426,7 @@ gc_fdw_validator(PG_FUNCTION_ARGS)
 					ereport(ERROR,
 							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 							 errmsg("invalid value for option \"mode\": \"%s\"", value),
-							 errdetail("\"mode\" is auto (the jobs API for ranges of jobs_min_days or more), query (the details query) or jobs (the async jobs API).")));
+							 errdetail("\"mode\" is auto (the jobs API for the part of a range of jobs_min_days or more that the estimate says it reads faster, the details query for the rest), query (the details query) or jobs (the async jobs API).")));
 				break;
 			case GC_OPT_UNAVAILABLE:
 				if (strcmp(value, "warning") != 0 && strcmp(value, "error") != 0)

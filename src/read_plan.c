@@ -232,6 +232,7 @@ describe_legs(GcScan *scan, GcReadPlan *plan)
 	plan->then_page_size = then.page_size;
 	plan->then_ahead = then.ahead;
 	plan->then_window_days = then.window_days;
+	plan->split = plan->hi;
 	plan->request = psprintf("%s; then %s", plan->request, then.request);
 }
 
@@ -265,6 +266,16 @@ gc_read_plan_decide(GcScan *scan, bool evaluated, bool starting)
 		!spec->have_lo;
 	lo = plan->overlap ? spec->end_lo : spec->lo;
 	have_lo = spec->have_lo || plan->overlap;
+
+	/*
+	 * Overlap with an upper bound on the start at or before the end bound
+	 * ("in progress at t": start_time <= t AND end_time > t, or start_time
+	 * < t): those records overlap the millisecond at the end bound, since
+	 * they start before it and end after it.  The conditions are checked
+	 * again locally, so reading that millisecond returns exactly them.
+	 */
+	if (plan->overlap && spec->have_hi && lo >= spec->hi)
+		spec->hi = lo + 1000;
 
 	/* a read by interval needs both bounds: refused, or unknown yet */
 	if (evaluated && !plan->empty && api->interval_field &&

@@ -221,6 +221,8 @@ next_leg(GcScan *scan)
 		plan->driver->release(scan);
 	MemoryContextReset(scan->series_cxt);
 	plan->first_driver = plan->driver;
+	plan->first_page_size = plan->page_size;
+	plan->first_window_days = plan->window_days;
 	plan->driver = plan->then_driver;
 	plan->then_driver = NULL;
 	plan->lo = plan->hi;
@@ -756,14 +758,38 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 {
 	GcScan	   *scan = node->fdw_state;
 	GcReadPlan *plan = &scan->plan;
+	struct
+	{
+		int			page_size;
+		int			window_days;
+	}			legs[2] = {{0, 0}, {0, 0}};
 
 	if (!scan->started)
 		explain_plan(node, scan);
 
+	/* a two-leg read (mode 'auto'): each leg's page size and windows */
+	if (plan->then_driver)
+	{
+		legs[0].page_size = plan->page_size;
+		legs[0].window_days = plan->window_days;
+		legs[1].page_size = plan->then_page_size;
+		legs[1].window_days = plan->then_window_days;
+	}
+	else if (plan->first_driver)
+	{
+		legs[0].page_size = plan->first_page_size;
+		legs[0].window_days = plan->first_window_days;
+		legs[1].page_size = plan->page_size;
+		legs[1].window_days = plan->window_days;
+	}
+
 	ExplainPropertyText("Genesys Request", plan->request, es);
 	if (plan->mode)
 		ExplainPropertyText("Genesys Mode", plan->mode, es);
-	if (plan->page_size > 0)
+	if (plan->then_driver || plan->first_driver)
+		ExplainPropertyText("Page Size",
+							psprintf("%d, then %d", legs[0].page_size, legs[1].page_size), es);
+	else if (plan->page_size > 0)
 		ExplainPropertyInteger("Page Size", NULL, plan->page_size, es);
 	if (es->verbose && plan->ahead)
 		ExplainPropertyInteger("Concurrency", NULL, scan->opts.concurrency, es);
@@ -776,13 +802,23 @@ gc_scan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Genesys Interval",
 							psprintf("%s/%s", gc_format_timestamp(plan->from, false),
 									 gc_format_timestamp(plan->to, true)), es);
-		ExplainPropertyText("Interval Windows",
-							psprintf("%d of up to %d days%s",
-									 gc_windows_count(plan->from, plan->to,
-													  plan->window_days,
-													  plan->descending),
-									 plan->window_days,
-									 plan->descending ? ", newest first" : ""), es);
+		if (plan->then_driver || plan->first_driver)
+			ExplainPropertyText("Interval Windows",
+								psprintf("%d of up to %d days, then %d of up to %d days",
+										 gc_windows_count(plan->from, plan->split,
+														  legs[0].window_days, false),
+										 legs[0].window_days,
+										 gc_windows_count(plan->split, plan->to,
+														  legs[1].window_days, false),
+										 legs[1].window_days), es);
+		else
+			ExplainPropertyText("Interval Windows",
+								psprintf("%d of up to %d days%s",
+										 gc_windows_count(plan->from, plan->to,
+														  plan->window_days,
+														  plan->descending),
+										 plan->window_days,
+										 plan->descending ? ", newest first" : ""), es);
 		if (plan->overlap)
 			ExplainPropertyText("Records Read", "those overlapping the interval", es);
 	}

@@ -74,6 +74,9 @@ class LastFortyDays(unittest.TestCase):
                          "'%s';" % (LO, HI)).stdout
         self.assertIn("Genesys Mode: auto: jobs for 2024-02-11T00:00:00.000Z/" + AVAILABLE, out)
         self.assertIn("Data Available Until: " + AVAILABLE, out)
+        # each leg's page size and windows, not the second leg's for both
+        self.assertIn("Page Size: 1000, then 100", out)
+        self.assertRegex(out, r"Interval Windows: 2 of up to 31 days, then 1 of up to 7 days")
 
 
 if __name__ == "__main__":
