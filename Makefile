@@ -11,6 +11,7 @@ OBJS = \
 	src/conds.o \
 	src/deparse.o \
 	src/json_parse.o \
+	src/json_page.o \
 	src/json_tuple.o \
 	src/scan.o \
 	src/read_plan.o \
@@ -81,7 +82,7 @@ include $(PGXS)
 
 # every object depends on the shared headers (PGXS tracks no headers: a
 # struct changed there must rebuild every file that uses it)
-$(OBJS): src/gc_fdw.h src/json_parse.h
+$(OBJS): src/gc_fdw.h src/json_parse.h src/json_rows.h
 
 # the current version's install script, from its sources (committed as
 # well; `make sqlcheck` fails when the committed file differs from them)

@@ -19,7 +19,7 @@
  *
  * Must not: talk libcurl (http.c does); put the access token, the client
  * secret or the Authorization header in any message at any level; parse
- * result pages (the scanner and json_tuple.c do that).
+ * result pages (the scanner and json_page.c do that).
  *
  * SQLSTATEs raised here (see retry.c for the network, 429 and 5xx ones):
  *	  401 three times in a row							INVALID_AUTHORIZATION_SPECIFICATION

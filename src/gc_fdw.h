@@ -654,7 +654,8 @@ extern void gc_append_url_encoded(StringInfo buf, const char *value);
 #include "json_parse.h"
 
 /* ----------------------------------------------------------------
- * json_tuple.c: JSON objects to tuples
+ * json_tuple.c (column maps, values) and json_page.c (pages, the row
+ * cursor): JSON objects to tuples
  * ----------------------------------------------------------------
  */
 typedef struct GcColumnMap GcColumnMap;

@@ -17,8 +17,8 @@
  * UTF-16 surrogates read as U+FFFD), the nesting limit, the reasons given
  * for a malformed body, and writing a value back as compact JSON text.
  * Does not: include anything from PostgreSQL (json_parse.h says why),
- * raise errors (it returns them), convert values to Datums (json_tuple.c)
- * or do I/O.  json-c stays for the small documents (token answers, job
+ * raise errors (it returns them; json_page.c maps them, and the allocator,
+ * in a backend), convert values to Datums (json_tuple.c) or do I/O.  json-c stays for the small documents (token answers, job
  * status, error bodies).
  *
  *-------------------------------------------------------------------------

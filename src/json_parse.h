@@ -7,7 +7,7 @@
  *
  * Includes only standard C headers, so that src/json_parse.c builds and
  * runs outside a PostgreSQL backend (tests/fuzz links it alone).  In the
- * backend, json_tuple.c maps the allocator to a memory context and a
+ * backend, json_page.c maps the allocator to a memory context and a
  * returned error to an ereport.
  *
  *-------------------------------------------------------------------------

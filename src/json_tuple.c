@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * json_tuple.c
- *		  JSON to tuples: walks one parsed response page (json_parse.c) and
- *		  turns its row objects into Datums through each column type's input
- *		  function (jsonb columns are built from the tree directly).
+ *		  JSON to tuples: how each column of a table reads its value (the
+ *		  column map), and the values of the row a cursor (json_page.c) is
+ *		  on, turned into Datums through each column type's input function
+ *		  (jsonb columns are built from the tree directly).
  *
- * The only file that walks a page's JSON to build Datums.  A parsed page
- * lives exactly as long as the memory context it was parsed into, which
- * holds all of it, so a reset (or an error) frees it.  No network I/O here.
+ * The only file that builds Datums from a page's JSON, and the wording of
+ * conversion errors.  Must not walk pages (json_page.c) or do network I/O.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,7 +16,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
-#include "gc_fdw.h"
+#include "json_rows.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -55,80 +55,6 @@ struct GcColumnMap
 	int			natts;
 	GcColumnConv *cols;			/* indexed by attnum - 1 */
 };
-
-struct GcPage
-{
-	GcJson	   *root;
-};
-
-/*
- * The chain of nested arrays from a page's top-level objects down to a
- * table's rows: levels[0] is the top (user or conversation), levels[depth]
- * are reached through the array (or, for attributes, the object) named
- * keys[depth] of the object above.
- */
-#define GC_MAX_DEPTH 4
-
-typedef struct GcLevelChain
-{
-	int			depth;			/* depth of the table's rows */
-	GcLevel		levels[GC_MAX_DEPTH];
-	const char *keys[GC_MAX_DEPTH];
-} GcLevelChain;
-
-/*
- * Depth-first walk over one page's rows.  obj[d] is the current object at
- * depth d; for attribute rows obj[depth] is the attribute's value and
- * attr_name its name.
- */
-struct GcRowCursor
-{
-	GcPage	   *page;
-	GcJson	   *tops;			/* the page's array of top-level objects */
-	int			top_index;
-	GcLevelChain chain;
-	GcJson	   *obj[GC_MAX_DEPTH];	/* for attribute rows: the member */
-	GcJsonNames *attr_names;	/* the attribute object's, if large */
-	const char *attr_name;
-	int			started;		/* 0: no row yet under the current top */
-	int			anchor;			/* depth whose objects give a row even
-								 * with nothing under them, or -1 */
-	int			anchor_rows;	/* rows given under the anchor object */
-	bool		null_row;		/* the current row is such a row */
-};
-
-/*
- * level_chain
- *		Fill chain for rows of level, from the catalogue's nesting.
- */
-static void
-level_chain(GcLevel level, GcLevelChain *chain)
-{
-	int			l = (int) level;
-	int			d = 0;
-	int			i;
-
-	/* from the rows up to the top, then turned round */
-	while (l >= 0 && d < GC_MAX_DEPTH)
-	{
-		chain->levels[d] = (GcLevel) l;
-		chain->keys[d] = gc_level_def((GcLevel) l)->member;
-		l = gc_level_def((GcLevel) l)->parent;
-		d++;
-	}
-	Assert(l < 0);
-	chain->depth = d - 1;
-	for (i = 0; i < d / 2; i++)
-	{
-		GcLevel		lv = chain->levels[i];
-		const char *key = chain->keys[i];
-
-		chain->levels[i] = chain->levels[d - 1 - i];
-		chain->keys[i] = chain->keys[d - 1 - i];
-		chain->levels[d - 1 - i] = lv;
-		chain->keys[d - 1 - i] = key;
-	}
-}
 
 /* State for the conversion error context callback */
 typedef struct GcConvContext
@@ -235,7 +161,7 @@ gc_column_map_create(Relation rel, const GcResourceDef *res,
 	GcLevelChain chain;
 	int			i;
 
-	level_chain(res->level, &chain);
+	gc_level_chain(res->level, &chain);
 	map->relname = pstrdup(RelationGetRelationName(rel));
 	map->res = res;
 	map->natts = tupdesc->natts;
@@ -271,7 +197,7 @@ gc_column_map_create_for(const char *relname, const GcResourceDef *res,
 	GcLevelChain chain;
 	int			i;
 
-	level_chain(res->level, &chain);
+	gc_level_chain(res->level, &chain);
 	map->relname = pstrdup(relname);
 	map->res = res;
 	map->natts = natts;
@@ -305,95 +231,6 @@ gc_column_map_uses_key(GcColumnMap *map, const char *key)
 			return true;
 	}
 	return false;
-}
-
-/*
- * context_alloc
- *		The page parser's allocator (json_parse.h) in a backend: memory from
- *		the memory context arg, which raises rather than return NULL.
- */
-static void *
-context_alloc(void *arg, size_t size)
-{
-	return MemoryContextAllocHuge((MemoryContext) arg, size);
-}
-
-/*
- * report_parse_error
- *		Raise what json_parse.c found wrong with the response to what.  The
- *		detail locates the fault by byte offset, never quoting the body.
- *		(Out of memory cannot happen: context_alloc raises first.)
- */
-static void
-pg_attribute_noreturn()
-report_parse_error(const char *what, size_t len, const GcJsonError *error)
-{
-	Assert(error->status != GC_JSON_NO_MEMORY);
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_REPLY_HANDLE),
-			 errmsg("Genesys Cloud sent a malformed JSON response to %s", what),
-			 error->status == GC_JSON_ENDS_EARLY ?
-			 errdetail("the document ends early (%zu bytes received).", len) :
-			 errdetail("%s at byte %zu (%zu bytes received).",
-					   error->reason, error->offset, len),
-			 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
-}
-
-/*
- * gc_page_parse
- *		Parse a response body into cxt (json_parse.c); it must be one JSON
- *		object.  The page is freed when cxt is reset, on error too.
- */
-GcPage *
-gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
-{
-	GcPage	   *page = MemoryContextAllocZero(cxt, sizeof(GcPage));
-	GcJsonAlloc alloc = {context_alloc, cxt};
-	GcJsonError error;
-
-	if (len >= INT_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("Genesys Cloud response to %s is too large (%zu bytes)", what, len)));
-
-	page->root = gc_json_parse(&alloc, body, len, &error);
-	if (page->root == NULL)
-		report_parse_error(what, len, &error);
-	if (page->root->type != GC_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("Genesys Cloud sent a malformed JSON response to %s", what),
-				 errdetail("the document is not a JSON object (%zu bytes received).", len),
-				 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
-	return page;
-}
-
-/*
- * gc_page_row_count
- *		Number of top-level objects in the page's array_key array (0 when
- *		absent, as on pages past the end).
- */
-int
-gc_page_row_count(GcPage *page, const char *array_key)
-{
-	GcJson	   *arr = gc_json_get(page->root, array_key);
-
-	if (arr == NULL || arr->type != GC_JSON_ARRAY)
-		return 0;
-	return arr->len;
-}
-
-/* Follow a dotted path from obj; NULL when any step is missing or null */
-static GcJson *
-follow_path(GcJson *obj, char **path, int path_len)
-{
-	int			i;
-
-	for (i = 0; i < path_len && obj; i++)
-		obj = gc_json_get(obj, path[i]);
-	if (obj && obj->type == GC_JSON_NULL)
-		return NULL;
-	return obj;
 }
 
 /* A string of the page for PostgreSQL: \u0000 is refused as jsonb_in does */
@@ -430,14 +267,14 @@ json_text(const GcJson *val)
 }
 
 /*
- * sent_text
+ * gc_json_sent_text
  *		The text of a JSON value as sent, in UTF-8: strings decoded (up to
  *		a NUL a \u0000 made), numbers in the digits Genesys sent, booleans as
  *		true/false, objects and arrays (and anything, with as_json) as
  *		compact JSON text.
  */
-static char *
-sent_text(GcJson *val, bool as_json)
+char *
+gc_json_sent_text(GcJson *val, bool as_json)
 {
 	if (!as_json && (val->type == GC_JSON_STRING || val->type == GC_JSON_NUMBER))
 		return (char *) val->str;
@@ -447,15 +284,15 @@ sent_text(GcJson *val, bool as_json)
 }
 
 /*
- * value_text
- *		sent_text() for a type input function: in the database encoding,
+ * gc_json_value_text
+ *		gc_json_sent_text() for a type input function: in the database encoding,
  *		and a string holding \u0000 refused, as jsonb_in does.  Numbers and
  *		booleans are ASCII and need no conversion.
  */
-static char *
-value_text(GcJson *val, bool as_json)
+char *
+gc_json_value_text(GcJson *val, bool as_json)
 {
-	char	   *text = sent_text(val, as_json);
+	char	   *text = gc_json_sent_text(val, as_json);
 
 	if (!as_json && val->type == GC_JSON_STRING)
 		return string_to_server(text, val->len);
@@ -539,7 +376,7 @@ value_jsonb(GcColumnConv *col, GcJson *val)
 	JsonbParseState *state = NULL;
 
 	if (val->type != GC_JSON_OBJECT && val->type != GC_JSON_ARRAY)
-		return InputFunctionCall(&col->input, value_text(val, true),
+		return InputFunctionCall(&col->input, gc_json_value_text(val, true),
 								 col->ioparam, col->typmod);
 	return JsonbPGetDatum(JsonbValueToJsonb(push_jsonb(&state, val, WJB_VALUE)));
 }
@@ -577,7 +414,7 @@ convert_array(GcColumnConv *col, GcJson *val)
 	{
 		nulls[i] = (e->type == GC_JSON_NULL);
 		elems[i] = nulls[i] ? (Datum) 0 :
-			InputFunctionCall(&col->input, value_text(e, col->elem_is_json),
+			InputFunctionCall(&col->input, gc_json_value_text(e, col->elem_is_json),
 							  col->ioparam, -1);
 	}
 	dims[0] = n;
@@ -586,199 +423,6 @@ convert_array(GcColumnConv *col, GcJson *val)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
 											  col->elemtype, col->elemlen,
 											  col->elembyval, col->elemalign));
-}
-
-/*
- * gc_cursor_create
- *		A cursor over the rows of level in page, whose top-level objects are
- *		the array array_key.  Allocated in the current memory context.
- */
-GcRowCursor *
-gc_cursor_create(GcPage *page, const char *array_key, GcLevel level)
-{
-	GcRowCursor *cur = palloc0(sizeof(GcRowCursor));
-
-	cur->page = page;
-	cur->tops = gc_json_get(page->root, array_key);
-	if (cur->tops != NULL && cur->tops->type != GC_JSON_ARRAY)
-		cur->tops = NULL;
-	cur->top_index = -1;
-	cur->anchor = -1;
-	level_chain(level, &cur->chain);
-	return cur;
-}
-
-/*
- * gc_cursor_set_anchor
- *		Make objects of level (an ancestor of the rows) give one row, with
- *		NULL for everything below them, when nothing below them gives one:
- *		a pushed LEFT JOIN from a parent table to a child table.
- */
-void
-gc_cursor_set_anchor(GcRowCursor *cur, GcLevel level)
-{
-	int			d;
-
-	for (d = 0; d < cur->chain.depth; d++)
-		if (cur->chain.levels[d] == level)
-			cur->anchor = d;
-}
-
-/*
- * gc_cursor_next_top
- *		Move to the next top-level object; false past the last one.
- */
-bool
-gc_cursor_next_top(GcRowCursor *cur)
-{
-	GcJson	   *next;
-
-	if (cur->tops == NULL)
-		return false;
-	next = (cur->top_index < 0) ? cur->tops->first : cur->obj[0]->next;
-	if (next == NULL)
-		return false;
-	cur->top_index++;
-	cur->obj[0] = next;
-	cur->started = 0;
-	return true;
-}
-
-/*
- * gc_cursor_top_string
- *		A string field of the current top-level object, palloc'd, or NULL.
- */
-char *
-gc_cursor_top_string(GcRowCursor *cur, const char *key)
-{
-	GcJson	   *val = gc_json_get(cur->obj[0], key);
-
-	if (val == NULL || val->type != GC_JSON_STRING)
-		return NULL;
-	return pstrdup(val->str);
-}
-
-/*
- * gc_cursor_row_string
- *		A string field of the cursor's current row, palloc'd, or NULL.
- */
-char *
-gc_cursor_row_string(GcRowCursor *cur, const char *key)
-{
-	GcJson	   *val = gc_json_get(cur->obj[cur->chain.depth], key);
-
-	if (val == NULL || val->type != GC_JSON_STRING)
-		return NULL;
-	return pstrdup(val->str);
-}
-
-/* The first child of obj's array (or attribute map) named key, or NULL */
-static GcJson *
-first_child_of(GcJson *obj, const char *key, GcJsonType type)
-{
-	GcJson	   *child = gc_json_get(obj, key);
-
-	if (child == NULL || child->type != type)
-		return NULL;
-	return child->first;
-}
-
-/*
- * gc_cursor_next_row
- *		Move to the next row under the current top-level object, depth
- *		first; false when its rows are exhausted.  Missing or empty arrays
- *		simply have no rows.  Attribute rows are the members of an object,
- *		one per name (the last, if a name is given twice).
- */
-bool
-gc_cursor_next_row(GcRowCursor *cur)
-{
-	GcLevelChain *chain = &cur->chain;
-	int			d;
-	GcJson	   *next;
-
-	if (chain->depth == 0)
-		return cur->started++ == 0;
-
-	if (!cur->started)
-	{
-		cur->started = 1;
-		d = 1;
-		cur->obj[1] = NULL;
-		cur->anchor_rows = 0;
-		cur->null_row = false;
-	}
-	else if (cur->null_row)
-	{
-		/* after the row of an anchor object with nothing under it */
-		cur->null_row = false;
-		if (cur->anchor == 0)
-			return false;
-		d = cur->anchor;
-	}
-	else
-		d = chain->depth;
-
-	for (;;)
-	{
-		GcJsonType	type = gc_level_def(chain->levels[d])->members_are_rows
-			? GC_JSON_OBJECT : GC_JSON_ARRAY;
-
-		if (cur->obj[d] != NULL)
-			next = cur->obj[d]->next;
-		else
-		{
-			next = first_child_of(cur->obj[d - 1], chain->keys[d], type);
-			if (type == GC_JSON_OBJECT)
-			{
-				/* in the cursor's context, which lives as long as the page */
-				GcJsonAlloc alloc = {context_alloc, GetMemoryChunkContext(cur)};
-
-				if (cur->attr_names)
-					pfree(cur->attr_names);
-				cur->attr_names = gc_json_names_create(&alloc,
-													   gc_json_get(cur->obj[d - 1],
-																   chain->keys[d]));
-			}
-		}
-		if (type == GC_JSON_OBJECT)
-			while (next != NULL && !gc_json_is_last_of_name(cur->attr_names, next))
-				next = next->next;
-		cur->obj[d] = next;
-		if (next != NULL)
-		{
-			if (d == cur->anchor)
-				cur->anchor_rows = 0;
-			if (d == chain->depth)
-			{
-				if (type == GC_JSON_OBJECT)
-					cur->attr_name = next->key;
-				cur->anchor_rows++;
-				return true;	/* attributes are always the deepest level */
-			}
-			d++;
-			cur->obj[d] = NULL;
-			continue;
-		}
-
-		/* the anchor object had nothing under it: its own row */
-		if (d == cur->anchor + 1 && cur->anchor >= 0 && cur->anchor_rows == 0)
-		{
-			int			i;
-
-			for (i = d; i <= chain->depth; i++)
-				cur->obj[i] = NULL;
-			cur->attr_name = NULL;
-			cur->anchor_rows = 1;
-			cur->null_row = true;
-			return true;
-		}
-
-		/* this level is exhausted: advance its parent */
-		d--;
-		if (d == 0)
-			return false;
-	}
 }
 
 /*
@@ -858,7 +502,7 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 				val = NULL;
 		}
 		else
-			val = col->path ? follow_path(cur->obj[col->depth], col->path, col->path_len)
+			val = col->path ? gc_json_follow(cur->obj[col->depth], col->path, col->path_len)
 				: cur->obj[col->depth];
 		/* JSON null is SQL NULL, also for a row that is itself null */
 		if (val == NULL || val->type == GC_JSON_NULL)
@@ -878,97 +522,11 @@ gc_cursor_values(GcRowCursor *cur, GcColumnMap *map, Datum *values, bool *isnull
 			values[i] = value_jsonb(col, val);
 		else
 			values[i] = InputFunctionCall(&col->input,
-										  value_text(val, col->is_json),
+										  gc_json_value_text(val, col->is_json),
 										  col->ioparam, col->typmod);
 		isnull[i] = false;
 		ctx.attidx = -1;
 	}
 
 	error_context_stack = errcb.previous;
-}
-
-/*
- * gc_page_add_member
- *		Give each object of the page's array_key array a string member key
- *		with value (a nested listing's parent id, which its objects do not
- *		carry), first, in the page's memory.  An object that has the member
- *		already keeps its own.
- */
-void
-gc_page_add_member(GcPage *page, const char *array_key, const char *key,
-				   const char *value)
-{
-	GcJson	   *arr = gc_json_get(page->root, array_key);
-	MemoryContext cxt = GetMemoryChunkContext(page);
-	GcJson	   *obj;
-
-	if (arr == NULL || arr->type != GC_JSON_ARRAY)
-		return;
-	for (obj = arr->first; obj != NULL; obj = obj->next)
-	{
-		GcJson	   *member;
-
-		if (obj->type != GC_JSON_OBJECT || gc_json_get(obj, key) != NULL)
-			continue;
-		member = MemoryContextAllocZero(cxt, sizeof(GcJson));
-		member->type = GC_JSON_STRING;
-		member->str = MemoryContextStrdup(cxt, value);
-		member->len = strlen(value);
-		member->key = key;
-		member->keylen = strlen(key);
-		member->next = obj->first;
-		obj->first = member;
-		obj->len++;
-	}
-}
-
-/*
- * gc_page_has_key
- *		Whether the page's top-level object has a non-null key.
- */
-bool
-gc_page_has_key(GcPage *page, const char *key)
-{
-	GcJson	   *val = gc_json_get(page->root, key);
-
-	return val != NULL && val->type != GC_JSON_NULL;
-}
-
-/*
- * gc_page_string
- *		A top-level string or number of the page as text, palloc'd, or NULL.
- *		Bytes as sent, not converted to the server encoding: the callers
- *		read counts and cursors, and check what they get.
- */
-char *
-gc_page_string(GcPage *page, const char *key)
-{
-	GcJson	   *val = gc_json_get(page->root, key);
-
-	if (val == NULL || val->type == GC_JSON_NULL)
-		return NULL;
-	return pstrdup(sent_text(val, false));
-}
-
-/*
- * gc_page_value_text
- *		The text of the scalar at a dotted key of the page's top-level
- *		object ("version", "manager.id"): strings as they are, booleans as
- *		true/false, numbers as written.  NULL when absent or JSON null.
- */
-char *
-gc_page_value_text(GcPage *page, const char *dotted_key)
-{
-	char	   *copy = pstrdup(dotted_key);
-	char	   *path[GC_MAX_DEPTH * 2];
-	int			path_len = 0;
-	char	   *part;
-	char	   *saveptr = NULL;
-	GcJson	   *val;
-
-	for (part = strtok_r(copy, ".", &saveptr); part && path_len < (int) lengthof(path);
-		 part = strtok_r(NULL, ".", &saveptr))
-		path[path_len++] = part;
-	val = follow_path(page->root, path, path_len);
-	return val ? value_text(val, false) : NULL;
 }
