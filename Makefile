@@ -22,6 +22,7 @@ OBJS = \
 	src/join.o \
 	src/http.o \
 	src/retry.o \
+	src/redact.o \
 	src/api.o \
 	src/auth.o \
 	src/stats.o \

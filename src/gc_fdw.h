@@ -397,6 +397,10 @@ extern bool gc_http_delete_quietly(const char *url, const char *token,
 
 /* Bytes of a non-JSON body quoted in a message */
 #define GC_SNIPPET_LEN			200
+/* Bytes of a platform error's code and message, and of a correlation id */
+#define GC_CODE_LEN				128
+#define GC_MESSAGE_LEN			1024
+#define GC_CORRELATION_LEN		128
 
 /*
  * One request under the retry rules: what its messages name, and what
@@ -439,11 +443,35 @@ extern void gc_retry_attempt(GcRetry *retry, const GcHttpRequest *req,
 extern void gc_retry_received(GcRetry *retry, const GcHttpAttempt *att);
 extern bool gc_retry_again(GcRetry *retry, const GcHttpAttempt *att);
 extern void gc_retry_failed(GcRetry *retry);
-/* Text from a remote body, on one line, safe in the database encoding */
+/* Text from a remote body, on one line, safe in the database encoding,
+ * secrets redacted */
 extern char *gc_one_line(const char *text, size_t len, size_t max_len);
+/* "HTTP status N, <code_label> "code": message, correlation id X" */
+extern char *gc_describe_answer(const GcHttpResponse *resp,
+								const char *code_label, const char *code,
+								const char *message, size_t message_len,
+								const char *context_id);
+/* ", correlation id X" (or ", no correlation id") for a message */
+extern void gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
+								  const char *context_id);
 /* A string member of a JSON object, or "" */
 extern void gc_json_string_field(struct json_object *obj, const char *key,
 								 char *dst, size_t dst_size);
+/* A non-empty string member of a JSON object, whole, or NULL */
+extern const char *gc_json_string_member(struct json_object *obj,
+										 const char *key);
+
+/* ----------------------------------------------------------------
+ * redact.c: the secrets this backend must never print (fingerprints
+ * only), replaced in remote text.  A leaf: auth.c remembers, retry.c's
+ * gc_one_line redacts.
+ * ----------------------------------------------------------------
+ */
+#define GC_REDACTED				"[redacted]"
+
+extern void gc_redact_remember(const char *secret, size_t len);
+extern size_t gc_redact_longest(void);
+extern char *gc_redact(const char *text, size_t len, size_t *out_len);
 
 /* ----------------------------------------------------------------
  * auth.c: the per-backend token cache and the token exchange.  Calls

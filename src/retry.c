@@ -12,8 +12,11 @@
  * and equal jitter; within max_retries and max_retry_after); the wording
  * and SQLSTATE of the errors these rules end in, and of an attempt that
  * brought no usable answer (cancel, body too large, out of memory);
- * interruptible sleep; gc_describe_response, gc_one_line and
- * gc_json_string_field.
+ * interruptible sleep; the text helpers every piece of remote text passes
+ * through on its way to a message or a log line (gc_one_line, which
+ * redacts secrets first: see redact.c; gc_describe_answer and
+ * gc_describe_response, gc_append_correlation) and the JSON string
+ * helpers.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> retry.c.
  * This file calls the transport (http.c), stats.c and progress.c, never
@@ -24,7 +27,8 @@
  *
  * Must not: put a token, the client secret or an Authorization header in
  * any message (a token endpoint answer other than 429/5xx never reaches
- * the wording here: auth.c reports it); block uninterruptibly.
+ * the wording here: auth.c reports it); quote remote text but through
+ * gc_one_line; block uninterruptibly.
  *
  * SQLSTATEs raised here:
  *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
@@ -94,32 +98,42 @@ gc_sleep_interruptible(double seconds)
 
 /*
  * gc_one_line
- *		palloc'd copy of at most max_len bytes of text, on one line: control
- *		characters become spaces, runs of spaces collapse, and bytes that are
- *		not valid in a UTF-8 database become '?'.  Gateways and the login
- *		host send HTML pages in any encoding.
+ *		palloc'd copy of at most max_len bytes of remote text, on one line:
+ *		every secret this backend knows replaced by GC_REDACTED, control
+ *		characters become spaces, runs of spaces collapse, and bytes that
+ *		are not valid in a UTF-8 database become '?'.  Gateways and the
+ *		login host send HTML pages in any encoding.
  */
 char *
 gc_one_line(const char *text, size_t len, size_t max_len)
 {
 	bool		keep_high = (GetDatabaseEncoding() == PG_UTF8);
-	bool		truncated = false;
+	size_t		window = Min(len, max_len + gc_redact_longest());
+	bool		truncated = (window < len);
+	size_t		clean_len;
+	char	   *clean;
 	char	   *out;
 	size_t		n = 0;
 	size_t		i;
 
-	if (len > max_len)
+	/*
+	 * Redact before cutting, over enough text that a secret starting within
+	 * the first max_len bytes is seen whole: no secret is shown in part.
+	 */
+	clean = gc_redact(text, window, &clean_len);
+	if (clean_len > max_len)
 	{
-		len = keep_high ? (size_t) pg_mbcliplen(text, (int) len, (int) max_len) : max_len;
+		clean_len = keep_high ?
+			(size_t) pg_mbcliplen(clean, (int) clean_len, (int) max_len) : max_len;
 		truncated = true;
 	}
-	if (keep_high && !pg_verifymbstr(text, (int) len, true))
+	if (keep_high && !pg_verifymbstr(clean, (int) clean_len, true))
 		keep_high = false;
 
-	out = palloc(len + 4);
-	for (i = 0; i < len; i++)
+	out = palloc(clean_len + 4);
+	for (i = 0; i < clean_len; i++)
 	{
-		unsigned char c = (unsigned char) text[i];
+		unsigned char c = (unsigned char) clean[i];
 
 		if (c < 0x20 || c == 0x7f || c == ' ')
 		{
@@ -137,6 +151,7 @@ gc_one_line(const char *text, size_t len, size_t max_len)
 		n += 3;
 	}
 	out[n] = '\0';
+	pfree(clean);
 	return out;
 }
 
@@ -158,55 +173,95 @@ gc_json_string_field(struct json_object *obj, const char *key,
 }
 
 /*
+ * gc_json_string_member
+ *		The string member key of the JSON object obj, whole (it lives as
+ *		long as obj), or NULL when it is absent, empty or not a string.
+ *		Messages quote it through gc_one_line, which redacts before it cuts:
+ *		a copy cut short first could show part of a secret.
+ */
+const char *
+gc_json_string_member(struct json_object *obj, const char *key)
+{
+	struct json_object *field;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
+		!json_object_object_get_ex(obj, key, &field) ||
+		!json_object_is_type(field, json_type_string) ||
+		json_object_get_string_len(field) == 0)
+		return NULL;
+	return json_object_get_string(field);
+}
+
+/*
+ * gc_append_correlation
+ *		", correlation id X" from the ININ-Correlation-Id header, else from
+ *		the body's contextId when given, else ", no correlation id".  Both
+ *		are remote text: they go through gc_one_line.
+ */
+void
+gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
+					  const char *context_id)
+{
+	const char *id = resp->correlation_id ? resp->correlation_id : context_id;
+
+	if (id != NULL && id[0] != '\0')
+		appendStringInfo(buf, ", correlation id %s",
+						 gc_one_line(id, strlen(id), GC_CORRELATION_LEN));
+	else
+		appendStringInfoString(buf, ", no correlation id");
+}
+
+/*
+ * gc_describe_answer
+ *		errdetail text for an answer the caller has read code and message
+ *		from (either may be NULL; code_label names what the code is):
+ *		status, code and message, else the start of the body, and the
+ *		correlation id (context_id when the header is missing).  Every
+ *		remote piece goes through gc_one_line.
+ */
+char *
+gc_describe_answer(const GcHttpResponse *resp, const char *code_label,
+				   const char *code, const char *message, size_t message_len,
+				   const char *context_id)
+{
+	StringInfoData detail;
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "HTTP status %ld", resp->status);
+	if (code != NULL)
+		appendStringInfo(&detail, ", %s \"%s\"", code_label,
+						 gc_one_line(code, strlen(code), GC_CODE_LEN));
+	if (message != NULL)
+		appendStringInfo(&detail, ": %s",
+						 gc_one_line(message, strlen(message), message_len));
+	if (code == NULL && message == NULL && resp->body_len > 0)
+		appendStringInfo(&detail, ", response body begins \"%s\"",
+						 gc_one_line(resp->body, resp->body_len, GC_SNIPPET_LEN));
+	gc_append_correlation(&detail, resp, context_id);
+	return detail.data;
+}
+
+/*
  * gc_describe_response
- *		errdetail text for an API answer: status, Genesys code and message
- *		when the body is a platform error, else the start of the body, and
- *		the correlation id.
+ *		errdetail text for an API answer: gc_describe_answer with the
+ *		Genesys code and message when the body is a platform error.
  */
 char *
 gc_describe_response(const GcHttpResponse *resp)
 {
-	StringInfoData detail;
-	char		code[128] = "";
-	char		message[1024] = "";
-	char		context_id[256] = "";
-	bool		is_platform_error = false;
 	struct json_object *root = NULL;
+	char	   *detail;
 
 	if (resp->body_len > 0 && resp->body_len < 1024 * 1024)
 		root = json_tokener_parse(resp->body);
-	if (root != NULL && json_object_is_type(root, json_type_object))
-	{
-		gc_json_string_field(root, "code", code, sizeof(code));
-		gc_json_string_field(root, "message", message, sizeof(message));
-		gc_json_string_field(root, "contextId", context_id, sizeof(context_id));
-		is_platform_error = (code[0] != '\0' || message[0] != '\0');
-	}
+	detail = gc_describe_answer(resp, "Genesys code",
+								gc_json_string_member(root, "code"),
+								gc_json_string_member(root, "message"),
+								GC_MESSAGE_LEN,
+								gc_json_string_member(root, "contextId"));
 	if (root != NULL)
 		json_object_put(root);
-
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "HTTP status %ld", resp->status);
-	if (is_platform_error)
-	{
-		if (code[0] != '\0')
-			appendStringInfo(&detail, ", Genesys code \"%s\"",
-							 gc_one_line(code, strlen(code), sizeof(code)));
-		if (message[0] != '\0')
-			appendStringInfo(&detail, ": %s",
-							 gc_one_line(message, strlen(message), sizeof(message)));
-	}
-	else if (resp->body_len > 0)
-		appendStringInfo(&detail, ", response body begins \"%s\"",
-						 gc_one_line(resp->body, resp->body_len, GC_SNIPPET_LEN));
-	if (resp->correlation_id != NULL)
-		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
-	else if (context_id[0] != '\0')
-		appendStringInfo(&detail, ", correlation id %s",
-						 gc_one_line(context_id, strlen(context_id), sizeof(context_id)));
-	else
-		appendStringInfoString(&detail, ", no correlation id");
-	return detail.data;
+	return detail;
 }
 
 /*
@@ -223,6 +278,18 @@ gc_response_free(GcHttpResponse *resp)
 	if (resp->correlation_id != NULL)
 		pfree(resp->correlation_id);
 	memset(resp, 0, sizeof(GcHttpResponse));
+}
+
+/*
+ * gc_header_number
+ *		A numeric header value as sent, or "?" when it is anything else: a
+ *		log line never quotes a header that could hold other text.
+ */
+static const char *
+gc_header_number(const char *value)
+{
+	return (value[0] != '\0' && strspn(value, "0123456789.") == strlen(value)) ?
+		value : "?";
 }
 
 /*
@@ -284,20 +351,24 @@ gc_retry_received(GcRetry *retry, const GcHttpAttempt *att)
 			break;
 	}
 	if (att->outcome != GC_HTTP_ANSWERED)
-		elog(DEBUG1, "gc_fdw: %s %s failed: %s",
-			 retry->method, retry->path, att->error);
-	else
+		elog(DEBUG1, "gc_fdw: %s %s failed: %s", retry->method, retry->path,
+			 gc_one_line(att->error, strlen(att->error), sizeof(att->error)));
+	else if (message_level_is_interesting(DEBUG1))
 	{
 		const GcHttpResponse *resp = &att->resp;
 		const GcRateLimitHeaders *rl = &att->ratelimit;
+		StringInfoData line;
 
-		elog(DEBUG1, "gc_fdw: %s %s -> HTTP %ld, %zu bytes in %.3f s, correlation id %s",
+		initStringInfo(&line);
+		gc_append_correlation(&line, resp, NULL);
+		elog(DEBUG1, "gc_fdw: %s %s -> HTTP %ld, %zu bytes in %.3f s%s",
 			 retry->method, retry->path, resp->status, resp->body_len,
-			 resp->elapsed_secs,
-			 resp->correlation_id ? resp->correlation_id : "(none)");
+			 resp->elapsed_secs, line.data);
+		pfree(line.data);
 		if (rl->allowed[0] != '\0')
 			elog(DEBUG2, "gc_fdw: rate limit: %s of %s requests used, window resets in %s s",
-				 rl->count, rl->allowed, rl->reset[0] ? rl->reset : "?");
+				 gc_header_number(rl->count), gc_header_number(rl->allowed),
+				 gc_header_number(rl->reset));
 	}
 	gc_stats_exchange(retry->endpoint,
 					  att->outcome == GC_HTTP_ANSWERED ? att->resp.status : 0,
@@ -360,6 +431,7 @@ gc_report_transport_error(const GcRetry *retry, const GcHttpAttempt *att)
 	bool		timed_out = (att->outcome == GC_HTTP_NET_TIMEOUT);
 	const char *server = retry->conn->server_name;
 	int			attempts = retry->retries + 1;
+	char	   *error = gc_one_line(att->error, strlen(att->error), sizeof(att->error));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -370,8 +442,8 @@ gc_report_transport_error(const GcRetry *retry, const GcHttpAttempt *att)
 					retry->service, retry->method, retry->path),
 			 attempts > 1 ?
 			 errdetail("Gave up after %d attempt(s): %s (URL %s).",
-					   attempts, att->error, retry->url) :
-			 errdetail("%s (URL %s).", att->error, retry->url),
+					   attempts, error, retry->url) :
+			 errdetail("%s (URL %s).", error, retry->url),
 			 timed_out ?
 			 errhint("Raise the request_timeout or connect_timeout option of server \"%s\", or use a smaller page_size.",
 					 server) :

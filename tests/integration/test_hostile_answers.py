@@ -1,0 +1,166 @@
+"""Hostile answers (issue 14): credentials echoed back.
+
+Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
+matrix, docs/security.md) and fails on the code before it: an echoed
+credential was printed as sent.
+
+The cases run in sessions as the fault matrix does (the next query in the
+same session must work), with its helpers and its foreign tables.
+"""
+import base64
+import os
+import re
+import subprocess
+import unittest
+
+import gcfdw
+from test_fault_matrix import SETUP_SQL as MATRIX_SQL
+from test_fault_matrix import EMUCTL, exact_sql, session, truth_row
+
+SECRET = os.environ["GC_EMU_SECRET"]
+CLIENT = os.environ["GC_EMU_CLIENT_ID"]
+BASIC = base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode().rstrip("=")
+# a bearer token as the emulator issues them (secrets.token_urlsafe(32))
+TOKEN_AFTER_BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")
+
+LO, HI = "2024-03-02", "2024-03-04"          # 69 conversations
+
+# the fault matrix's tables (fm_conv10: pages of 10, fm_conv10_seq: one at
+# a time, fm_users, fm_fast_conv: max_retries 1)
+SETUP_SQL = MATRIX_SQL
+
+
+def setUpModule():
+    gcfdw.setup_database()
+    gcfdw.psql(SETUP_SQL)
+
+
+def fault(rule):
+    """A session statement that adds a fault rule (JSON text)."""
+    return "\\! python3 %s fault '%s'" % (EMUCTL, rule)
+
+
+def server_log_path():
+    """The test cluster's server log (pg_virtualenv's cluster "regress")."""
+    out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) >= 7 and cols[1] == "regress":
+            return cols[-1]
+    raise AssertionError("the test cluster's server log was not found (pg_lsclusters)")
+
+
+class HostileAnswers(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        gcfdw.emu_reset()
+
+    def tearDown(self):
+        gcfdw.emu_reset()
+
+    def assert_exact(self, result, expected, what="the query"):
+        self.assertIsNone(result.sqlstate, "%s failed: %r" % (what, result))
+        self.assertEqual(result.text, expected, "%s returned wrong rows" % what)
+
+    def assert_error(self, result, sqlstate, message_start):
+        self.assertIsNotNone(result.sqlstate, "expected an error, got rows: %r" % result)
+        self.assertEqual((result.sqlstate, result.message[:len(message_start)]),
+                         (sqlstate, message_start), repr(result))
+
+    def assert_no_credential(self, text, where):
+        self.assertNotIn(SECRET, text, "the client secret in " + where)
+        self.assertNotIn(BASIC, text, "the Basic credential in " + where)
+        self.assertIsNone(TOKEN_AFTER_BEARER.search(text), "a bearer token in " + where)
+
+    # -- credentials echoed back -------------------------------------------
+
+    def test_echoed_basic_credential_is_redacted(self):
+        """The token endpoint answers 401 with the Authorization header it
+        got (Basic base64(id:secret)): the error quotes the answer with the
+        credential replaced, and so does the server log at debug5."""
+        log_path = server_log_path()
+        log_start = os.path.getsize(log_path)
+        gcfdw.emu_fault({"endpoint": "token", "kind": "echo_credentials"})
+        res = session(exact_sql("fm_conv10", LO, HI), exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[0], "28000", "could not authenticate to Genesys Cloud")
+        self.assertIn('OAuth error "invalid_client": Client authentication failed for '
+                      'Authorization: Basic [redacted]', res[0].detail)
+        self.assert_no_credential(res[0].stderr, "the error")
+        self.assert_exact(res[1], truth_row(LO, HI), "the next query")
+        with open(log_path, errors="replace") as f:
+            f.seek(log_start)
+            logged = f.read()
+        self.assertIn("Authorization: Basic [redacted]", logged,
+                      "the error did not reach the server log")
+        self.assertIn("DEBUG:", logged, "the server log is not at debug5")
+        self.assert_no_credential(logged, "the server log")
+
+    def test_echoed_bearer_token_is_redacted(self):
+        """A page answered 403 quoting the bearer token it was sent with."""
+        log_path = server_log_path()
+        log_start = os.path.getsize(log_path)
+        gcfdw.emu_fault({"endpoint": "details", "kind": "echo_credentials", "status": 403})
+        res = session(exact_sql("fm_conv10", LO, HI), exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[0], "42501", "Genesys Cloud API request failed")
+        self.assertIn("Request refused for Authorization: Bearer [redacted]", res[0].detail)
+        self.assert_no_credential(res[0].stderr, "the error")
+        self.assert_exact(res[1], truth_row(LO, HI), "the next query")
+        with open(log_path, errors="replace") as f:
+            f.seek(log_start)
+            logged = f.read()
+        self.assertIn("Bearer [redacted]", logged)
+        self.assert_no_credential(logged, "the server log")
+
+    def test_echo_of_a_token_replaced_since_is_redacted(self):
+        """Pages 2 to 7 go out together with the first token.  Page 2 draws
+        a 401 (every token revoked) and is sent again with a new one, so the
+        first is wiped; page 3's answer then quotes that first token.  It is
+        redacted all the same: this backend remembers the tokens it held.
+        Every API answer takes 0.3 s, so page 3 has surely arrived (with the
+        first token) before page 2's 401 sends gc_fdw for a second one."""
+        gcfdw.emu_settings({"latency_ms": 300})
+        gcfdw.emu_fault([{"endpoint": "details", "kind": "revoke", "page": 2},
+                         {"endpoint": "details", "kind": "echo_credentials", "status": 403,
+                          "page": 3}])
+        res = session(exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[0], "42501", "Genesys Cloud API request failed")
+        self.assertIn("Authorization: Bearer [redacted]", res[0].detail)
+        self.assert_no_credential(res[0].stderr, "the error")
+        log = gcfdw.emu_log()
+        echo = [e for e in log if e["fault"] == "echo_credentials"]
+        revoked = [e for e in log if e["fault"] == "revoke"]
+        tokens = [e for e in log if e["path"] == "/oauth/token" and e["status"] == 200]
+        self.assertEqual((len(echo), len(revoked), len(tokens)), (1, 1, 2))
+        # page 3 went out while the first token was the only one; the second
+        # was issued after page 2's 401, before page 3's answer was read
+        self.assertLess(echo[0]["time"], tokens[1]["time"])
+        self.assertLess(revoked[0]["end_time"], tokens[1]["time"])
+
+    def test_sync_log_keeps_the_redacted_error(self):
+        """gc_fdw.sync_log stores the error message and detail of a failed
+        chunk: with the token endpoint, then a page, echoing credentials, the
+        stored text holds the marker and no credential."""
+        psql = gcfdw.psql
+        psql("DROP SCHEMA IF EXISTS ha_wh CASCADE; DELETE FROM gc_fdw.sync_state;"
+             " DELETE FROM gc_fdw.sync_log;")
+        errors = []
+        for rule in ({"endpoint": "token", "kind": "echo_credentials"},
+                     {"endpoint": "details", "kind": "echo_credentials", "status": 403,
+                      "count": 0}):
+            gcfdw.emu_reset()
+            gcfdw.emu_fault(rule)
+            proc = psql("SET client_min_messages = warning; CALL gc_fdw.sync_conversations("
+                        "'emu', 'ha_wh', '2024-03-01', '2024-03-02');", check=False)
+            self.assertNotEqual(proc.returncode, 0, "the sync did not fail")
+            self.assert_no_credential(proc.stderr, "the sync's error")
+            errors.append(psql("SELECT error FROM gc_fdw.sync_log WHERE status = 'failed' "
+                               "AND error IS NOT NULL ORDER BY log_id DESC LIMIT 1;").stdout)
+        self.assertIn("Authorization: Basic [redacted]", errors[0])
+        self.assertIn("Authorization: Bearer [redacted]", errors[1])
+        for text in errors:
+            self.assert_no_credential(text, "gc_fdw.sync_log")
+
+
+if __name__ == "__main__":
+    unittest.main()
