@@ -273,7 +273,8 @@ typedef struct GcScanStats
 	int64		pages;			/* result pages parsed */
 	int64		rows_received;	/* JSON rows received, before recheck */
 	int64		duplicates;		/* rows dropped by de-duplication */
-	int64		retries;		/* retried exchanges (429, 5xx, network) */
+	int64		retries;		/* retried exchanges (429, 5xx, network, a
+								 * 2xx answer cut short) */
 	int64		waits_429;		/* 429 answers waited out */
 	double		wait_429_secs;	/* seconds slept for 429 answers */
 	double		backoff_secs;	/* seconds slept for 5xx/network backoff */
@@ -423,6 +424,7 @@ typedef struct GcRetry
 	int			step_429;		/* 429s without Retry-After so far */
 	double		waited;			/* seconds slept before retries */
 	bool		uncertain;		/* a failed attempt may have taken effect */
+	bool		secret_answers; /* token requests: wipe every body freed */
 	GcScanStats scratch;		/* when the caller keeps no statistics */
 } GcRetry;
 

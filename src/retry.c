@@ -8,15 +8,23 @@
  * Owns: one attempt with its progress and statistics (gc_retry_attempt);
  * which outcomes are tried again and how long to wait first
  * (gc_retry_again: a 429 as Retry-After says, else with backoff; a 5xx
- * other than 501 and a transient network failure with exponential backoff
- * and equal jitter; within max_retries and max_retry_after); the wording
- * and SQLSTATE of the errors these rules end in, and of an attempt that
- * brought no usable answer (cancel, body too large, out of memory);
- * interruptible sleep; the text helpers every piece of remote text passes
- * through on its way to a message or a log line (gc_one_line, which
- * redacts secrets first: see redact.c; gc_describe_answer and
- * gc_describe_response, gc_append_correlation) and the JSON string
- * helpers.
+ * other than 501, a transient network failure and a 2xx whose JSON body
+ * ends early with exponential backoff and equal jitter; within max_retries
+ * and max_retry_after); the wording and SQLSTATE of the errors these rules
+ * end in, and of an attempt that brought no usable answer (cancel, body too
+ * large, out of memory); interruptible sleep; the text helpers every piece
+ * of remote text passes through on its way to a message or a log line
+ * (gc_one_line, which redacts secrets first: see redact.c;
+ * gc_describe_answer and gc_describe_response, gc_append_correlation) and
+ * the JSON string helpers.
+ *
+ * Every exchange gc_fdw has with Genesys Cloud answers a JSON document, so
+ * a 2xx answer (but 204) whose body is empty, or stops while a bracket or
+ * a string is still open, is a transient failure: a server or a proxy cut
+ * it short, and the same request answers whole another time.  That is a
+ * framing check (gc_answer_ends_early), not parsing: a body that is not
+ * JSON at all, holds bytes JSON never holds, or is complete and malformed
+ * goes on to the parser, which reports where.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> retry.c.
  * This file calls the transport (http.c), stats.c and progress.c, never
@@ -27,20 +35,23 @@
  *
  * Must not: put a token, the client secret or an Authorization header in
  * any message (a token endpoint answer other than 429/5xx never reaches
- * the wording here: auth.c reports it); quote remote text but through
- * gc_one_line; block uninterruptibly.
+ * the wording here: auth.c reports it; a 2xx token answer is never
+ * quoted); quote remote text but through gc_one_line; block
+ * uninterruptibly.
  *
  * SQLSTATEs raised here:
  *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
  *	  429 or 5xx after the retries, Retry-After too long	FDW_ERROR
+ *	  2xx bodies that end early after the retries		FDW_REPLY_HANDLE
  *	  response body above GC_HTTP_MAX_BODY				PROGRAM_LIMIT_EXCEEDED
  *	  response body that cannot be stored				FDW_OUT_OF_MEMORY
  *	  cancel seen by the transport, not thrown by CHECK_FOR_INTERRUPTS()	QUERY_CANCELED
  *
  * Statistics: every exchange counts in stats->requests (API host) or
  * stats->token_requests (token endpoint) and in gc_fdw.stats(); every
- * retry after a 429, a 5xx or a network failure counts in stats->retries,
- * and its sleep in wait_429_secs (with waits_429) or backoff_secs.
+ * retry after a 429, a 5xx, a network failure or a body that ended early
+ * counts in stats->retries, and its sleep in wait_429_secs (with
+ * waits_429) or backoff_secs.
  *
  *-------------------------------------------------------------------------
  */
@@ -266,13 +277,18 @@ gc_describe_response(const GcHttpResponse *resp)
 
 /*
  * gc_response_free
- *		Release what an attempt palloc'd in resp, and clear it.
+ *		Release what an attempt palloc'd in resp, and clear it; wipe the
+ *		body first when it may hold a token (a token answer cut short).
  */
 static void
-gc_response_free(GcHttpResponse *resp)
+gc_response_free(GcHttpResponse *resp, bool wipe)
 {
 	if (resp->body != NULL)
+	{
+		if (wipe)
+			explicit_bzero(resp->body, resp->body_len);
 		pfree(resp->body);
+	}
 	if (resp->content_type != NULL)
 		pfree(resp->content_type);
 	if (resp->correlation_id != NULL)
@@ -312,6 +328,7 @@ gc_retry_begin(GcRetry *retry, GcConnection *conn, const GcHttpRequest *req,
 	retry->stats = (stats != NULL) ? stats : &retry->scratch;
 	retry->exchanges = req->client_credentials ?
 		&retry->stats->token_requests : &retry->stats->requests;
+	retry->secret_answers = req->client_credentials;
 }
 
 /*
@@ -383,7 +400,7 @@ gc_retry_received(GcRetry *retry, const GcHttpAttempt *att)
 void
 gc_retry_attempt(GcRetry *retry, const GcHttpRequest *req, GcHttpAttempt *att)
 {
-	gc_response_free(&att->resp);
+	gc_response_free(&att->resp, retry->secret_answers);
 	gc_progress_waiting(psprintf("HTTP %s %s", retry->method, retry->path),
 						retry->conn->opts.request_timeout);
 	gc_http_perform(req, att);
@@ -455,6 +472,71 @@ gc_report_transport_error(const GcRetry *retry, const GcHttpAttempt *att)
 }
 
 /*
+ * gc_answer_ends_early
+ *		Whether a 2xx body stops before its JSON document does: empty or
+ *		blank, or a document opened with '{' or '[' whose brackets or last
+ *		string are still open at the end of the body.
+ *
+ * One pass over the bytes, following strings (memchr to each closing quote)
+ * and brackets only; nothing is parsed, and it costs about a quarter of
+ * what parsing the page does (0.3 ms for a details page of 380 kB).  A body that is not JSON at all, holds a byte JSON
+ * text never holds (a NUL, another control character between tokens: it
+ * was rewritten, not cut), or closes its document before the end goes on
+ * to the parser, which says what is wrong and where.  Looking at the last
+ * byte alone would not do: a cut just after an inner '}' ends in '}' too.
+ */
+static bool
+gc_answer_ends_early(const GcHttpResponse *resp)
+{
+	const char *body = resp->body;
+	size_t		len = resp->body_len;
+	size_t		i = 0;
+	int64		depth = 0;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' ||
+					   body[i] == '\r'))
+		i++;
+	if (i == len)
+		return true;
+	if ((body[i] != '{' && body[i] != '[') || memchr(body, '\0', len) != NULL)
+		return false;
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) body[i++];
+
+		if (c == '"')
+		{
+			/* to the closing quote: one after an even run of backslashes */
+			for (;;)
+			{
+				const char *quote = memchr(body + i, '"', len - i);
+				size_t		at;
+				size_t		escapes = 0;
+
+				if (quote == NULL)
+					return true;
+				at = (size_t) (quote - body);
+				i = at + 1;
+				while (escapes < at && body[at - escapes - 1] == '\\')
+					escapes++;
+				if (escapes % 2 == 0)
+					break;
+			}
+		}
+		else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+		{
+			if (--depth == 0)
+				return false;	/* closed: whole, or junk after it */
+		}
+		else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			return false;
+	}
+	return true;
+}
+
+/*
  * gc_retry_after_secs
  *		Seconds a Retry-After value asks for (delta-seconds or HTTP-date),
  *		or -1 when absent or unreadable.
@@ -492,6 +574,29 @@ gc_retry_delay(GcRetry *retry, const GcHttpAttempt *att)
 	{
 		if (!gc_transient_failure(att->outcome) || retry->retries >= max_retries)
 			gc_report_transport_error(retry, att);
+		return gc_backoff_secs(retry->backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
+	}
+	if (resp->status >= 200 && resp->status < 300 && resp->status != 204)
+	{
+		if (!gc_answer_ends_early(resp))
+			return -1;
+		if (retry->retries >= max_retries)
+		{
+			StringInfoData detail;
+
+			/* never the body: a token answer cut short holds a token */
+			initStringInfo(&detail);
+			appendStringInfo(&detail, "Gave up after %d attempt(s); last answer: HTTP status %ld, a body of %zu bytes that ends before its JSON document does",
+							 retry->retries + 1, resp->status, resp->body_len);
+			gc_append_correlation(&detail, resp, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("%s request failed: %s %s",
+							retry->service, retry->method, retry->path),
+					 errdetail("%s.", detail.data),
+					 errhint("Genesys Cloud, or a proxy or load balancer in front of it, cut its answers short; retry later or raise the max_retries option of server \"%s\".",
+							 conn->server_name)));
+		}
 		return gc_backoff_secs(retry->backoff_step++, GC_BACKOFF_5XX_CAP_SECS);
 	}
 	if (resp->status >= 500 && resp->status != 501)
@@ -539,9 +644,10 @@ gc_retry_delay(GcRetry *retry, const GcHttpAttempt *att)
 /*
  * gc_retry_again
  *		After an attempt: when its outcome is retried (a 429, a 5xx other
- *		than 501, a transient network failure), count the retry, wait for it
- *		(interruptibly, shown in the progress view) and return true.  False
- *		for an answer the caller acts on; raises when the rules give up.
+ *		than 501, a transient network failure, a 2xx whose body ends
+ *		early), count the retry, wait for it (interruptibly, shown in the
+ *		progress view) and return true.  False for an answer the caller acts
+ *		on; raises when the rules give up.
  */
 bool
 gc_retry_again(GcRetry *retry, const GcHttpAttempt *att)
@@ -567,7 +673,8 @@ gc_retry_again(GcRetry *retry, const GcHttpAttempt *att)
 	{
 		stats->backoff_secs += delay;
 		gc_stats_retry(retry->endpoint);
-		/* the failed attempt may have been carried out all the same */
+		/* the failed attempt may have been carried out all the same (a 2xx
+		 * cut short surely was) */
 		retry->uncertain = true;
 	}
 	elog(DEBUG1, "gc_fdw: retrying %s %s in %.1f s (retry %d of %d)",
@@ -575,6 +682,9 @@ gc_retry_again(GcRetry *retry, const GcHttpAttempt *att)
 		 retry->conn->opts.max_retries);
 	gc_progress_waiting(network ?
 						psprintf("backoff after a network failure: %s %s",
+								 retry->method, retry->path) :
+						status < 300 ?
+						psprintf("backoff after an answer cut short: %s %s",
 								 retry->method, retry->path) :
 						psprintf("%s after HTTP %ld: %s %s",
 								 status == 429 ? "Retry-After" : "backoff",

@@ -1,8 +1,10 @@
-"""Hostile answers (issue 14): credentials echoed back.
+"""Hostile answers (issue 14): answers cut short and credentials echoed
+back.
 
 Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
-matrix, docs/security.md) and fails on the code before it: an echoed
-credential was printed as sent.
+matrix, docs/security.md) and fails on the code before it: an empty or
+short 200 failed the statement at once, and an echoed credential was
+printed as sent.
 
 The cases run in sessions as the fault matrix does (the next query in the
 same session must work), with its helpers and its foreign tables.
@@ -24,6 +26,7 @@ BASIC = base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode().rstrip(
 TOKEN_AFTER_BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")
 
 LO, HI = "2024-03-02", "2024-03-04"          # 69 conversations
+DETAILS = "/api/v2/analytics/conversations/details/query"
 
 # the fault matrix's tables (fm_conv10: pages of 10, fm_conv10_seq: one at
 # a time, fm_users, fm_fast_conv: max_retries 1)
@@ -38,6 +41,10 @@ def setUpModule():
 def fault(rule):
     """A session statement that adds a fault rule (JSON text)."""
     return "\\! python3 %s fault '%s'" % (EMUCTL, rule)
+
+
+def details_log():
+    return [e for e in gcfdw.emu_log() if e["path"] == DETAILS]
 
 
 def server_log_path():
@@ -72,6 +79,76 @@ class HostileAnswers(unittest.TestCase):
         self.assertNotIn(SECRET, text, "the client secret in " + where)
         self.assertNotIn(BASIC, text, "the Basic credential in " + where)
         self.assertIsNone(TOKEN_AFTER_BEARER.search(text), "a bearer token in " + where)
+
+    # -- 200 answers cut short ---------------------------------------------
+
+    def test_short_200_once_costs_one_retry_and_rows_are_exact(self):
+        """Page 2 answered 200 with half its JSON (Content-Length right, the
+        document cut): the page is asked again, the rows are exact, and the
+        retry shows in gc_fdw.stats() and EXPLAIN ANALYZE.  That half ends
+        just after an inner '}': a look at the last byte alone would take it
+        for a whole page."""
+        short = '{"endpoint": "details", "kind": "short_200", "page": 2}'
+        res = session(
+            "SELECT gc_fdw.stats_reset();",
+            fault(short),
+            exact_sql("fm_conv10_seq", LO, HI),
+            "SELECT 'retries=' || retries FROM gc_fdw.stats() WHERE endpoint = 'POST %s';"
+            % DETAILS,
+            fault(short),
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM fm_conv10_seq "
+            "WHERE conversation_start >= '%s' AND conversation_start < '%s';" % (LO, HI))
+        self.assert_exact(res[2], truth_row(LO, HI), "the scan with one short page")
+        self.assertIn("retries=1", res[3].text)
+        self.assertIsNone(res[5].sqlstate, repr(res[5]))
+        self.assertRegex(res[5].text, r"Retries: 1\b")
+        log = details_log()
+        shorts = [i for i, e in enumerate(log) if e["fault"] == "short_200"]
+        self.assertEqual(len(shorts), 2)
+        for i in shorts:
+            self.assertEqual(log[i]["status"], 200)
+            # the next request asks for the same page again, and gets it whole
+            self.assertEqual(log[i + 1]["body"]["paging"], log[i]["body"]["paging"])
+            self.assertIsNone(log[i + 1]["fault"])
+
+    def test_short_200_every_time_gives_up_after_max_retries(self):
+        """max_retries 1: two short answers, then HV00K naming the cause; no
+        body quoted (a short token answer would hold part of a token)."""
+        res = session(fault('{"endpoint": "details", "kind": "short_200", "size": 20, '
+                            '"count": 0}'),
+                      exact_sql("fm_fast_conv", LO, HI),
+                      "\\! python3 %s clear-faults" % EMUCTL,
+                      exact_sql("fm_fast_conv", LO, HI))
+        self.assert_error(res[1], "HV00K", "Genesys Cloud API request failed: POST " + DETAILS)
+        self.assertRegex(res[1].detail, r"^Gave up after 2 attempt\(s\); last answer: HTTP "
+                         r"status 200, a body of 20 bytes that ends before its JSON document "
+                         r"does, correlation id [0-9a-f-]{36}\.$")
+        self.assertIn("cut its answers short", res[1].hint)
+        self.assertIn('max_retries option of server "fm_fast"', res[1].hint)
+        self.assert_exact(res[3], truth_row(LO, HI), "the next query")
+        self.assertEqual([e["fault"] for e in details_log()][:3],
+                         ["short_200", "short_200", None])
+
+    def test_empty_and_short_token_answers_are_retried(self):
+        """The token answer is a JSON document too: an empty one, then one
+        cut short, then the token; the rows are exact."""
+        gcfdw.emu_fault([{"endpoint": "token", "kind": "empty_200"},
+                         {"endpoint": "token", "kind": "short_200"}])
+        res = session(exact_sql("fm_conv10", LO, HI))
+        self.assert_exact(res[0], truth_row(LO, HI), "the scan")
+        tokens = [(e["status"], e["fault"]) for e in gcfdw.emu_log()
+                  if e["path"] == "/oauth/token"]
+        self.assertEqual(tokens, [(200, "empty_200"), (200, "short_200"), (200, None)])
+
+    def test_cut_body_with_bytes_json_never_holds_still_reaches_the_parser(self):
+        """A body whose end holds a NUL was rewritten, not cut: no retry, the
+        parser's HV00K (malformed), as before."""
+        gcfdw.emu_fault({"endpoint": "details", "kind": "malformed"})
+        res = session(exact_sql("fm_conv10", LO, HI), exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[0], "HV00K", "Genesys Cloud sent a malformed JSON response")
+        self.assertTrue(res[0].detail.startswith("unexpected NUL byte"), res[0].detail)
+        self.assert_exact(res[1], truth_row(LO, HI), "the next query")
+        self.assertEqual([e["fault"] for e in details_log()].count("malformed"), 1)
 
     # -- credentials echoed back -------------------------------------------
 
