@@ -298,7 +298,12 @@ typedef struct GcScanStats
  * ----------------------------------------------------------------
  */
 
-/* Largest response body accepted (the transport stops receiving there) */
+/*
+ * Largest single response body accepted (the transport stops receiving
+ * there): a body is copied into palloc'd memory, which holds less than
+ * 1 GB.  All the bodies a backend receives at once share the budget
+ * gc_fdw.max_response_memory as well (bodies.c).
+ */
 #define GC_HTTP_MAX_BODY		((size_t) 512 * 1024 * 1024)
 
 /*
@@ -329,7 +334,8 @@ typedef enum GcHttpOutcome
 	GC_HTTP_NET_UNTRUSTED,		/* the host's TLS certificate is not trusted */
 	GC_HTTP_NET_PERMANENT,		/* DNS, URL, protocol: would fail again */
 	GC_HTTP_CANCELLED,			/* a cancel or terminate is pending */
-	GC_HTTP_TOO_LARGE,			/* the body passed GC_HTTP_MAX_BODY */
+	GC_HTTP_TOO_LARGE,			/* the body passed GC_HTTP_MAX_BODY, or the
+								 * bodies in flight max_response_memory */
 	GC_HTTP_NO_MEMORY			/* the body could not be stored */
 } GcHttpOutcome;
 
@@ -366,6 +372,10 @@ typedef struct GcHttpAttempt
 	char		retry_after[64];	/* Retry-After as sent, or "" */
 	GcRateLimitHeaders ratelimit;
 	char		error[256];		/* libcurl's words for a network failure */
+	/* GC_HTTP_TOO_LARGE: which limit, and the bytes it counted */
+	bool		over_budget;	/* max_response_memory, not GC_HTTP_MAX_BODY */
+	size_t		received;		/* this body's bytes so far */
+	size_t		in_flight;		/* all bodies' bytes, this one's included */
 } GcHttpAttempt;
 
 /* A request sent and not collected yet: opaque outside http.c */
@@ -388,6 +398,38 @@ extern double gc_http_date_secs(const char *value);
 /* DELETE without raising (abort callbacks); true on a 2xx answer */
 extern bool gc_http_delete_quietly(const char *url, const char *token,
 								   const char *ca_file);
+
+/* ----------------------------------------------------------------
+ * bodies.c: the response body buffers of a backend and their one budget,
+ * gc_fdw.max_response_memory.  Used by http.c only; calls nothing.
+ * ----------------------------------------------------------------
+ */
+
+/* Why a body refused more bytes */
+typedef enum GcBodyRefusal
+{
+	GC_BODY_ACCEPTED,
+	GC_BODY_TOO_LARGE,			/* one body past GC_HTTP_MAX_BODY */
+	GC_BODY_OVER_BUDGET,		/* all bodies past max_response_memory */
+	GC_BODY_NO_MEMORY			/* malloc failed */
+} GcBodyRefusal;
+
+/* A response body being received: a malloc'd buffer counted in the budget */
+typedef struct GcBody
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	GcBodyRefusal refused;
+	size_t		in_flight;		/* when refused: all bodies' bytes with this
+								 * one's growth */
+} GcBody;
+
+extern int	gc_max_response_memory_kb;	/* gc_fdw.max_response_memory */
+extern void gc_body_define_budget(void);
+extern void gc_body_start(GcBody *body);
+extern bool gc_body_append(GcBody *body, const char *data, size_t len);
+extern void gc_body_release(GcBody *body, bool wipe);
 
 /* ----------------------------------------------------------------
  * retry.c: the retry rules shared by API calls (api.c) and the token

@@ -6,13 +6,19 @@
  * Owns the per-backend libcurl multi handle and its transfer slots (reused,
  * so keep-alive connections and TLS sessions survive between requests), the
  * body buffers and the headers captured (correlation id, Retry-After,
- * content type, inin-ratelimit-*), one attempt waited for (gc_http_perform),
- * requests started now and collected later (gc_http_send, gc_http_collect,
- * given up by owner with gc_http_abandon), and the quiet DELETE of abort
- * callbacks.  It reports what an attempt came to (GcHttpAttempt: answered,
- * transient or permanent network failure, cancelled, body too large, out of
- * memory; status, headers, body), and lends libcurl's date parser to the
- * Retry-After rules of retry.c.
+ * content type, inin-ratelimit-*), one attempt waited for
+ * (gc_http_perform), requests started now and collected later
+ * (gc_http_send, gc_http_collect, given up by owner with gc_http_abandon),
+ * and the quiet DELETE of abort callbacks.  It reports what an attempt came
+ * to (GcHttpAttempt: answered, transient or permanent network failure,
+ * cancelled, body too large, out of memory; status, headers, body), and
+ * lends libcurl's date parser to the Retry-After rules of retry.c.
+ *
+ * Memory: bodies are received into GcBody buffers (bodies.c), which share
+ * one budget per backend, gc_fdw.max_response_memory; the write callback
+ * only stops a transfer they refuse, and retry.c words the error once
+ * libcurl has returned.  A body is released (bodies.c frees a grown buffer)
+ * as soon as it has been copied out or given up.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> http.c.
  * This file is the bottom: it calls none of them.
@@ -37,7 +43,6 @@
 
 #include "gc_fdw.h"
 
-#define GC_HTTP_FIRST_BODY		((size_t) 64 * 1024)
 #define GC_HEADER_VALUE_LEN		256
 
 StaticAssertDecl(sizeof(((GcHttpAttempt *) NULL)->error) >= CURL_ERROR_SIZE,
@@ -45,15 +50,11 @@ StaticAssertDecl(sizeof(((GcHttpAttempt *) NULL)->error) >= CURL_ERROR_SIZE,
 
 /*
  * What one transfer received, written only by the libcurl callbacks.  The
- * body buffer is malloc'd, grows as needed and is reused by the slot.
+ * body buffer (bodies.c) is reused by the slot.
  */
 typedef struct GcTransfer
 {
-	char	   *body;
-	size_t		body_len;
-	size_t		body_cap;
-	bool		body_too_large;
-	bool		body_out_of_memory;
+	GcBody		body;
 	char		correlation_id[GC_HEADER_VALUE_LEN];
 	char		retry_after[GC_HEADER_VALUE_LEN];
 	char		content_type[GC_HEADER_VALUE_LEN];
@@ -109,7 +110,8 @@ static bool gc_curl_initialized = false;
 
 /*
  * gc_http_init
- *		Initialise libcurl once per process; called from _PG_init().
+ *		Initialise libcurl and define the body budget's setting, once per
+ *		process; called from _PG_init().
  */
 void
 gc_http_init(void)
@@ -118,6 +120,7 @@ gc_http_init(void)
 
 	if (gc_curl_initialized)
 		return;
+	gc_body_define_budget();
 	rc = curl_global_init(CURL_GLOBAL_ALL);
 	if (rc != CURLE_OK)
 		ereport(ERROR,
@@ -129,8 +132,9 @@ gc_http_init(void)
 
 /*
  * gc_write_callback
- *		libcurl body callback: append to the slot's body buffer.  Returning
- *		less than offered fails the transfer; the flags tell gc_outcome why.
+ *		libcurl body callback: append to the slot's body (bodies.c keeps it
+ *		within the budget).  Returning less than offered fails the transfer;
+ *		body.refused tells gc_outcome why.
  */
 static size_t
 gc_write_callback(char *data, size_t size, size_t nmemb, void *userdata)
@@ -138,31 +142,7 @@ gc_write_callback(char *data, size_t size, size_t nmemb, void *userdata)
 	GcTransfer *xfer = (GcTransfer *) userdata;
 	size_t		len = size * nmemb;
 
-	if (len > GC_HTTP_MAX_BODY - xfer->body_len)
-	{
-		xfer->body_too_large = true;
-		return 0;
-	}
-	if (xfer->body_len + len + 1 > xfer->body_cap)
-	{
-		size_t		new_cap = Max(xfer->body_cap, GC_HTTP_FIRST_BODY);
-		char	   *grown;
-
-		while (new_cap < xfer->body_len + len + 1)
-			new_cap *= 2;
-		new_cap = Min(new_cap, GC_HTTP_MAX_BODY + 1);
-		grown = realloc(xfer->body, new_cap);
-		if (grown == NULL)
-		{
-			xfer->body_out_of_memory = true;
-			return 0;
-		}
-		xfer->body = grown;
-		xfer->body_cap = new_cap;
-	}
-	memcpy(xfer->body + xfer->body_len, data, len);
-	xfer->body_len += len;
-	return len;
+	return gc_body_append(&xfer->body, data, len) ? len : 0;
 }
 
 /*
@@ -303,9 +283,7 @@ gc_slot_prepare(GcSlot *slot, const GcHttpRequest *req, const char *auth_line)
 		slot->headers = grown;
 	}
 
-	xfer->body_len = 0;
-	xfer->body_too_large = false;
-	xfer->body_out_of_memory = false;
+	gc_body_start(&xfer->body);
 	gc_clear_headers(xfer);
 	xfer->curl_error[0] = '\0';
 
@@ -540,8 +518,10 @@ gc_outcome(CURLcode rc, const GcTransfer *xfer)
 		case CURLE_ABORTED_BY_CALLBACK:
 			return GC_HTTP_CANCELLED;
 		case CURLE_WRITE_ERROR:
-			return xfer->body_too_large ? GC_HTTP_TOO_LARGE :
-				xfer->body_out_of_memory ? GC_HTTP_NO_MEMORY : GC_HTTP_NET_PERMANENT;
+			return (xfer->body.refused == GC_BODY_TOO_LARGE ||
+					xfer->body.refused == GC_BODY_OVER_BUDGET) ? GC_HTTP_TOO_LARGE :
+				xfer->body.refused == GC_BODY_NO_MEMORY ? GC_HTTP_NO_MEMORY :
+				GC_HTTP_NET_PERMANENT;
 		default:
 			return GC_HTTP_NET_PERMANENT;
 	}
@@ -586,23 +566,26 @@ gc_slot_finish(GcSlot *slot, GcHttpAttempt *att)
 	{
 		strlcpy(att->error, xfer->curl_error[0] ? xfer->curl_error :
 				curl_easy_strerror(slot->rc), sizeof(att->error));
+		att->over_budget = (xfer->body.refused == GC_BODY_OVER_BUDGET);
+		att->received = xfer->body.len;
+		att->in_flight = xfer->body.in_flight;
+		gc_body_release(&xfer->body, secret_answer);
 		return;
 	}
 
-	resp->body_len = xfer->body_len;
-	resp->body = palloc_extended(xfer->body_len + 1, MCXT_ALLOC_NO_OOM);
-	if (resp->body != NULL && xfer->body_len > 0)
-		memcpy(resp->body, xfer->body, xfer->body_len);
+	resp->body_len = xfer->body.len;
+	resp->body = palloc_extended(xfer->body.len + 1, MCXT_ALLOC_NO_OOM);
+	if (resp->body != NULL && xfer->body.len > 0)
+		memcpy(resp->body, xfer->body.data, xfer->body.len);
 	/* the token endpoint's answer is a secret: leave no copy behind */
-	if (secret_answer && xfer->body_len > 0)
-		explicit_bzero(xfer->body, xfer->body_len);
+	gc_body_release(&xfer->body, secret_answer);
 	if (resp->body == NULL)
 	{
 		memset(resp, 0, sizeof(GcHttpResponse));
 		att->outcome = GC_HTTP_NO_MEMORY;
 		return;
 	}
-	resp->body[xfer->body_len] = '\0';
+	resp->body[resp->body_len] = '\0';
 	if (xfer->content_type[0] != '\0')
 		resp->content_type = pstrdup(xfer->content_type);
 	if (xfer->correlation_id[0] != '\0')
@@ -631,6 +614,7 @@ gc_slot_wait(GcSlot *slot, GcHttpAttempt *att)
 			const char *path = slot->path;
 
 			gc_slot_release(slot, GC_SLOT_FREE);
+			gc_body_release(&slot->xfer.body, slot->client_credentials);
 			gc_http_abandon(owner);
 			CHECK_FOR_INTERRUPTS();
 			ereport(ERROR,
@@ -726,7 +710,10 @@ gc_http_abandon(const void *owner)
 	for (i = 0; i < GC_SLOTS; i++)
 		if (gc_slots[i].state != GC_SLOT_FREE && gc_slots[i].owner == owner &&
 			owner != NULL)
+		{
 			gc_slot_release(&gc_slots[i], GC_SLOT_FREE);
+			gc_body_release(&gc_slots[i].xfer.body, gc_slots[i].client_credentials);
+		}
 }
 
 /*
@@ -772,6 +759,7 @@ gc_http_delete_quietly(const char *url, const char *token, const char *ca_file)
 	curl_easy_reset(quiet.easy);
 	gc_free_headers(quiet.headers);
 	quiet.headers = NULL;
+	gc_body_release(&quiet.xfer.body, false);
 	elog(DEBUG1, "gc_fdw: DELETE of an unfinished analytics job -> %s, HTTP %ld",
 		 rc == CURLE_OK ? "sent" : curl_easy_strerror(rc), status);
 	return rc == CURLE_OK && status >= 200 && status < 300;

@@ -43,7 +43,8 @@
  *	  transport failure (DNS, connect, TLS, timeout)	FDW_UNABLE_TO_ESTABLISH_CONNECTION
  *	  429 or 5xx after the retries, Retry-After too long	FDW_ERROR
  *	  2xx bodies that end early after the retries		FDW_REPLY_HANDLE
- *	  response body above GC_HTTP_MAX_BODY				PROGRAM_LIMIT_EXCEEDED
+ *	  a body above GC_HTTP_MAX_BODY, or bodies in flight above
+ *	  gc_fdw.max_response_memory						PROGRAM_LIMIT_EXCEEDED
  *	  response body that cannot be stored				FDW_OUT_OF_MEMORY
  *	  cancel seen by the transport, not thrown by CHECK_FOR_INTERRUPTS()	QUERY_CANCELED
  *
@@ -297,6 +298,20 @@ gc_response_free(GcHttpResponse *resp, bool wipe)
 }
 
 /*
+ * gc_format_size
+ *		"12.5 MB", "300 kB": a byte count for a message.
+ */
+static char *
+gc_format_size(size_t bytes)
+{
+	if (bytes >= (size_t) 10 * 1024 * 1024)
+		return psprintf("%zu MB", bytes / (1024 * 1024));
+	if (bytes >= (size_t) 1024 * 1024)
+		return psprintf("%.1f MB", bytes / (1024.0 * 1024.0));
+	return psprintf("%zu kB", (bytes + 1023) / 1024);
+}
+
+/*
  * gc_header_number
  *		A numeric header value as sent, or "?" when it is anything else: a
  *		log line never quotes a header that could hold other text.
@@ -306,6 +321,38 @@ gc_header_number(const char *value)
 {
 	return (value[0] != '\0' && strspn(value, "0123456789.") == strlen(value)) ?
 		value : "?";
+}
+
+/*
+ * gc_report_too_large
+ *		ereport an answer the transport stopped receiving: past
+ *		gc_fdw.max_response_memory (all bodies in flight) or past
+ *		GC_HTTP_MAX_BODY (this one).
+ */
+static void
+pg_attribute_noreturn()
+gc_report_too_large(const GcRetry *retry, const GcHttpAttempt *att)
+{
+	if (att->over_budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s responses in flight passed gc_fdw.max_response_memory: %s %s",
+						retry->service, retry->method, retry->path),
+				 errdetail("The response bodies this backend was receiving reached %s (%s of them for this request); gc_fdw.max_response_memory is %s.",
+						   gc_format_size(att->in_flight),
+						   gc_format_size(att->received),
+						   gc_format_size((size_t) gc_max_response_memory_kb * 1024)),
+				 errhint("A superuser can raise gc_fdw.max_response_memory (SET, or ALTER ROLE or ALTER DATABASE ... SET), and a lower concurrency option of the foreign table or server \"%s\" has fewer responses arrive at once. No page of Genesys Cloud comes near that size: a response that grows without end comes from a proxy or a misbehaving host.",
+						 retry->conn->server_name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s response too large: %s %s",
+					retry->service, retry->method, retry->path),
+			 errdetail("One response body may take at most %s; %s had arrived.",
+					   gc_format_size(GC_HTTP_MAX_BODY),
+					   gc_format_size(att->received)),
+			 errhint("No page of Genesys Cloud comes near that size: check that the environment, api_url and login_url options of server \"%s\" name Genesys Cloud; a proxy, or a compressed body that inflates without end, sends such responses.",
+					 retry->conn->server_name)));
 }
 
 /*
@@ -350,13 +397,7 @@ gc_retry_received(GcRetry *retry, const GcHttpAttempt *att)
 							retry->method, retry->path)));
 			break;
 		case GC_HTTP_TOO_LARGE:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("%s response too large: %s %s",
-							retry->service, retry->method, retry->path),
-					 errdetail("The response body exceeds %zu MB.",
-							   GC_HTTP_MAX_BODY / (1024 * 1024)),
-					 errhint("Use a smaller page_size for the foreign table.")));
+			gc_report_too_large(retry, att);
 			break;
 		case GC_HTTP_NO_MEMORY:
 			ereport(ERROR,

@@ -1,10 +1,10 @@
-"""Hostile answers (issue 14): answers cut short and credentials echoed
-back.
+"""Hostile answers (issue 14): answers cut short, credentials echoed back,
+and bodies that inflate without end.
 
 Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
 matrix, docs/security.md) and fails on the code before it: an empty or
-short 200 failed the statement at once, and an echoed credential was
-printed as sent.
+short 200 failed the statement at once, an echoed credential was printed as
+sent, and a compressed body could take 512 MB per page in flight.
 
 The cases run in sessions as the fault matrix does (the next query in the
 same session must work), with its helpers and its foreign tables.
@@ -26,11 +26,17 @@ BASIC = base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode().rstrip(
 TOKEN_AFTER_BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")
 
 LO, HI = "2024-03-02", "2024-03-04"          # 69 conversations
+WIDE_HI = "2024-03-06"                       # 2024-03-02 .. 05: 141 conversations
 DETAILS = "/api/v2/analytics/conversations/details/query"
 
 # the fault matrix's tables (fm_conv10: pages of 10, fm_conv10_seq: one at
 # a time, fm_users, fm_fast_conv: max_retries 1)
 SETUP_SQL = MATRIX_SQL
+
+HWM_SQL = ("SELECT 'hwm=' || substring(pg_read_file('/proc/self/status') "
+           "from 'VmHWM:\\s+(\\d+)');")
+BUDGET_MB = 32
+BOMB_BYTES = 96 * 1024 * 1024     # inflated size of each bombed page
 
 
 def setUpModule():
@@ -55,6 +61,12 @@ def server_log_path():
         if len(cols) >= 7 and cols[1] == "regress":
             return cols[-1]
     raise AssertionError("the test cluster's server log was not found (pg_lsclusters)")
+
+
+def hwm_kb(result):
+    m = re.search(r"hwm=(\d+)", result.text)
+    assert m, result
+    return int(m.group(1))
 
 
 class HostileAnswers(unittest.TestCase):
@@ -237,6 +249,55 @@ class HostileAnswers(unittest.TestCase):
         self.assertIn("Authorization: Bearer [redacted]", errors[1])
         for text in errors:
             self.assert_no_credential(text, "gc_fdw.sync_log")
+
+    # -- one memory budget per backend ---------------------------------------
+
+    def bomb_session(self, table, rule, hi):
+        """Warm up, note VmHWM, read under a gzip bomb with a budget of
+        BUDGET_MB, note VmHWM again, then read without it."""
+        return session(
+            "SET gc_fdw.max_response_memory = '%dMB';" % BUDGET_MB,
+            exact_sql(table, LO, hi),
+            HWM_SQL,
+            fault(rule),
+            exact_sql(table, LO, hi),
+            HWM_SQL,
+            "\\! python3 %s clear-faults" % EMUCTL,
+            exact_sql(table, LO, hi),
+            timeout=180)
+
+    def assert_bomb_contained(self, res, hi):
+        expected = truth_row(LO, hi)
+        self.assert_exact(res[1], expected, "the warm-up")
+        self.assert_error(res[4], "54000", "Genesys Cloud API responses in flight passed "
+                          "gc_fdw.max_response_memory")
+        self.assertRegex(res[4].detail, r"^The response bodies this backend was receiving "
+                         r"reached \d+(\.\d)? [kM]B \(\d+(\.\d)? [kM]B of them for this "
+                         r"request\); gc_fdw.max_response_memory is %d MB\.$" % BUDGET_MB)
+        self.assertIn("raise gc_fdw.max_response_memory", res[4].hint)
+        self.assertNotIn("page_size", res[4].hint)
+        grown_kb = hwm_kb(res[5]) - hwm_kb(res[2])
+        print("\n    peak memory grew by %d kB under a budget of %d MB" % (grown_kb, BUDGET_MB))
+        # the budget, plus what the scan itself and malloc's rounding take
+        self.assertLess(grown_kb, (BUDGET_MB + 16) * 1024,
+                        "the backend's peak memory grew by %d kB under a budget of %d MB"
+                        % (grown_kb, BUDGET_MB))
+        self.assert_exact(res[7], expected, "the next query")
+
+    def test_gzip_bomb_is_stopped_at_the_budget_one_page_at_a_time(self):
+        rule = '{"endpoint": "details", "kind": "gzip_bomb", "size": %d, "count": 0}' % BOMB_BYTES
+        res = self.bomb_session("fm_conv10_seq", rule, HI)
+        self.assert_bomb_contained(res, HI)
+
+    def test_gzip_bomb_is_stopped_at_the_budget_eight_pages_at_a_time(self):
+        """Pages 2 to 9 in flight together, each inflating to 96 MB: all of
+        them together stay within the one budget."""
+        rule = ('{"endpoint": "details", "kind": "gzip_bomb", "size": %d, "after": 1, '
+                '"count": 0}' % BOMB_BYTES)
+        res = self.bomb_session("fm_conv10", rule, WIDE_HI)
+        self.assert_bomb_contained(res, WIDE_HI)
+        bombed = [e for e in details_log() if e["fault"] == "gzip_bomb"]
+        self.assertEqual(len(bombed), 8, "not eight pages in flight")
 
 
 if __name__ == "__main__":
