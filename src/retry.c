@@ -580,21 +580,34 @@ gc_answer_ends_early(const GcHttpResponse *resp)
 /*
  * gc_retry_after_secs
  *		Seconds a Retry-After value asks for (delta-seconds or HTTP-date),
- *		or -1 when absent or unreadable.
+ *		or -1 when absent or unreadable.  Delta-seconds of any length count:
+ *		a number too large for an integer asks for a wait longer than any
+ *		max_retry_after, which is not the same as asking for none.
  */
 static double
 gc_retry_after_secs(const char *value)
 {
-	char	   *end;
-	long		secs;
+	size_t		digits = strspn(value, "0123456789");
 
 	if (value[0] == '\0')
 		return -1;
-	errno = 0;
-	secs = strtol(value, &end, 10);
-	if (end != value && *end == '\0' && errno == 0 && secs >= 0)
-		return (double) secs;
+	if (digits > 0 && value[digits] == '\0')
+		return strtod(value, NULL);
 	return gc_http_date_secs(value);
+}
+
+/*
+ * gc_retry_after_text
+ *		How long a Retry-After value asked to wait, for a message: the
+ *		digits as sent (a double would print 10^20 for 99999999999999999999),
+ *		else the seconds an HTTP-date is away.
+ */
+static char *
+gc_retry_after_text(const char *value, double secs)
+{
+	if (value[0] != '\0' && strspn(value, "0123456789") == strlen(value))
+		return pstrdup(value);
+	return psprintf("%.0f", secs);
 }
 
 /*
@@ -662,8 +675,9 @@ gc_retry_delay(GcRetry *retry, const GcHttpAttempt *att)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("%s request was rate limited: %s %s",
 						retry->service, retry->method, retry->path),
-				 errdetail("Genesys Cloud asked to wait %.0f seconds before retrying, more than max_retry_after (%d seconds); %s.",
-						   asked, conn->opts.max_retry_after,
+				 errdetail("Genesys Cloud asked to wait %s seconds before retrying, more than max_retry_after (%d seconds); %s.",
+						   gc_retry_after_text(att->retry_after, asked),
+						   conn->opts.max_retry_after,
 						   gc_describe_response(resp)),
 				 errhint("Retry later, or raise the max_retry_after option of server \"%s\".",
 						 conn->server_name)));

@@ -1,10 +1,11 @@
 """Hostile answers (issue 14): answers cut short, credentials echoed back,
-and bodies that inflate without end.
+bodies that inflate without end, and a Retry-After no integer holds.
 
 Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
 matrix, docs/security.md) and fails on the code before it: an empty or
 short 200 failed the statement at once, an echoed credential was printed as
-sent, and a compressed body could take 512 MB per page in flight.
+sent, a compressed body could take 512 MB per page in flight, and
+"99999999999999999999" counted as no Retry-After at all.
 
 The cases run in sessions as the fault matrix does (the next query in the
 same session must work), with its helpers and its foreign tables.
@@ -26,6 +27,7 @@ BASIC = base64.b64encode(("%s:%s" % (CLIENT, SECRET)).encode()).decode().rstrip(
 TOKEN_AFTER_BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")
 
 LO, HI = "2024-03-02", "2024-03-04"          # 69 conversations
+DAY_LO, DAY_HI = "2024-03-02", "2024-03-03"  # 41 conversations
 WIDE_HI = "2024-03-06"                       # 2024-03-02 .. 05: 141 conversations
 DETAILS = "/api/v2/analytics/conversations/details/query"
 
@@ -298,6 +300,24 @@ class HostileAnswers(unittest.TestCase):
         self.assert_bomb_contained(res, WIDE_HI)
         bombed = [e for e in details_log() if e["fault"] == "gzip_bomb"]
         self.assertEqual(len(bombed), 8, "not eight pages in flight")
+
+    # -- 429 and Retry-After ---------------------------------------------------
+
+    def test_retry_after_too_large_for_any_integer_is_too_long(self):
+        """Retry-After: 99999999999999999999 asks for a wait longer than
+        max_retry_after: the documented error, at once, not a retry as if no
+        Retry-After had been sent."""
+        res = session(fault('{"endpoint": "details", "kind": "status", "status": 429, '
+                            '"retry_after": "99999999999999999999"}'),
+                      exact_sql("fm_conv10", LO, HI),
+                      exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[1], "HV000", "Genesys Cloud API request was rate limited")
+        self.assertTrue(res[1].detail.startswith(
+            "Genesys Cloud asked to wait 99999999999999999999 seconds before retrying, more "
+            "than max_retry_after ("), res[1].detail)
+        self.assertIn("max_retry_after option", res[1].hint)
+        self.assert_exact(res[2], truth_row(LO, HI), "the next query")
+        self.assertEqual([e["status"] for e in details_log()][:2], [429, 200])
 
 
 if __name__ == "__main__":
