@@ -354,6 +354,8 @@ typedef struct GcHttpRequest
 									 * client id and secret, a form body, an
 									 * answer wiped from the transport */
 	const GcConnection *conn;	/* timeouts, ca_file, credentials */
+	uint32		rate_group;		/* API requests: the OAuth client whose rate
+								 * limit they count against (0: none) */
 } GcHttpRequest;
 
 /* The inin-ratelimit-* headers of an answer as sent, "" when absent */
@@ -372,11 +374,19 @@ typedef struct GcHttpAttempt
 	char		retry_after[64];	/* Retry-After as sent, or "" */
 	GcRateLimitHeaders ratelimit;
 	char		error[256];		/* libcurl's words for a network failure */
+	TimestampTz answered_at;	/* when the transfer ended */
 	/* GC_HTTP_TOO_LARGE: which limit, and the bytes it counted */
 	bool		over_budget;	/* max_response_memory, not GC_HTTP_MAX_BODY */
 	size_t		received;		/* this body's bytes so far */
 	size_t		in_flight;		/* all bodies' bytes, this one's included */
 } GcHttpAttempt;
+
+/* A 429 answer that arrived for a request not collected yet */
+typedef struct GcHttpHeld
+{
+	TimestampTz answered_at;
+	char		retry_after[64];	/* Retry-After as sent, or "" */
+} GcHttpHeld;
 
 /* A request sent and not collected yet: opaque outside http.c */
 typedef struct GcHttpSent GcHttpSent;
@@ -392,6 +402,9 @@ extern GcHttpSent *gc_http_send(const GcHttpRequest *req, const void *owner);
 extern void gc_http_collect(GcHttpSent *sent, GcHttpAttempt *att);
 /* Give up owner's requests not collected (raises nothing) */
 extern void gc_http_abandon(const void *owner);
+/* The 429 answers of rate_group's requests that arrived uncollected */
+extern int	gc_http_uncollected_429(uint32 rate_group, GcHttpHeld *held,
+									int max_held);
 /* Seconds from now until an HTTP-date, -1 when it is not one */
 extern double gc_http_date_secs(const char *value);
 
@@ -498,6 +511,8 @@ extern char *gc_describe_answer(const GcHttpResponse *resp,
 /* ", correlation id X" (or ", no correlation id") for a message */
 extern void gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
 								  const char *context_id);
+/* Seconds a Retry-After value asks for, -1 when absent or unreadable */
+extern double gc_retry_after_secs(const char *value);
 /* A string member of a JSON object, or "" */
 extern void gc_json_string_field(struct json_object *obj, const char *key,
 								 char *dst, size_t dst_size);
@@ -569,7 +584,8 @@ typedef struct GcApiAhead GcApiAhead;
 /*
  * Send now (pacing and the token apply, it counts as a request in stats)
  * and return without waiting; NULL, sending nothing, when the transfer
- * slots are all taken.  Allocated in CurrentMemoryContext, which must
+ * slots are all taken or another request's 429 holds the OAuth client
+ * back (a page asked for later waits for that).  Allocated in CurrentMemoryContext, which must
  * outlive the collect; owner gives it up with gc_api_abandon(owner) (also
  * call that from a reset callback).
  */

@@ -11,8 +11,10 @@
  * (gc_http_send, gc_http_collect, given up by owner with gc_http_abandon),
  * and the quiet DELETE of abort callbacks.  It reports what an attempt came
  * to (GcHttpAttempt: answered, transient or permanent network failure,
- * cancelled, body too large, out of memory; status, headers, body), and
- * lends libcurl's date parser to the Retry-After rules of retry.c.
+ * cancelled, body too large, out of memory; status, headers, body), which
+ * 429 answers arrived for requests not collected yet (for the API policy's
+ * hold-back), and lends libcurl's date parser to the Retry-After rules of
+ * retry.c.
  *
  * Memory: bodies are received into GcBody buffers (bodies.c), which share
  * one budget per backend, gc_fdw.max_response_memory; the write callback
@@ -88,9 +90,11 @@ typedef struct GcSlot
 	const char *method;			/* of the request, for log lines */
 	const char *path;
 	bool		client_credentials; /* the handle holds the client secret */
+	uint32		rate_group;		/* of the request (GcHttpRequest) */
 	CURLcode	rc;				/* when DONE */
 	long		status;
 	double		total_secs;
+	TimestampTz ended_at;
 } GcSlot;
 
 /* A request sent ahead: which slot, and which use of it */
@@ -411,9 +415,11 @@ gc_slot_start(GcSlot *slot, const GcHttpRequest *req)
 	slot->method = req->method;
 	slot->path = req->path;
 	slot->client_credentials = req->client_credentials;
+	slot->rate_group = req->rate_group;
 	slot->rc = CURLE_OK;
 	slot->status = 0;
 	slot->total_secs = 0;
+	slot->ended_at = 0;
 	if (ok && curl_multi_add_handle(gc_multi, slot->easy) == CURLM_OK)
 	{
 		slot->state = GC_SLOT_BUSY;
@@ -450,6 +456,7 @@ gc_multi_step(void)
 		if (slot == NULL || slot->state != GC_SLOT_BUSY)
 			continue;
 		slot->rc = msg->data.result;
+		slot->ended_at = GetCurrentTimestamp();
 		if (slot->rc == CURLE_OK)
 		{
 			curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &slot->status);
@@ -557,6 +564,7 @@ gc_slot_finish(GcSlot *slot, GcHttpAttempt *att)
 
 	memset(att, 0, sizeof(GcHttpAttempt));
 	att->outcome = gc_outcome(slot->rc, xfer);
+	att->answered_at = slot->ended_at;
 	resp->status = slot->status;
 	resp->elapsed_secs = slot->total_secs;
 	/* free first: whatever the caller raises, the slot is not lost */
@@ -714,6 +722,37 @@ gc_http_abandon(const void *owner)
 			gc_slot_release(&gc_slots[i], GC_SLOT_FREE);
 			gc_body_release(&gc_slots[i].xfer.body, gc_slots[i].client_credentials);
 		}
+}
+
+/*
+ * gc_http_uncollected_429
+ *		After letting libcurl move every transfer on (without waiting): the
+ *		429 answers that arrived for requests of rate_group sent and not
+ *		collected yet, at most max_held of them in held.  Returns how many.
+ *		Raises nothing.
+ */
+int
+gc_http_uncollected_429(uint32 rate_group, GcHttpHeld *held, int max_held)
+{
+	int			n = 0;
+	int			i;
+
+	if (gc_multi == NULL || rate_group == 0)
+		return 0;
+	(void) gc_multi_step();
+	for (i = 0; i < GC_SLOTS && n < max_held; i++)
+	{
+		GcSlot	   *slot = &gc_slots[i];
+
+		if (slot->state != GC_SLOT_DONE || slot->rate_group != rate_group ||
+			slot->rc != CURLE_OK || slot->status != 429)
+			continue;
+		held[n].answered_at = slot->ended_at;
+		strlcpy(held[n].retry_after, slot->xfer.retry_after,
+				sizeof(held[n].retry_after));
+		n++;
+	}
+	return n;
 }
 
 /*

@@ -584,7 +584,7 @@ gc_answer_ends_early(const GcHttpResponse *resp)
  *		a number too large for an integer asks for a wait longer than any
  *		max_retry_after, which is not the same as asking for none.
  */
-static double
+double
 gc_retry_after_secs(const char *value)
 {
 	size_t		digits = strspn(value, "0123456789");

@@ -1,11 +1,13 @@
 """Hostile answers (issue 14): answers cut short, credentials echoed back,
-bodies that inflate without end, and a Retry-After no integer holds.
+bodies that inflate without end, a 429 while pages are in flight, and a
+Retry-After no integer holds.
 
 Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
 matrix, docs/security.md) and fails on the code before it: an empty or
 short 200 failed the statement at once, an echoed credential was printed as
-sent, a compressed body could take 512 MB per page in flight, and
-"99999999999999999999" counted as no Retry-After at all.
+sent, a compressed body could take 512 MB per page in flight, pages went
+out during another page's Retry-After, "99999999999999999999" counted as no
+Retry-After at all.
 
 The cases run in sessions as the fault matrix does (the next query in the
 same session must work), with its helpers and its foreign tables.
@@ -32,8 +34,12 @@ WIDE_HI = "2024-03-06"                       # 2024-03-02 .. 05: 141 conversatio
 DETAILS = "/api/v2/analytics/conversations/details/query"
 
 # the fault matrix's tables (fm_conv10: pages of 10, fm_conv10_seq: one at
-# a time, fm_users, fm_fast_conv: max_retries 1)
-SETUP_SQL = MATRIX_SQL
+# a time, fm_users, fm_fast_conv: max_retries 1), and
+SETUP_SQL = MATRIX_SQL + """
+-- five-row pages, four at a time: the 429 hold-back case
+CREATE FOREIGN TABLE ha_conv5_c4 (conversation_id uuid, conversation_start timestamptz)
+  SERVER emu OPTIONS (resource 'conversations', page_size '5', concurrency '4');
+"""
 
 HWM_SQL = ("SELECT 'hwm=' || substring(pg_read_file('/proc/self/status') "
            "from 'VmHWM:\\s+(\\d+)');")
@@ -302,6 +308,29 @@ class HostileAnswers(unittest.TestCase):
         self.assertEqual(len(bombed), 8, "not eight pages in flight")
 
     # -- 429 and Retry-After ---------------------------------------------------
+
+    def test_pages_in_flight_are_held_back_during_another_pages_retry_after(self):
+        """Page 3 draws a 429 with Retry-After 2 at once while pages 2, 4
+        and 5 (sent with it) take 0.5 s: once the 429 has arrived, no request
+        leaves for 2 s, neither page 3 again nor the pages after 5."""
+        gcfdw.emu_fault([{"endpoint": "details", "kind": "status", "status": 429,
+                          "retry_after": "2", "page": 3},
+                         {"endpoint": "details", "kind": "delay", "seconds": 0.5,
+                          "count": 0}])
+        res = session(exact_sql("ha_conv5_c4", DAY_LO, DAY_HI))
+        self.assert_exact(res[0], truth_row(DAY_LO, DAY_HI), "the scan")
+        log = gcfdw.emu_log()
+        limited = [e for e in log if e["status"] == 429]
+        self.assertEqual(len(limited), 1)
+        answered = limited[0]["end_time"]
+        # requests sent with page 3 may land just after its answer
+        during = [(e["body"] or {}).get("paging") for e in log
+                  if answered + 0.1 < e["time"] < answered + 1.95]
+        self.assertEqual(during, [], "requests were sent during the Retry-After wait")
+        again = [e for e in log if e["time"] > answered and e["path"] == DETAILS
+                 and e["body"]["paging"] == limited[0]["body"]["paging"]]
+        self.assertEqual(len(again), 1)
+        self.assertGreaterEqual(again[0]["time"] - answered, 1.95)
 
     def test_retry_after_too_large_for_any_integer_is_too_long(self):
         """Retry-After: 99999999999999999999 asks for a wait longer than
