@@ -25,7 +25,7 @@
  * SQLSTATEs raised here (see retry.c for the network, 429 and 5xx ones):
  *	  401 three times in a row							INVALID_AUTHORIZATION_SPECIFICATION
  *	  403 (missing.permissions, not.authorized)			INSUFFICIENT_PRIVILEGE
- *	  other 4xx, 501									FDW_ERROR
+ *	  other 4xx, 501, a 3xx (never followed)			FDW_ERROR
  *
  * Statistics: the repeat after a 401 is not a retry: auth.c counts the new
  * token in stats->reauths, gc_fdw.stats() a reauth for the endpoint.  Two
@@ -326,6 +326,9 @@ gc_api_report_error(GcConnection *conn, const char *method,
 						conn->server_name);
 	else if (resp->status == 400)
 		hint = pstrdup("Genesys Cloud refused the request built from this query; narrow the WHERE conditions (conversation intervals are limited to 7 days, 31 with filters, and paging to 100000 results) or check the table options.");
+	else if (resp->status >= 300 && resp->status < 400)
+		hint = psprintf("gc_fdw never follows redirects: check that the environment and api_url options of server \"%s\" name the Genesys Cloud API host of your region; a proxy between PostgreSQL and Genesys Cloud may be redirecting.",
+						conn->server_name);
 
 	ereport(ERROR,
 			(errcode(resp->status == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :

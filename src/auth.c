@@ -215,6 +215,7 @@ gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 	char	   *detail;
 	const char *oauth_error = NULL;
 	const char *description = NULL;
+	bool		redirect = (resp->status >= 300 && resp->status < 400);
 	struct json_object *root = NULL;
 
 	if (resp->body_len > 0)
@@ -239,6 +240,9 @@ gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 			 errmsg("could not authenticate to Genesys Cloud as OAuth client \"%s\"",
 					conn->client_id),
 			 errdetail("%s.", detail),
+			 redirect ?
+			 errhint("gc_fdw never follows redirects: check that the environment and login_url options of server \"%s\" name the Genesys Cloud login host of your region; a proxy between PostgreSQL and Genesys Cloud may be redirecting.",
+					 conn->server_name) :
 			 errhint("Check client_id and client_secret in the user mapping for server \"%s\", that its environment or login_url option names the region of the OAuth client, and that the OAuth client uses the Client Credentials grant.",
 					 conn->server_name)));
 }

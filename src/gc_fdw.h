@@ -317,6 +317,8 @@ typedef struct GcHttpResponse
 	size_t		body_len;
 	char	   *content_type;	/* may be NULL */
 	char	   *correlation_id; /* ININ-Correlation-Id, may be NULL */
+	char	   *location;		/* Location of a 3xx answer as sent (not
+								 * sanitized), may be NULL */
 	double		elapsed_secs;
 	bool		retried_uncertain;	/* an earlier attempt failed in a way
 									 * (network, 5xx) that may have let it
@@ -451,7 +453,7 @@ extern void gc_body_release(GcBody *body, bool wipe);
  * ----------------------------------------------------------------
  */
 
-/* Bytes of a non-JSON body quoted in a message */
+/* Bytes of a non-JSON body (or a Location) quoted in a message */
 #define GC_SNIPPET_LEN			200
 /* Bytes of a platform error's code and message, and of a correlation id */
 #define GC_CODE_LEN				128
@@ -511,6 +513,8 @@ extern char *gc_describe_answer(const GcHttpResponse *resp,
 /* ", correlation id X" (or ", no correlation id") for a message */
 extern void gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
 								  const char *context_id);
+/* A 3xx answer's Location for a message: no user, query or secret */
+extern char *gc_describe_location(const char *location);
 /* Seconds a Retry-After value asks for, -1 when absent or unreadable */
 extern double gc_retry_after_secs(const char *value);
 /* A string member of a JSON object, or "" */

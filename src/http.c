@@ -6,7 +6,7 @@
  * Owns the per-backend libcurl multi handle and its transfer slots (reused,
  * so keep-alive connections and TLS sessions survive between requests), the
  * body buffers and the headers captured (correlation id, Retry-After,
- * content type, inin-ratelimit-*), one attempt waited for
+ * content type, Location, inin-ratelimit-*), one attempt waited for
  * (gc_http_perform), requests started now and collected later
  * (gc_http_send, gc_http_collect, given up by owner with gc_http_abandon),
  * and the quiet DELETE of abort callbacks.  It reports what an attempt came
@@ -46,6 +46,9 @@
 #include "gc_fdw.h"
 
 #define GC_HEADER_VALUE_LEN		256
+/* Long enough that a message quoting its start (retry.c) redacts any
+ * secret there whole: see gc_describe_location */
+#define GC_LOCATION_LEN			2048
 
 StaticAssertDecl(sizeof(((GcHttpAttempt *) NULL)->error) >= CURL_ERROR_SIZE,
 				 "GcHttpAttempt.error holds a libcurl error buffer");
@@ -60,6 +63,7 @@ typedef struct GcTransfer
 	char		correlation_id[GC_HEADER_VALUE_LEN];
 	char		retry_after[GC_HEADER_VALUE_LEN];
 	char		content_type[GC_HEADER_VALUE_LEN];
+	char		location[GC_LOCATION_LEN];
 	GcRateLimitHeaders ratelimit;
 	char		curl_error[CURL_ERROR_SIZE];
 } GcTransfer;
@@ -191,6 +195,7 @@ gc_clear_headers(GcTransfer *xfer)
 	xfer->correlation_id[0] = '\0';
 	xfer->retry_after[0] = '\0';
 	xfer->content_type[0] = '\0';
+	xfer->location[0] = '\0';
 	memset(&xfer->ratelimit, 0, sizeof(GcRateLimitHeaders));
 }
 
@@ -216,6 +221,8 @@ gc_header_callback(char *line, size_t size, size_t nitems, void *userdata)
 							xfer->retry_after, sizeof(xfer->retry_after)) ||
 			gc_header_value(line, len, "Content-Type",
 							xfer->content_type, sizeof(xfer->content_type)) ||
+			gc_header_value(line, len, "Location",
+							xfer->location, sizeof(xfer->location)) ||
 			gc_header_value(line, len, "inin-ratelimit-allowed",
 							xfer->ratelimit.allowed, sizeof(xfer->ratelimit.allowed)) ||
 			gc_header_value(line, len, "inin-ratelimit-count",
@@ -598,6 +605,8 @@ gc_slot_finish(GcSlot *slot, GcHttpAttempt *att)
 		resp->content_type = pstrdup(xfer->content_type);
 	if (xfer->correlation_id[0] != '\0')
 		resp->correlation_id = pstrdup(xfer->correlation_id);
+	if (xfer->location[0] != '\0' && resp->status >= 300 && resp->status < 400)
+		resp->location = pstrdup(xfer->location);
 	strlcpy(att->retry_after, xfer->retry_after, sizeof(att->retry_after));
 	att->ratelimit = xfer->ratelimit;
 }

@@ -15,8 +15,8 @@
  * large, out of memory); interruptible sleep; the text helpers every piece
  * of remote text passes through on its way to a message or a log line
  * (gc_one_line, which redacts secrets first: see redact.c;
- * gc_describe_answer and gc_describe_response, gc_append_correlation) and
- * the JSON string helpers.
+ * gc_describe_answer and gc_describe_response, gc_describe_location,
+ * gc_append_correlation) and the JSON string helpers.
  *
  * Every exchange gc_fdw has with Genesys Cloud answers a JSON document, so
  * a 2xx answer (but 204) whose body is empty, or stops while a bracket or
@@ -224,12 +224,50 @@ gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
 }
 
 /*
+ * gc_describe_location
+ *		A 3xx answer's Location header for a message: scheme, host and path
+ *		only (user information, query string and fragment are dropped, as
+ *		they can carry credentials), on one line, secrets redacted, cut at
+ *		GC_SNIPPET_LEN bytes.
+ */
+char *
+gc_describe_location(const char *location)
+{
+	StringInfoData kept;
+	const char *rest = location;
+	const char *scheme_end = strstr(location, "://");
+	size_t		path_len;
+
+	initStringInfo(&kept);
+	if (scheme_end != NULL && strcspn(location, "/?#") > (size_t) (scheme_end - location))
+	{
+		const char *host = scheme_end + 3;
+		const char *host_end = host + strcspn(host, "/?#");
+		const char *at;
+
+		appendBinaryStringInfo(&kept, location, (int) (host - location));
+		/* user:password@ before the host is dropped */
+		for (at = host_end; at > host && at[-1] != '@'; at--)
+			;
+		host = (at > host) ? at : host;
+		appendBinaryStringInfo(&kept, host, (int) (host_end - host));
+		rest = host_end;
+	}
+	path_len = strcspn(rest, "?#");
+	appendBinaryStringInfo(&kept, rest, (int) path_len);
+	if (rest[path_len] != '\0')
+		appendStringInfoString(&kept, " (query string not shown)");
+	return gc_one_line(kept.data, (size_t) kept.len, GC_SNIPPET_LEN);
+}
+
+/*
  * gc_describe_answer
  *		errdetail text for an answer the caller has read code and message
  *		from (either may be NULL; code_label names what the code is):
- *		status, code and message, else the start of the body, and the
- *		correlation id (context_id when the header is missing).  Every
- *		remote piece goes through gc_one_line.
+ *		status, the Location of a 3xx, code and message, else the start of
+ *		the body (not for a 3xx: its page repeats the Location, query string
+ *		included), and the correlation id (context_id when the header is
+ *		missing).  Every remote piece goes through gc_one_line.
  */
 char *
 gc_describe_answer(const GcHttpResponse *resp, const char *code_label,
@@ -240,13 +278,17 @@ gc_describe_answer(const GcHttpResponse *resp, const char *code_label,
 
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "HTTP status %ld", resp->status);
+	if (resp->location != NULL)
+		appendStringInfo(&detail, ", Location \"%s\"",
+						 gc_describe_location(resp->location));
 	if (code != NULL)
 		appendStringInfo(&detail, ", %s \"%s\"", code_label,
 						 gc_one_line(code, strlen(code), GC_CODE_LEN));
 	if (message != NULL)
 		appendStringInfo(&detail, ": %s",
 						 gc_one_line(message, strlen(message), message_len));
-	if (code == NULL && message == NULL && resp->body_len > 0)
+	if (code == NULL && message == NULL && resp->body_len > 0 &&
+		!(resp->status >= 300 && resp->status < 400))
 		appendStringInfo(&detail, ", response body begins \"%s\"",
 						 gc_one_line(resp->body, resp->body_len, GC_SNIPPET_LEN));
 	gc_append_correlation(&detail, resp, context_id);
@@ -294,6 +336,8 @@ gc_response_free(GcHttpResponse *resp, bool wipe)
 		pfree(resp->content_type);
 	if (resp->correlation_id != NULL)
 		pfree(resp->correlation_id);
+	if (resp->location != NULL)
+		pfree(resp->location);
 	memset(resp, 0, sizeof(GcHttpResponse));
 }
 

@@ -1,13 +1,13 @@
 """Hostile answers (issue 14): answers cut short, credentials echoed back,
-bodies that inflate without end, a 429 while pages are in flight, and a
-Retry-After no integer holds.
+bodies that inflate without end, a 429 while pages are in flight, a
+Retry-After no integer holds, and redirects.
 
 Each case states the behaviour gc_fdw promises (docs/reliability.md's fault
 matrix, docs/security.md) and fails on the code before it: an empty or
 short 200 failed the statement at once, an echoed credential was printed as
 sent, a compressed body could take 512 MB per page in flight, pages went
 out during another page's Retry-After, "99999999999999999999" counted as no
-Retry-After at all.
+Retry-After at all, and a redirect was "HTTP status 302" with nothing else.
 
 The cases run in sessions as the fault matrix does (the next query in the
 same session must work), with its helpers and its foreign tables.
@@ -307,7 +307,7 @@ class HostileAnswers(unittest.TestCase):
         bombed = [e for e in details_log() if e["fault"] == "gzip_bomb"]
         self.assertEqual(len(bombed), 8, "not eight pages in flight")
 
-    # -- 429 and Retry-After ---------------------------------------------------
+    # -- 429, Retry-After, redirects -------------------------------------------
 
     def test_pages_in_flight_are_held_back_during_another_pages_retry_after(self):
         """Page 3 draws a 429 with Retry-After 2 at once while pages 2, 4
@@ -347,6 +347,43 @@ class HostileAnswers(unittest.TestCase):
         self.assertIn("max_retry_after option", res[1].hint)
         self.assert_exact(res[2], truth_row(LO, HI), "the next query")
         self.assertEqual([e["status"] for e in details_log()][:2], [429, 200])
+
+    def test_redirects_name_their_location_and_are_never_followed(self):
+        """A 302 from the API host names its Location (no user, query string
+        or secret) with a hint; a 307 from the login host too."""
+        location = "https://someone:pw@proxy.example.invalid/%s/login?next=%s" % (SECRET, SECRET)
+        res = session(
+            fault('{"endpoint": "details", "kind": "redirect", "location": "%s"}' % location),
+            exact_sql("fm_conv10", LO, HI),
+            fault('{"endpoint": "users", "kind": "redirect"}'),
+            "SELECT count(*) FROM fm_users;",
+            exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[1], "HV000", "Genesys Cloud API request failed")
+        self.assertEqual(res[1].detail[:res[1].detail.index(", correlation id")],
+                         'HTTP status 302, Location "https://proxy.example.invalid/[redacted]/'
+                         'login (query string not shown)"')
+        self.assertIn("never follows redirects", res[1].hint)
+        self.assertIn('api_url options of server "emu"', res[1].hint)
+        self.assert_no_credential(res[1].stderr, "the error")
+        self.assertNotIn("someone", res[1].stderr)
+        self.assert_error(res[3], "HV000", "Genesys Cloud API request failed")
+        self.assertIn('Location "https://api.example.invalid/api/v2/users (query string not '
+                      'shown)"', res[3].detail)
+        self.assert_exact(res[4], truth_row(LO, HI), "the next query")
+        # a new session: its first request is the token's
+        gcfdw.emu_fault({"endpoint": "token", "kind": "redirect", "status": 307})
+        res = session(exact_sql("fm_conv10", LO, HI), exact_sql("fm_conv10", LO, HI))
+        self.assert_error(res[0], "28000", "could not authenticate to Genesys Cloud")
+        self.assertTrue(res[0].detail.startswith(
+            'HTTP status 307, Location "https://api.example.invalid/oauth/token"'),
+            res[0].detail)
+        self.assertIn("never follows redirects", res[0].hint)
+        self.assertIn('login_url options of server "emu"', res[0].hint)
+        self.assert_exact(res[1], truth_row(LO, HI), "the next query")
+        # a redirect is not retried either: the first session's token, then
+        # one token request refused, then the next query's
+        self.assertEqual([e["status"] for e in gcfdw.emu_log() if e["path"] == "/oauth/token"],
+                         [200, 307, 200])
 
 
 if __name__ == "__main__":
