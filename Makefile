@@ -36,7 +36,7 @@ DATA = gc_fdw--1.0.sql gc_fdw--1.0--1.1.sql
 PGFILEDESC = "gc_fdw - foreign data wrapper for Genesys Cloud CX"
 
 # pg_regress suites (run by tests/run-tests.sh with the emulator up)
-REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync directory joins
+REGRESS = options users conversations model pushdown jobs errors faults concurrency json modify security sync directory joins user_status
 REGRESS_OPTS = --inputdir=. --outputdir=tests/results
 
 # libcurl and json-c, found with pkg-config (curl-config as a fallback)

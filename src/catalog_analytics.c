@@ -250,6 +250,7 @@ static const GcApiDef user_details_api = {
 	.default_page_size = 100,
 	.max_page_size = 100,
 	.interval_on_rows = true,
+	.short_pages = true,
 	.interval_field = "startTime",
 	.interval_column = "start_time",
 	.interval_end_field = "endTime",

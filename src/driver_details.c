@@ -270,7 +270,8 @@ repeats_previous_page(GcScan *scan, DetailsRead *read, GcPage *page)
  *		Whether the page just read ends its window, without trusting the
  *		requested page size: a page past the end has no objects; a short
  *		page ends the window only once the window has returned totalHits
- *		objects (totalHits is approximate: when in doubt, ask once more).
+ *		objects (totalHits is approximate: when in doubt, ask once more),
+ *		and never where short pages are the API's habit (user details).
  */
 static bool
 is_last_page(GcScan *scan, DetailsRead *read, GcPage *page, int rows)
@@ -279,7 +280,8 @@ is_last_page(GcScan *scan, DetailsRead *read, GcPage *page, int rows)
 
 	if (rows == 0)
 		return true;
-	if (rows >= scan->opts.page_size)
+	/* where short pages are the API's habit, only an empty one ends */
+	if (rows >= scan->opts.page_size || scan->api->short_pages)
 		return false;
 	total = gc_page_string(page, "totalHits");
 	return total != NULL && read->window_rows >= strtoll(total, NULL, 10);
@@ -374,7 +376,7 @@ details_next_page(GcScan *scan)
 	rows = gc_scan_use_page(scan, page);
 	if (!shifted)
 		read->window_rows += rows;
-	if (rows > 0 && read->short_page)
+	if (rows > 0 && read->short_page && !api->short_pages)
 		read->skipped = true;
 	if (rows > 0 && rows < scan->opts.page_size)
 		read->short_page = true;

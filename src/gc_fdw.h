@@ -165,6 +165,8 @@ struct GcApiDef
 									 * reads the records overlapping an
 									 * interval; or NULL */
 	const char *order_by;		/* orderBy of the query, or NULL */
+	bool		short_pages;	/* pages may be short without data moving:
+								 * a short page is no sign of late arrivals */
 	const char *jobs_path;		/* async jobs of the same query, or NULL */
 	const char *lookup_path;	/* GET by id list, or NULL */
 	const GcPushableDef *pushables; /* terminated by a NULL field */

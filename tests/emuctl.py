@@ -21,15 +21,18 @@ Subcommands:
                               number of logged requests matching
   log-json                    the raw request log
   log-summary                 one line per request: METHOD PATH?QUERY STATUS FAULT
-  log-intervals               one line per details query: INTERVAL page N size N -> STATUS
-  log-bodies                  one line per details query: its JSON body, keys sorted
+  log-intervals [--endpoint E]  one line per details query (E details, the default, or
+                              userdetails): INTERVAL page N size N -> STATUS
+  log-bodies [--endpoint E]   one line per details query (E as above): its JSON body,
+                              keys sorted
   log-patches                 one line per PATCH /api/v2/users/{id}:
                               PATH fields=A,B version=N -> STATUS
   waits                       per 429 answer: whole seconds until the next request
   csv TABLE                   the dataset as CSV with a header: users, conversations,
                               or a directory table (queues, queue_members,
                               wrapup_codes, divisions, groups, skills, languages,
-                              locations, presence_definitions)
+                              locations, presence_definitions), or agent status
+                              history (user_presence, user_routing_status)
 """
 
 import argparse
@@ -122,6 +125,13 @@ CSV_TABLES = {
         ("deactivated", "deactivated"), ("primary", "primary"),
         ("labels", lambda r: json.dumps(r.get("languageLabels"), sort_keys=True,
                                         ensure_ascii=False))]),
+    "user_presence": ("user_presence", [
+        ("user_id", "userId"), ("start_time", "startTime"), ("end_time", "endTime"),
+        ("system_presence", "systemPresence"),
+        ("organization_presence_id", "organizationPresenceId")]),
+    "user_routing_status": ("user_routing_status", [
+        ("user_id", "userId"), ("start_time", "startTime"), ("end_time", "endTime"),
+        ("routing_status", "routingStatus")]),
 }
 # csv.writer leaves an empty string unquoted, which COPY reads as NULL: it
 # goes out as this marker and is then written "" (an empty string)
@@ -262,8 +272,9 @@ def main(argv=None):
     p.add_argument("--fault")
     sub.add_parser("log-json")
     sub.add_parser("log-summary")
-    sub.add_parser("log-intervals")
-    sub.add_parser("log-bodies")
+    for name in ("log-intervals", "log-bodies"):
+        p = sub.add_parser(name)
+        p.add_argument("--endpoint", choices=["details", "userdetails"], default="details")
     sub.add_parser("log-patches")
     sub.add_parser("waits")
     p = sub.add_parser("csv")
@@ -303,7 +314,7 @@ def main(argv=None):
                                      e.get("fault") or "-"))
     elif a.cmd == "log-bodies":
         for e in call(url, "GET", "/__emu/log"):
-            if endpoint_class(e["path"]) == "details" and e.get("body"):
+            if endpoint_class(e["path"]) == a.endpoint and e.get("body"):
                 body = dict(e["body"])
                 print(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     elif a.cmd == "log-patches":
@@ -317,7 +328,7 @@ def main(argv=None):
     elif a.cmd == "log-intervals":
         for e in call(url, "GET", "/__emu/log"):
             body = e.get("body") or {}
-            if endpoint_class(e["path"]) != "details" or "interval" not in body:
+            if endpoint_class(e["path"]) != a.endpoint or "interval" not in body:
                 continue
             paging = body.get("paging") or {}
             print("%s page %s size %s -> %s" % (body["interval"], paging.get("pageNumber"),

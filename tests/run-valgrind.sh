@@ -43,6 +43,12 @@ CREATE SERVER emu_jobs FOREIGN DATA WRAPPER gc_fdw
 CREATE USER MAPPING FOR CURRENT_USER SERVER emu_jobs OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
 CREATE SCHEMA gj;
 IMPORT FOREIGN SCHEMA genesys FROM SERVER emu_jobs INTO gj;
+-- mode 'auto' over a range past the jobs' availability date: two legs
+CREATE SERVER emu_auto FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (api_url :'emu_url', login_url :'emu_url', mode 'auto', jobs_min_days '5', jobs_poll_interval '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER emu_auto OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
+CREATE SCHEMA ga;
+IMPORT FOREIGN SCHEMA genesys LIMIT TO (conversations) FROM SERVER emu_auto INTO ga;
 SQL
 # faults fire in order as the script below reaches them
 python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "status", "status": 500},
@@ -72,6 +78,12 @@ SELECT conversation_start FROM g.conversations WHERE conversation_start >= '2024
 SELECT count(*) FROM g.participants p JOIN g.users u ON u.id = p.user_id WHERE p.conversation_id IN (SELECT conversation_id FROM g.conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-05 02:00');
 SELECT count(*) FROM gj.participant_attributes WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-08';
 SELECT count(*) FROM gj.conversations WHERE conversation_start >= '2024-03-12' AND conversation_start < '2024-03-15' LIMIT 1;
+SELECT count(*), count(s.segment_type), count(DISTINCT p.participant_id) FROM g.conversations c JOIN g.participants p ON p.conversation_id = c.conversation_id JOIN g.segments s ON s.conversation_id = p.conversation_id AND s.participant_id = p.participant_id WHERE c.conversation_start >= '2024-03-04' AND c.conversation_start < '2024-03-06';
+SELECT count(*), count(a.name) FROM g.conversations c LEFT JOIN g.participant_attributes a USING (conversation_id) WHERE c.conversation_start >= '2024-03-04' AND c.conversation_start < '2024-03-06';
+SELECT count(*), count(DISTINCT queue_id), sum(length(raw::text)) > 0 FROM g.queue_members;
+SELECT count(*), count(DISTINCT q.id) FROM g.segments s CROSS JOIN LATERAL (SELECT * FROM g.queues q WHERE q.id = s.queue_id OFFSET 0) q WHERE s.conversation_start >= '2024-03-05' AND s.conversation_start < '2024-03-06';
+SELECT count(*) FROM g.users WHERE state = 'ACTIVE';
+SELECT count(*), count(DISTINCT conversation_id) FROM ga.conversations WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-03-22';
 CALL gc_fdw.sync_conversations('emu', 'wh', '2024-03-01', '2024-03-09');
 CALL gc_fdw.sync_conversations('emu', 'wh', until => '2024-03-09', lookback => '8 days');
 CALL gc_fdw.sync_users('emu', 'wh');

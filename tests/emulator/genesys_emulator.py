@@ -7,8 +7,8 @@ it, and keeps the names other tests import from it (Dataset, huge_text).
 
 Usage:
     python3 tests/emulator/genesys_emulator.py --port 0 --port-file F \
-        [--client ID:SECRET ...] [--seed N] [--scale N] [--tls-cert PEM --tls-key PEM]
-        [--page-cache-mb N]
+        [--client ID:SECRET ...] [--seed N] [--scale N] [--directory-scale N]
+        [--tls-cert PEM --tls-key PEM] [--page-cache-mb N]
 """
 
 import os

@@ -194,3 +194,69 @@ class TestDirectoryThroughTheSDK(unittest.TestCase):
         got = sdk("call", {"api": "AuthorizationApi", "method": "getAuthorizationDivisions",
                            "opts": {"name": "Sales", "pageSize": 100}})
         self.assertEqual([d["name"] for d in got["entities"]], ["Sales EU"])
+
+
+DAY5 = "2024-03-05T00:00:00Z/2024-03-06T00:00:00Z"
+
+
+def status_truth(lo, hi):
+    """userId -> {primaryPresence, routingStatus} records overlapping [lo, hi)
+    (ISO texts), from /__emu/dataset, as an AnalyticsUserDetail holds them."""
+    out = {}
+    for kind, table in (("primaryPresence", "user_presence"),
+                        ("routingStatus", "user_routing_status")):
+        for r in ctl("GET", "/__emu/dataset/" + table):
+            if r["startTime"] < hi and ("endTime" not in r or r["endTime"] > lo):
+                rec = {k: v for k, v in r.items() if k != "userId"}
+                out.setdefault(r["userId"], {"userId": r["userId"]}).setdefault(kind, []).append(rec)
+    return out
+
+
+class TestUserDetailsThroughTheSDK(unittest.TestCase):
+    """Agent status history with AnalyticsApi's own methods, as the truth."""
+
+    def setUp(self):
+        ctl("POST", "/__emu/reset")
+
+    def test_query_paged_to_an_empty_page(self):
+        got = sdk("query", {"api": "AnalyticsApi", "method": "postAnalyticsUsersDetailsQuery",
+                            "body": {"interval": DAY5, "paging": {"pageSize": 25}},
+                            "rowsKey": "userDetails"})
+        truth = status_truth("2024-03-05T00:00:00.000Z", "2024-03-06T00:00:00.000Z")
+        self.assertEqual(got["rows"], [truth[u] for u in sorted(truth)])
+        self.assertEqual(got["totalHits"], len(truth))
+        # short pages: more pages than the users fill, then the empty one
+        self.assertGreater(got["pages"], -(-len(truth) // 25) + 1)
+
+    def test_query_with_filters(self):
+        body = {"interval": "2024-03-04T00:00:00Z/2024-03-11T00:00:00Z",
+                "routingStatusFilters": [{"type": "or", "predicates": [
+                    {"type": "dimension", "dimension": "routingStatus", "operator": "matches",
+                     "value": "INTERACTING"}]}],
+                "order": "desc", "paging": {"pageSize": 50}}
+        got = sdk("query", {"api": "AnalyticsApi", "method": "postAnalyticsUsersDetailsQuery",
+                            "body": body, "rowsKey": "userDetails"})
+        truth = status_truth("2024-03-04T00:00:00.000Z", "2024-03-11T00:00:00.000Z")
+        want = []
+        for uid in sorted(truth, reverse=True):
+            routing = [r for r in truth[uid].get("routingStatus", [])
+                       if r["routingStatus"] == "INTERACTING"]
+            if routing:
+                want.append(dict(truth[uid], routingStatus=routing))
+        self.assertEqual(got["rows"], want)
+        self.assertTrue(want)
+
+    def test_job_submitted_polled_and_paged_by_cursor(self):
+        body = {"interval": "2024-03-01T00:00:00Z/2024-04-10T00:00:00Z"}    # 40 days
+        got = sdk("job", {"api": "AnalyticsApi", "submit": "postAnalyticsUsersDetailsJobs",
+                          "status": "getAnalyticsUsersDetailsJob",
+                          "results": "getAnalyticsUsersDetailsJobResults",
+                          "body": body, "pageSize": 60, "rowsKey": "userDetails"})
+        truth = status_truth("2024-03-01T00:00:00.000Z", "2024-04-10T00:00:00.000Z")
+        self.assertEqual(got["rows"], [truth[u] for u in sorted(truth)])
+        self.assertEqual(got["states"], ["QUEUED", "PENDING", "FULFILLED"])
+        self.assertEqual(got["pages"], -(-len(truth) // 60))
+        self.assertEqual(got["dataAvailabilityDate"], "2024-03-20T00:00:00.000Z")
+        got = sdk("call", {"api": "AnalyticsApi",
+                           "method": "getAnalyticsUsersDetailsJobsAvailability"})
+        self.assertEqual(got, {"dataAvailabilityDate": "2024-03-20T00:00:00.000Z"})

@@ -10,6 +10,7 @@ or hand out a secret or a token.
 
 import json
 
+from . import user_details
 from .directory_data import TABLES as DIRECTORY_TABLES
 from .exchange import Reply
 from .faults import check_rule
@@ -70,10 +71,12 @@ def control(st, method, path, query, raw):
             bad = [k for k in body if k not in DEFAULT_SETTINGS]
             if bad:
                 return Reply(400, {"error": "unknown settings: %s" % ", ".join(bad)})
-            for key in ("patch_conflict_every", "job_results_cap"):
+            for key in ("patch_conflict_every", "job_results_cap", "user_details_gaps"):
                 n = body.get(key, 0)
                 if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     return Reply(400, {"error": "%s must be an integer >= 0" % key})
+            if body.get("user_details_gaps", 0) > 100:
+                return Reply(400, {"error": "user_details_gaps is a percentage: 0 to 100"})
             fs = body.get("fault_seed", 0)
             if not isinstance(fs, int) or isinstance(fs, bool):
                 return Reply(400, {"error": "fault_seed must be an integer"})
@@ -108,4 +111,6 @@ def control(st, method, path, query, raw):
     if table in DIRECTORY_TABLES:
         ds = st.dataset
         return Reply(200, ds.directory.truth(ds, table))
+    if table in ("user_presence", "user_routing_status"):
+        return Reply(200, user_details.truth(st.dataset, table))
     return Reply(404, {"error": "unknown control endpoint %s %s" % (method, path)})

@@ -2,8 +2,10 @@
 
 Owns: generating the users and conversations from the seed (the same seed
 gives the same ids and the same JSON, byte for byte), rendering a user as
-GET /api/v2/users does, and the dataset entries ({meta, full, plain}) that
-queries, lookups and job results read.
+GET /api/v2/users does, the dataset entries ({meta, full, plain}) that
+queries, lookups and job results read, and one dataset version: its
+directory (directory_data.py) and agent status history
+(agent_status_data.py) beside them, forked together.
 
 Must not: change a published dataset (mutations.py works on a fork), draw
 anything else from the conversations' random stream (new data takes random
@@ -16,6 +18,7 @@ import random
 import unicodedata
 import uuid
 
+from .agent_status_data import AgentStatus
 from .directory_data import Directory
 from .pages import ServeCache
 from .wire import DAY_MS, epoch_ms, iso_ms, parse_iso
@@ -80,7 +83,8 @@ def phone(rng):
 
 
 class Dataset:
-    """The deterministic users and conversations served by the emulator."""
+    """The deterministic users and conversations served by the emulator,
+    with the directory and the agent status history built from them."""
 
     def __init__(self, seed=42, scale=1, directory_scale=1):
         self.seed = seed
@@ -102,6 +106,7 @@ class Dataset:
         self.conv_by_id = {c["meta"]["id"]: c for c in self.conversations}
         self.wrapup_names = WRAPUP_NAMES
         self.directory = Directory(self, directory_scale)
+        self.agent_status = AgentStatus(self, self.directory.tables["presence_definitions"])
         self.added = 0                # conversations added by /__emu/mutate
         self.cache = ServeCache(self)
 
@@ -119,6 +124,7 @@ class Dataset:
         ds.conversations = list(self.conversations)
         ds.conv_by_id = dict(self.conv_by_id)
         ds.directory = self.directory.fork()
+        ds.agent_status = self.agent_status.fork()
         # rendered pages and hit lists describe self, not the fork that is
         # about to change: the fork starts with empty ones
         ds.cache = ServeCache(ds)

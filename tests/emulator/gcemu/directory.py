@@ -160,7 +160,7 @@ def list_members(call, queue_id):
     rows = []
     for m in directory.members[queue_id]:
         u = ds.users_by_id.get(m["userId"])
-        status = directory.status.get(m["userId"], {})
+        status = ds.agent_status.current(m["userId"])
         if (u is None or (joined and m["joined"] != (joined == "true"))
                 or (member_by and m["memberBy"] != member_by)
                 or (statuses and status.get("routing") not in statuses)

@@ -85,7 +85,7 @@ MEDIA_SETTINGS = ("call", "callback", "chat", "email", "message")
 # when directory entities were created and last changed: before the conversations
 CREATED_FROM = epoch_ms(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
 MODIFIED_UNTIL = epoch_ms(dt.datetime(2024, 2, 28, tzinfo=dt.timezone.utc))
-# "now" for the directory: the dataset's end (queue members' status, renames)
+# "now" for the directory: the dataset's end (renames)
 DATASET_END = epoch_ms(dt.datetime(2024, 3, 22, tzinfo=dt.timezone.utc))
 # the tables, in the order /__emu/health and emuctl list them
 TABLES = ("divisions", "queues", "queue_members", "wrapup_codes", "groups", "skills",
@@ -130,8 +130,8 @@ class Directory:
     tables maps each listing to its entities, rendered as the API does
     (queue members are kept as records and rendered per request, since
     they embed the user, who can change); members maps a queue id to its
-    member records {userId, ringNumber, joined, memberBy}; status maps a
-    user id to its current {routing, presence} (queue members show it)."""
+    member records {userId, ringNumber, joined, memberBy}.  A member shows
+    its user's status now, from the agent status history."""
 
     def __init__(self, ds, scale=1):
         self.scale = scale
@@ -139,7 +139,6 @@ class Directory:
         self.tables = {}
         self.members = {}
         self.group_members = {}
-        self.status = {}
         self.tables["divisions"] = self._divisions(stream(seed, "divisions"), ds)
         self.tables["presence_definitions"] = self._presences(stream(seed, "presence"))
         self.tables["skills"] = self._skills(stream(seed, "skills"))
@@ -147,7 +146,6 @@ class Directory:
         self.tables["wrapup_codes"] = self._wrapups(stream(seed, "wrapups"), ds)
         self.tables["groups"] = self._groups(stream(seed, "groups"), ds)
         self.tables["locations"] = self._locations(stream(seed, "locations"))
-        self._current_status(stream(seed, "status"), ds)
         self.tables["queues"] = self._queues(stream(seed, "queues"), ds)
         self.by_id = {t: {e["id"]: e for e in rows} for t, rows in self.tables.items()}
 
@@ -159,7 +157,6 @@ class Directory:
         d.tables = {t: list(rows) for t, rows in self.tables.items()}
         d.members = {q: list(m) for q, m in self.members.items()}
         d.group_members = self.group_members
-        d.status = self.status
         d.by_id = {t: dict(rows) for t, rows in self.by_id.items()}
         return d
 
@@ -294,19 +291,6 @@ class Directory:
 
     # -- queues and their members -------------------------------------------
 
-    def _current_status(self, rng, ds):
-        """Each user's routing status and presence now (at the dataset's end)."""
-        presences = {p["systemPresence"]: p for p in self.tables["presence_definitions"]
-                     if p["primary"]}
-        end = DATASET_END
-        for u in ds.users:
-            routing = rng.choice(ROUTING_STATUSES)
-            presence = "ON_QUEUE" if routing != "OFF_QUEUE" else rng.choice(
-                ["AVAILABLE", "AWAY", "BREAK", "MEAL", "OFFLINE", "BUSY", "MEETING"])
-            self.status[u["id"]] = {"routing": routing, "presence": presence,
-                                    "presenceId": presences[presence]["id"],
-                                    "since": iso_ms(end - rng.randint(60000, 8 * 3600000))}
-
     def _queues(self, rng, ds):
         """The dataset's queues (the ids its segments carry) and more, with
         members: the agents who handle each queue's conversations, some
@@ -390,10 +374,10 @@ class Directory:
         u = ds.users_by_id.get(m["userId"])
         if u is None:
             return None
-        status = self.status.get(u["id"]) or {"routing": "OFF_QUEUE", "since": None}
+        status = ds.agent_status.current(u["id"])
         routing = {"userId": u["id"], "status": status["routing"]}
-        if status.get("since"):
-            routing["startTime"] = status["since"]
+        if status["since"] is not None:
+            routing["startTime"] = iso_ms(status["since"])
         return {"id": u["id"], "name": u["name"], "user": ds.render_user(u),
                 "ringNumber": m["ringNumber"], "joined": m["joined"],
                 "memberBy": m["memberBy"], "routingStatus": routing,

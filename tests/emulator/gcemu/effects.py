@@ -36,7 +36,9 @@ HTML_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Ba
 REDIRECT_HOST = "https://api.example.invalid"
 # the fields huge_string and wrong_type change by default, per endpoint class
 # (conversations otherwise: externalTag, which most lack, and conversationStart)
-DEFAULT_FIELDS = {"users": ("title", "version"), "directory": ("name", "name")}
+DEFAULT_FIELDS = {"users": ("title", "version"), "directory": ("name", "name"),
+                  "userdetails": ("userId", "primaryPresence"),
+                  "userjobs": ("userId", "primaryPresence")}
 # what a body cut short or a gzip bomb holds when the answer had no body
 EMPTY_PAGE = b'{"conversations":[],"totalHits":0}'
 
@@ -53,11 +55,12 @@ DEEP_PLACEHOLDER = "\u0000emu-deep-nesting\u0000"
 
 
 def body_rows(obj):
-    """The rows of an API answer: users of a listing, conversations of a
-    details query, lookup or job results page, or a single conversation."""
+    """The rows of an API answer: the entities of a listing, the
+    conversations of a details query, lookup or job results page, the
+    userDetails of a user details page, or a single conversation."""
     if not isinstance(obj, dict):
         return []
-    for key in ("entities", "conversations"):
+    for key in ("entities", "conversations", "userDetails"):
         if isinstance(obj.get(key), list):
             return [r for r in obj[key] if isinstance(r, dict)]
     if "conversationId" in obj:
@@ -122,7 +125,7 @@ def add_extra_fields(obj):
     if "conversationId" in obj:
         return conversation(obj)
     out = dict(obj)
-    for key in ("entities", "conversations"):
+    for key in ("entities", "conversations", "userDetails"):
         if isinstance(out.get(key), list):
             out[key] = [row(r) if isinstance(r, dict) else r for r in out[key]]
     return with_extra_fields(out, "Top")
@@ -299,7 +302,10 @@ def apply_after(st, post, rep, cls, entry):
         entry["fault"] = None
         return
     rep.fault = kind
-    if kind == "late_arrivals":
+    if kind == "late_arrivals" and cls == "userdetails":
+        answers = st.mutate_all(late_user_arrivals(st.dataset, post, entry["body"], rep.body))
+        st.faults.record(post, "added", [a["userId"] for a in answers])
+    elif kind == "late_arrivals":
         answers = st.mutate_all(late_arrivals(post, entry["body"]))
         st.faults.record(post, "added", [a["conversationId"] for a in answers])
     if kind == "delay":
@@ -356,6 +362,24 @@ def late_arrivals(rule, query_body):
     if rule.get("media"):
         action["media"] = rule["media"]
     return [dict(action) for _ in range(int(rule.get("add", 1)))]
+
+
+def late_user_arrivals(ds, rule, query_body, page):
+    """The /__emu/mutate actions of a late_arrivals firing on a user details
+    page: rule.add users (1 by default) who had no record in the query's
+    interval get one of each kind at rule.start, else at the interval's
+    start.  They are the users with the smallest ids among those that sort
+    before the last user of the page just answered (order asc), so the
+    later pages shift; when there are too few, the smallest ids after it."""
+    lo, hi = parse_interval(query_body["interval"])
+    start = parse_iso(rule["start"]) if "start" in rule else lo
+    answered = [u.get("userId") for u in json.loads(page.decode("utf-8")).get("userDetails", [])]
+    last = answered[-1] if answered else ""
+    status = ds.agent_status
+    free = sorted(u["id"] for u in ds.users
+                  if u["state"] != "deleted" and not any(status.user_records(u["id"], lo, hi)))
+    chosen = ([u for u in free if u < last] + [u for u in free if u >= last])[:int(rule.get("add", 1))]
+    return [{"action": "add_user_status", "userId": uid, "start": iso_ms(start)} for uid in chosen]
 
 
 class GzipBomb:

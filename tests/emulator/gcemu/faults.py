@@ -27,7 +27,8 @@ ANSWER_KINDS = ("status", "echo_credentials", "redirect")
 # any other answer (a 401, a 404, ...) lets it through and is not counted
 BODY_KINDS = ("extra_fields", "huge_string", "deep_nesting", "total_hits", "wrong_type",
               "splice")
-# kinds that only match details query pages (POST .../details/query)
+# kinds that only match details query pages (POST .../details/query, of
+# conversations or of users)
 QUERY_PAGE_KINDS = ("total_hits", "repeat_page", "late_arrivals")
 SIZE_MAX = 64 * 1024 * 1024         # size and depth of the body rewrites
 BOMB_SIZE_MAX = 1 << 40             # gzip_bomb: inflated bytes (1 TiB)

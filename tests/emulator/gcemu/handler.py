@@ -29,7 +29,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler
 
-from . import conversations, directory, users
+from . import conversations, directory, user_details, users
 from .control import control
 from .endpoints import endpoint_class
 from .exchange import ERROR_CODES, Call, Reply, oauth_error, platform_error
@@ -40,7 +40,7 @@ from .users import patch_log_body
 from .wire import QueryError
 
 # the API families, asked in turn; the first that knows the path answers
-FAMILIES = (users, conversations, directory)
+FAMILIES = (users, conversations, directory, user_details)
 
 
 def route(call):
@@ -339,7 +339,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.state
         is_api = path.startswith("/api/v2/")
         query_page = None
-        if (cls == "details" and self.command == "POST"
+        if (cls in ("details", "userdetails") and self.command == "POST"
                 and path.rstrip("/").endswith("/details/query")):
             query_page = query_page_number(entry["body"])
         page = request_page(self.command, path, query, entry["body"])

@@ -14,7 +14,8 @@ import json
 import random
 
 from .dataset import iter_segments, make_entry
-from .directory_data import DATASET_END, TABLES as DIRECTORY_TABLES
+from .directory_data import (DATASET_END, ROUTING_STATUSES, SYSTEM_PRESENCES,
+                             TABLES as DIRECTORY_TABLES)
 from .wire import iso_ms, parse_iso
 
 
@@ -361,10 +362,78 @@ def mutate_system_wrapups(ds, body):
     return {"ok": True, "code": code, "conversations": len(changed)}
 
 
+def primary_presence_id(ds, system):
+    """The id of the system (primary) presence definition of system."""
+    for p in ds.directory.tables["presence_definitions"]:
+        if p["primary"] and p["systemPresence"] == system:
+            return p["id"]
+    raise MutationError("systemPresence must be one of %s"
+                        % ", ".join(s for s, _ in SYSTEM_PRESENCES))
+
+
+def status_choice(body, key, default, allowed):
+    """An optional member of body that must be one of allowed."""
+    v = body.get(key, default)
+    if v not in allowed:
+        raise MutationError("%s must be one of %s" % (key, ", ".join(allowed)))
+    return v
+
+
+def mutate_add_user_status(ds, body):
+    """A user gets one presence record and one routing-status record,
+    start .. start + minutes (default 5), where they had none: status that
+    arrives late, for a user without a timeline there."""
+    check_keys(body, ("userId", "start", "minutes", "systemPresence", "routingStatus"))
+    uid = req_str(body, "userId")
+    if uid not in ds.users_by_id:
+        raise MutationError("unknown user id %s" % uid)
+    start = req_time(body, "start")
+    minutes = body.get("minutes", 5)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        raise MutationError("minutes must be an integer >= 1")
+    end = start + minutes * 60000
+    system = status_choice(body, "systemPresence", "AVAILABLE",
+                           [s for s, _ in SYSTEM_PRESENCES])
+    routing = status_choice(body, "routingStatus", "OFF_QUEUE", ROUTING_STATUSES)
+    status = ds.agent_status
+    if any(status.user_records(uid, start, end)):
+        raise MutationError("user %s already has status records in that time" % uid)
+    presence = sorted(status.presence.get(uid, []) + [
+        (start, end, system, primary_presence_id(ds, system))])
+    routes = sorted(status.routing.get(uid, []) + [(start, end, routing)])
+    status.set_user(uid, presence, routes)
+    return {"ok": True, "userId": uid}
+
+
+def mutate_end_user_status(ds, body):
+    """A user's open presence and routing-status records end at at, and new
+    open ones begin (systemPresence, default OFFLINE, and routingStatus,
+    default OFF_QUEUE): records that close after a sync read them open."""
+    check_keys(body, ("userId", "at", "systemPresence", "routingStatus"))
+    uid = req_str(body, "userId")
+    status = ds.agent_status
+    presence, routes = status.presence.get(uid), status.routing.get(uid)
+    if not presence or presence[-1][1] is not None:
+        raise MutationError("user %s has no open status record" % uid)
+    at = req_time(body, "at")
+    system = status_choice(body, "systemPresence", "OFFLINE", [s for s, _ in SYSTEM_PRESENCES])
+    routing = status_choice(body, "routingStatus", "OFF_QUEUE", ROUTING_STATUSES)
+    if at <= presence[-1][0] or (routes and at <= routes[-1][0]):
+        raise MutationError("at must be after the start of the open records of user %s" % uid)
+    presence = presence[:-1] + [presence[-1][:1] + (at,) + presence[-1][2:],
+                                (at, None, system, primary_presence_id(ds, system))]
+    if routes and routes[-1][1] is None:
+        routes = routes[:-1] + [(routes[-1][0], at, routes[-1][2]), (at, None, routing)]
+    status.set_user(uid, presence, routes or [])
+    return {"ok": True, "userId": uid}
+
+
 MUTATIONS = {"wrapup": mutate_wrapup, "end": mutate_end, "add": mutate_add,
              "remove_user": mutate_remove_user, "update_user": mutate_update_user,
              "remove_entity": mutate_remove_entity, "rename_entity": mutate_rename_entity,
-             "system_wrapups": mutate_system_wrapups}
+             "system_wrapups": mutate_system_wrapups,
+             "add_user_status": mutate_add_user_status,
+             "end_user_status": mutate_end_user_status}
 
 
 def apply_mutation(ds, body):

@@ -1,7 +1,8 @@
 """Analytics conversation queries: filters, validation, paging and order.
 
 Owns: the ConversationQuery rules (interval and its 7/31-day limits, the
-paging cap, order and orderBy), the dimension filters and their evaluation
+paging cap, order and orderBy; the interval, its limits and paging are
+shared with the user details query), the dimension filters and their evaluation
 against a conversation, the first row of a page (page_shift) and the sort.
 
 Must not: read the dataset or the settings itself (callers pass what they
@@ -127,10 +128,10 @@ def conversation_matches(conv, conv_filters, seg_filters):
     return True
 
 
-def parse_query_common(body):
-    """Validate shared parts of a details query -> (start, end, cf, sf, order, orderBy)."""
-    if not isinstance(body, dict):
-        raise QueryError("Request body must be a JSON object")
+def query_interval(body):
+    """The interval of an analytics query body (a dict) -> (start, end) ms;
+    QueryError when it is missing (bad.request), unparseable or empty
+    (invalid.date)."""
     if "interval" not in body or body.get("interval") in (None, ""):
         raise QueryError("interval: may not be null", "bad.request")
     try:
@@ -139,6 +140,45 @@ def parse_query_common(body):
         raise QueryError("Invalid interval '%s': %s" % (body.get("interval"), e), "invalid.date")
     if start >= end:
         raise QueryError("Interval start must be before interval end", "invalid.date")
+    return start, end
+
+
+def check_interval_length(start, end, filtered):
+    """The sync queries' interval limit: 7 days, 31 with filters."""
+    days = (end - start) / DAY_MS
+    limit_days = 31 if filtered else 7
+    if days > limit_days:
+        raise QueryError("Interval length of %.2f days exceeds the maximum of %d days%s. "
+                         "Use a smaller interval." % (days, limit_days,
+                                                      "" if filtered else
+                                                      " for queries without filters"))
+
+
+def query_paging(body, max_results):
+    """(pageSize, pageNumber) of a sync query's paging: pageSize 1..100
+    (25 by default), pageNumber >= 1, and no page past max_results."""
+    paging = body.get("paging") or {}
+    if not isinstance(paging, dict):
+        raise QueryError("paging must be an object")
+    try:
+        page_size = int(paging.get("pageSize", 25) if paging.get("pageSize") is not None else 25)
+        page_number = int(paging.get("pageNumber", 1) if paging.get("pageNumber") is not None else 1)
+    except (TypeError, ValueError):
+        raise QueryError("paging values must be integers", "invalid.value")
+    if not 1 <= page_size <= 100:
+        raise QueryError("paging.pageSize must be between 1 and 100", "invalid.value")
+    if page_number < 1:
+        raise QueryError("paging.pageNumber must be at least 1", "invalid.value")
+    if page_number * page_size > max_results:
+        raise QueryError("Pagination may not exceed %d results" % max_results)
+    return page_size, page_number
+
+
+def parse_query_common(body):
+    """Validate shared parts of a details query -> (start, end, cf, sf, order, orderBy)."""
+    if not isinstance(body, dict):
+        raise QueryError("Request body must be a JSON object")
+    start, end = query_interval(body)
     cf = body.get("conversationFilters") or []
     sf = body.get("segmentFilters") or []
     if not isinstance(cf, list) or not isinstance(sf, list):
@@ -162,27 +202,8 @@ def parse_details_query(body, max_results):
 
     Raises QueryError as the API answers it."""
     start, end, cf, sf, order, order_by = parse_query_common(body)
-    days = (end - start) / DAY_MS
-    limit_days = 31 if (cf or sf) else 7
-    if days > limit_days:
-        raise QueryError("Interval length of %.2f days exceeds the maximum of %d days%s. "
-                         "Use a smaller interval." % (days, limit_days,
-                                                      "" if (cf or sf) else
-                                                      " for queries without filters"))
-    paging = body.get("paging") or {}
-    if not isinstance(paging, dict):
-        raise QueryError("paging must be an object")
-    try:
-        page_size = int(paging.get("pageSize", 25) if paging.get("pageSize") is not None else 25)
-        page_number = int(paging.get("pageNumber", 1) if paging.get("pageNumber") is not None else 1)
-    except (TypeError, ValueError):
-        raise QueryError("paging values must be integers", "invalid.value")
-    if not 1 <= page_size <= 100:
-        raise QueryError("paging.pageSize must be between 1 and 100", "invalid.value")
-    if page_number < 1:
-        raise QueryError("paging.pageNumber must be at least 1", "invalid.value")
-    if page_number * page_size > max_results:
-        raise QueryError("Pagination may not exceed %d results" % max_results)
+    check_interval_length(start, end, bool(cf or sf))
+    page_size, page_number = query_paging(body, max_results)
     # day-touch matching: start day D with D_start < end and D_end > start
     first_day = start // DAY_MS
     last_day = (end - 1) // DAY_MS

@@ -33,6 +33,8 @@ DEFAULT_SETTINGS = {
     "max_job_results": 400000,        # async job result cap
     "job_results_cap": 0,             # N > 0: a job results page past the Nth row gets
                                       # 400 "Pagination may not exceed N results"
+    "user_details_gaps": 10,          # percent of a user details query's users with an
+                                      # empty page slot before them: short pages
     "patch_conflict_every": 0,        # N > 0: every Nth accepted PATCH /api/v2/users/{id}
                                       # meets a simulated remote edit and gets 409
     "fault_seed": 0,                  # seed of the RNG behind fault rules' "probability"

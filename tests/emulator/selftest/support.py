@@ -169,6 +169,12 @@ class Base(unittest.TestCase):
             out.extend(b["conversations"])
             n += 1
 
+    def mutate(self, body, status=200):
+        """POST /__emu/mutate, expecting status -> the answer."""
+        st, _, raw = request("POST", "/__emu/mutate", body)
+        self.assertEqual(st, status, raw)
+        return jbody(raw)
+
     def users_any(self):
         """All users of every state (two pages of 500)."""
         out = []

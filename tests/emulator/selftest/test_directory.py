@@ -271,11 +271,6 @@ class TestData(DirectoryBase):
 
 
 class TestMutationsFaultsAndLog(DirectoryBase):
-    def mutate(self, body, status=200):
-        st, _, raw = request("POST", "/__emu/mutate", body)
-        self.assertEqual(st, status, raw)
-        return jbody(raw)
-
     def test_remove_and_rename(self):
         q = self.truth("queues")[7]
         self.mutate({"action": "remove_entity", "table": "queues", "id": q["id"]})
