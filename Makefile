@@ -22,7 +22,9 @@ OBJS = \
 	src/driver_lookup.o \
 	src/join.o \
 	src/http.o \
+	src/bodies.o \
 	src/retry.o \
+	src/redact.o \
 	src/api.o \
 	src/auth.o \
 	src/stats.o \

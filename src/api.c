@@ -12,7 +12,8 @@
  * here (gc_api_report_error).  Also owns requests sent ahead of need
  * (gc_api_send_ahead, gc_api_collect, gc_api_abandon), pacing from the
  * inin-ratelimit-* budget the answers report (a spent budget waits for the
- * window to reset instead of drawing a 429), and gc_api_failure_uncertain.
+ * window to reset instead of drawing a 429), the hold-back after a 429 (see
+ * gc_hold_until), and gc_api_failure_uncertain.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> retry.c,
  * http.c.  Nothing calls back into this file from below.
@@ -24,23 +25,28 @@
  * SQLSTATEs raised here (see retry.c for the network, 429 and 5xx ones):
  *	  401 three times in a row							INVALID_AUTHORIZATION_SPECIFICATION
  *	  403 (missing.permissions, not.authorized)			INSUFFICIENT_PRIVILEGE
- *	  other 4xx, 501									FDW_ERROR
+ *	  other 4xx, 501, a 3xx (never followed)			FDW_ERROR
  *
  * Statistics: the repeat after a 401 is not a retry: auth.c counts the new
  * token in stats->reauths, gc_fdw.stats() a reauth for the endpoint.  Two
  * new tokens in a row may be rejected (a concurrent revocation can hit a
  * fresh token); the third 401 in a row is an error.  A wait for a spent
- * budget counts in stats->pacing_waits and pacing_secs.
+ * budget, or for the Retry-After of another request's 429, counts in
+ * stats->pacing_waits and pacing_secs.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "utils/timestamp.h"
 
 #include "gc_fdw.h"
 
 #define GC_MAX_REAUTHS_IN_A_ROW 2	/* new tokens before a 401 is an error */
+/* A 429 without Retry-After holds the others back as long as the first
+ * backoff of retry.c would */
+#define GC_HOLD_WITHOUT_RETRY_AFTER_SECS 1.0
 
 /* One API request and the retry state of its exchange */
 typedef struct GcApiRequest
@@ -153,15 +159,90 @@ gc_budget_wait(GcConnection *conn, const char *method, const char *path)
 }
 
 /*
+ * gc_rate_group
+ *		The OAuth client whose rate limit conn's requests count against, as
+ *		the transport tags them (never 0).
+ */
+static uint32
+gc_rate_group(const GcConnection *conn)
+{
+	return hash_bytes((const unsigned char *) conn->client_id,
+					  (int) strlen(conn->client_id)) | 1;
+}
+
+/*
+ * gc_hold_until
+ *		Until when the requests of conn's OAuth client are held back (0:
+ *		they are not).
+ *
+ * Pages go out several at a time, so when one draws a 429 others are
+ * usually in flight: an answer of theirs may be a 429 that arrived while
+ * the scan waited for another page.  Until each such answer's Retry-After
+ * (or a second, without one; never past max_retry_after) has passed, no
+ * request of that client leaves: sending one would draw another 429 and
+ * tell Genesys Cloud nothing was heard.  A 429 the policy has collected
+ * needs no entry here: its retry sleeps, and nothing else is sent while a
+ * backend sleeps.
+ */
+static TimestampTz
+gc_hold_until(GcConnection *conn)
+{
+	GcHttpHeld	held[GC_MAX_CONCURRENCY + 2];
+	int			n = gc_http_uncollected_429(gc_rate_group(conn), held, lengthof(held));
+	TimestampTz until = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		double		secs = gc_retry_after_secs(held[i].retry_after);
+		TimestampTz ends;
+
+		if (secs < 0)
+			secs = GC_HOLD_WITHOUT_RETRY_AFTER_SECS;
+		secs = Min(secs, (double) conn->opts.max_retry_after);
+		ends = TimestampTzPlusMilliseconds(held[i].answered_at,
+										   (int64) (secs * 1000.0));
+		until = Max(until, ends);
+	}
+	return (until > GetCurrentTimestamp()) ? until : 0;
+}
+
+/*
+ * gc_hold_wait
+ *		Before a request to the API host: wait (interruptibly) while
+ *		another request's 429 holds conn's OAuth client back.  Returns the
+ *		seconds waited.
+ */
+static double
+gc_hold_wait(GcConnection *conn, const char *method, const char *path)
+{
+	TimestampTz until = gc_hold_until(conn);
+	double		secs;
+
+	if (until == 0)
+		return 0;
+	secs = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until) / 1000.0;
+	elog(DEBUG1, "gc_fdw: another request of OAuth client \"%s\" was answered 429; waiting %.1f s before %s %s",
+		 conn->client_id, secs, method, path);
+	gc_progress_waiting(psprintf("Retry-After of another request: %s %s",
+								 method, path), secs);
+	gc_sleep_interruptible(secs);
+	gc_progress_waiting_done();
+	return secs;
+}
+
+/*
  * gc_paced_token
- *		Before an API request: wait for the rate-limit budget if it is
- *		spent (counted in stats, which may be NULL), then the bearer token.
+ *		Before an API request: wait while another request's 429 holds the
+ *		OAuth client back and for the rate-limit budget if it is spent
+ *		(counted in stats, which may be NULL), then the bearer token.
  */
 static const char *
 gc_paced_token(GcConnection *conn, const char *method, const char *path,
 			   GcScanStats *stats)
 {
-	double		paced = gc_budget_wait(conn, method, path);
+	double		paced = gc_hold_wait(conn, method, path) +
+		gc_budget_wait(conn, method, path);
 
 	if (paced > 0 && stats != NULL)
 	{
@@ -201,6 +282,7 @@ gc_api_request_init(GcApiRequest *req, GcConnection *conn, const char *method,
 	req->http.path = path_query;
 	req->http.body = json_body;
 	req->http.conn = conn;
+	req->http.rate_group = gc_rate_group(conn);
 	req->return_status = return_status;
 	gc_retry_begin(&req->retry, conn, &req->http, "Genesys Cloud API",
 				   "api_url", stats);
@@ -244,6 +326,9 @@ gc_api_report_error(GcConnection *conn, const char *method,
 						conn->server_name);
 	else if (resp->status == 400)
 		hint = pstrdup("Genesys Cloud refused the request built from this query; narrow the WHERE conditions (conversation intervals are limited to 7 days, 31 with filters, and paging to 100000 results) or check the table options.");
+	else if (resp->status >= 300 && resp->status < 400)
+		hint = psprintf("gc_fdw never follows redirects: check that the environment and api_url options of server \"%s\" name the Genesys Cloud API host of your region; a proxy between PostgreSQL and Genesys Cloud may be redirecting.",
+						conn->server_name);
 
 	ereport(ERROR,
 			(errcode(resp->status == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :
@@ -394,7 +479,9 @@ gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
  *		Send an authenticated API request without waiting for its answer;
  *		see gc_fdw.h.  Pacing and the token apply as to any request, and
  *		the request counts as sent.  NULL, sending nothing, when the
- *		transfer slots are taken by other scans' pages.
+ *		transfer slots are taken by other scans' pages, or while another
+ *		request's 429 holds the OAuth client back: the caller then asks for
+ *		the page when it needs it, and that request waits for the hold.
  */
 GcApiAhead *
 gc_api_send_ahead(GcConnection *conn, const char *method, const char *path_query,
@@ -405,6 +492,12 @@ gc_api_send_ahead(GcConnection *conn, const char *method, const char *path_query
 
 	if (!gc_http_can_send_ahead())
 		return NULL;
+	if (gc_hold_until(conn) != 0)
+	{
+		elog(DEBUG1, "gc_fdw: another request of OAuth client \"%s\" was answered 429: %s %s is not sent ahead",
+			 conn->client_id, method, path_query);
+		return NULL;
+	}
 
 	ahead = palloc0(sizeof(GcApiAhead));
 	ahead->conn = conn;
@@ -418,6 +511,7 @@ gc_api_send_ahead(GcConnection *conn, const char *method, const char *path_query
 	req.path = ahead->path;
 	req.body = ahead->body;
 	req.conn = conn;
+	req.rate_group = gc_rate_group(conn);
 	req.bearer_token = gc_paced_token(conn, method, path_query, stats);
 	ahead->token_generation = gc_auth_token_generation();
 	ahead->sent = gc_http_send(&req, owner);

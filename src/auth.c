@@ -18,6 +18,10 @@
  * Layering: api.c -> auth.c -> retry.c -> http.c.  This file calls retry.c
  * and http.c, never api.c: nothing below the API policy calls back into it.
  *
+ * Also tells redact.c which secrets to replace in remote text: the client
+ * secret and its Basic credential before each token exchange, each token
+ * when fetched and whenever it is handed out again.
+ *
  * Must not: send a refresh grant (client credentials has none: a new token
  * is requested with the same credentials); put a token or the client secret
  * in any message at any level; keep a token in memory it does not wipe
@@ -36,6 +40,7 @@
 
 #include <json.h>
 
+#include "common/base64.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
@@ -51,6 +56,8 @@
 #define GC_TOKEN_MAX_LIFETIME_SECS		(7 * SECS_PER_DAY)
 #define GC_TOKEN_PATH					"/oauth/token"
 #define GC_TOKEN_FORM					"grant_type=client_credentials"
+/* Bytes of an OAuth error_description quoted in a message */
+#define GC_OAUTH_DESCRIPTION_LEN		512
 
 /* One cached token, keyed by user mapping */
 typedef struct GcTokenEntry
@@ -197,59 +204,45 @@ gc_auth_parse_wiped(const char *body)
 /*
  * gc_auth_report_failure
  *		ereport a token endpoint answer other than 2xx (a 2xx body would
- *		hold a token, so it must never reach this function).
+ *		hold a token, so it must never reach this function).  Every piece
+ *		of the answer quoted goes through gc_one_line, which redacts the
+ *		client secret and the Basic credential an endpoint may echo.
  */
 static void
 pg_attribute_noreturn()
 gc_auth_report_failure(GcConnection *conn, const GcHttpResponse *resp)
 {
-	StringInfoData detail;
-	char		oauth_error[128] = "";
-	char		description[512] = "";
+	char	   *detail;
+	const char *oauth_error = NULL;
+	const char *description = NULL;
+	bool		redirect = (resp->status >= 300 && resp->status < 400);
 	struct json_object *root = NULL;
 
 	if (resp->body_len > 0)
 		root = gc_auth_parse_wiped(resp->body);
-	if (root != NULL && json_object_is_type(root, json_type_object))
-	{
-		gc_json_string_field(root, "error", oauth_error, sizeof(oauth_error));
-		gc_json_string_field(root, "error_description", description,
-							 sizeof(description));
-		if (description[0] == '\0')
-			gc_json_string_field(root, "description", description,
-								 sizeof(description));
-		/* a platform-style error body, should the login host send one */
-		if (oauth_error[0] == '\0')
-			gc_json_string_field(root, "code", oauth_error, sizeof(oauth_error));
-		if (description[0] == '\0')
-			gc_json_string_field(root, "message", description,
-								 sizeof(description));
-	}
+	oauth_error = gc_json_string_member(root, "error");
+	description = gc_json_string_member(root, "error_description");
+	if (description == NULL)
+		description = gc_json_string_member(root, "description");
+	/* a platform-style error body, should the login host send one */
+	if (oauth_error == NULL)
+		oauth_error = gc_json_string_member(root, "code");
+	if (description == NULL)
+		description = gc_json_string_member(root, "message");
+
+	detail = gc_describe_answer(resp, "OAuth error", oauth_error, description,
+								GC_OAUTH_DESCRIPTION_LEN, NULL);
 	if (root != NULL)
 		json_object_put(root);
-
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "HTTP status %ld", resp->status);
-	if (oauth_error[0] != '\0')
-		appendStringInfo(&detail, ", OAuth error \"%s\"",
-						 gc_one_line(oauth_error, strlen(oauth_error),
-									 sizeof(oauth_error)));
-	if (description[0] != '\0')
-		appendStringInfo(&detail, ": %s",
-						 gc_one_line(description, strlen(description),
-									 sizeof(description)));
-	if (oauth_error[0] == '\0' && description[0] == '\0' && resp->body_len > 0)
-		appendStringInfo(&detail, ", response body begins \"%s\"",
-						 gc_one_line(resp->body, resp->body_len,
-									 GC_SNIPPET_LEN));
-	if (resp->correlation_id != NULL)
-		appendStringInfo(&detail, ", correlation id %s", resp->correlation_id);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("could not authenticate to Genesys Cloud as OAuth client \"%s\"",
 					conn->client_id),
-			 errdetail("%s.", detail.data),
+			 errdetail("%s.", detail),
+			 redirect ?
+			 errhint("gc_fdw never follows redirects: check that the environment and login_url options of server \"%s\" name the Genesys Cloud login host of your region; a proxy between PostgreSQL and Genesys Cloud may be redirecting.",
+					 conn->server_name) :
 			 errhint("Check client_id and client_secret in the user mapping for server \"%s\", that its environment or login_url option names the region of the OAuth client, and that the OAuth client uses the Client Credentials grant.",
 					 conn->server_name)));
 }
@@ -345,6 +338,7 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 				 lifetime * USECS_PER_SEC / 10);
 	entry->token = token;
 	entry->token_len = token_len;
+	gc_redact_remember(token, token_len);
 	gc_token_generation++;
 	/* counted from the request, not the answer, to err on the safe side */
 	entry->expires_at = requested_at + lifetime * USECS_PER_SEC;
@@ -352,6 +346,33 @@ gc_auth_store_token(GcConnection *conn, GcTokenEntry *entry,
 	entry->invalidated = false;
 	elog(DEBUG1, "gc_fdw: new access token for OAuth client \"%s\" (user mapping %u), valid for " INT64_FORMAT " s",
 		 conn->client_id, conn->umid, lifetime);
+}
+
+/*
+ * gc_auth_remember_credentials
+ *		Have gc_redact replace conn's client secret and its Basic credential
+ *		(the base64 of client_id:client_secret, as libcurl sends it; its
+ *		'=' padding left out, so an echo without it matches too) wherever a
+ *		remote end echoes them.
+ */
+static void
+gc_auth_remember_credentials(GcConnection *conn)
+{
+	char	   *pair = psprintf("%s:%s", conn->client_id, conn->client_secret);
+	int			pair_len = (int) strlen(pair);
+	int			cap = pg_b64_enc_len(pair_len) + 1;
+	char	   *basic = palloc(cap);
+	int			len = pg_b64_encode(pair, pair_len, basic, cap);
+
+	gc_redact_remember(conn->client_secret, strlen(conn->client_secret));
+	while (len > 0 && basic[len - 1] == '=')
+		len--;
+	if (len > 0)
+		gc_redact_remember(basic, (size_t) len);
+	explicit_bzero(pair, pair_len);
+	explicit_bzero(basic, cap);
+	pfree(pair);
+	pfree(basic);
 }
 
 /*
@@ -376,6 +397,7 @@ gc_auth_exchange(GcConnection *conn, GcScanStats *stats, GcHttpResponse *resp)
 	req.client_credentials = true;
 	req.conn = conn;
 	memset(&att, 0, sizeof(att));
+	gc_auth_remember_credentials(conn);
 	gc_retry_begin(&retry, conn, &req, "Genesys Cloud login service",
 				   "login_url", stats);
 	PG_TRY();
@@ -430,7 +452,11 @@ gc_auth_get_token(GcConnection *conn, GcScanStats *stats)
 	entry = gc_auth_lookup(conn);
 	now = GetCurrentTimestamp();
 	if (entry->token != NULL && now < entry->renew_at)
+	{
+		/* in use: among the most recent secrets, whatever came since */
+		gc_redact_remember(entry->token, entry->token_len);
 		return entry->token;
+	}
 
 	if (entry->token != NULL)
 		elog(DEBUG1, "gc_fdw: access token of OAuth client \"%s\" (user mapping %u) is about to expire, renewing it",

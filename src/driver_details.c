@@ -99,7 +99,7 @@ gc_window_unsplittable(GcScan *scan, GcWindows *w, const char *answer, bool jobs
 			 errmsg("Genesys Cloud cannot page through the %s of %s (UTC) in one query",
 					scan->api->noun, gc_format_timestamp(gc_utc_day_floor(w->start), false)),
 			 errdetail("The API answered: %s; windows are cut at UTC midnights, so a day cannot be split further.",
-					   answer ? pnstrdup(answer, Min(strlen(answer), 300)) : "(no body)"),
+					   answer ? gc_one_line(answer, strlen(answer), 300) : "(no body)"),
 			 jobs ?
 			 errhint("Narrow the query with conditions the API filters on (%s).",
 					 scan->api->filter_examples) :

@@ -275,7 +275,8 @@ typedef struct GcScanStats
 	int64		pages;			/* result pages parsed */
 	int64		rows_received;	/* JSON rows received, before recheck */
 	int64		duplicates;		/* rows dropped by de-duplication */
-	int64		retries;		/* retried exchanges (429, 5xx, network) */
+	int64		retries;		/* retried exchanges (429, 5xx, network, a
+								 * 2xx answer cut short) */
 	int64		waits_429;		/* 429 answers waited out */
 	double		wait_429_secs;	/* seconds slept for 429 answers */
 	double		backoff_secs;	/* seconds slept for 5xx/network backoff */
@@ -299,7 +300,12 @@ typedef struct GcScanStats
  * ----------------------------------------------------------------
  */
 
-/* Largest response body accepted (the transport stops receiving there) */
+/*
+ * Largest single response body accepted (the transport stops receiving
+ * there): a body is copied into palloc'd memory, which holds less than
+ * 1 GB.  All the bodies a backend receives at once share the budget
+ * gc_fdw.max_response_memory as well (bodies.c).
+ */
 #define GC_HTTP_MAX_BODY		((size_t) 512 * 1024 * 1024)
 
 /*
@@ -313,6 +319,8 @@ typedef struct GcHttpResponse
 	size_t		body_len;
 	char	   *content_type;	/* may be NULL */
 	char	   *correlation_id; /* ININ-Correlation-Id, may be NULL */
+	char	   *location;		/* Location of a 3xx answer as sent (not
+								 * sanitized), may be NULL */
 	double		elapsed_secs;
 	bool		retried_uncertain;	/* an earlier attempt failed in a way
 									 * (network, 5xx) that may have let it
@@ -330,7 +338,8 @@ typedef enum GcHttpOutcome
 	GC_HTTP_NET_UNTRUSTED,		/* the host's TLS certificate is not trusted */
 	GC_HTTP_NET_PERMANENT,		/* DNS, URL, protocol: would fail again */
 	GC_HTTP_CANCELLED,			/* a cancel or terminate is pending */
-	GC_HTTP_TOO_LARGE,			/* the body passed GC_HTTP_MAX_BODY */
+	GC_HTTP_TOO_LARGE,			/* the body passed GC_HTTP_MAX_BODY, or the
+								 * bodies in flight max_response_memory */
 	GC_HTTP_NO_MEMORY			/* the body could not be stored */
 } GcHttpOutcome;
 
@@ -349,6 +358,8 @@ typedef struct GcHttpRequest
 									 * client id and secret, a form body, an
 									 * answer wiped from the transport */
 	const GcConnection *conn;	/* timeouts, ca_file, credentials */
+	uint32		rate_group;		/* API requests: the OAuth client whose rate
+								 * limit they count against (0: none) */
 } GcHttpRequest;
 
 /* The inin-ratelimit-* headers of an answer as sent, "" when absent */
@@ -367,7 +378,19 @@ typedef struct GcHttpAttempt
 	char		retry_after[64];	/* Retry-After as sent, or "" */
 	GcRateLimitHeaders ratelimit;
 	char		error[256];		/* libcurl's words for a network failure */
+	TimestampTz answered_at;	/* when the transfer ended */
+	/* GC_HTTP_TOO_LARGE: which limit, and the bytes it counted */
+	bool		over_budget;	/* max_response_memory, not GC_HTTP_MAX_BODY */
+	size_t		received;		/* this body's bytes so far */
+	size_t		in_flight;		/* all bodies' bytes, this one's included */
 } GcHttpAttempt;
+
+/* A 429 answer that arrived for a request not collected yet */
+typedef struct GcHttpHeld
+{
+	TimestampTz answered_at;
+	char		retry_after[64];	/* Retry-After as sent, or "" */
+} GcHttpHeld;
 
 /* A request sent and not collected yet: opaque outside http.c */
 typedef struct GcHttpSent GcHttpSent;
@@ -383,6 +406,9 @@ extern GcHttpSent *gc_http_send(const GcHttpRequest *req, const void *owner);
 extern void gc_http_collect(GcHttpSent *sent, GcHttpAttempt *att);
 /* Give up owner's requests not collected (raises nothing) */
 extern void gc_http_abandon(const void *owner);
+/* The 429 answers of rate_group's requests that arrived uncollected */
+extern int	gc_http_uncollected_429(uint32 rate_group, GcHttpHeld *held,
+									int max_held);
 /* Seconds from now until an HTTP-date, -1 when it is not one */
 extern double gc_http_date_secs(const char *value);
 
@@ -391,14 +417,50 @@ extern bool gc_http_delete_quietly(const char *url, const char *token,
 								   const char *ca_file);
 
 /* ----------------------------------------------------------------
+ * bodies.c: the response body buffers of a backend and their one budget,
+ * gc_fdw.max_response_memory.  Used by http.c only; calls nothing.
+ * ----------------------------------------------------------------
+ */
+
+/* Why a body refused more bytes */
+typedef enum GcBodyRefusal
+{
+	GC_BODY_ACCEPTED,
+	GC_BODY_TOO_LARGE,			/* one body past GC_HTTP_MAX_BODY */
+	GC_BODY_OVER_BUDGET,		/* all bodies past max_response_memory */
+	GC_BODY_NO_MEMORY			/* malloc failed */
+} GcBodyRefusal;
+
+/* A response body being received: a malloc'd buffer counted in the budget */
+typedef struct GcBody
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	GcBodyRefusal refused;
+	size_t		in_flight;		/* when refused: all bodies' bytes with this
+								 * one's growth */
+} GcBody;
+
+extern int	gc_max_response_memory_kb;	/* gc_fdw.max_response_memory */
+extern void gc_body_define_budget(void);
+extern void gc_body_start(GcBody *body);
+extern bool gc_body_append(GcBody *body, const char *data, size_t len);
+extern void gc_body_release(GcBody *body, bool wipe);
+
+/* ----------------------------------------------------------------
  * retry.c: the retry rules shared by API calls (api.c) and the token
  * exchange (auth.c), and the text helpers of their messages.  Calls
  * http.c, never auth.c or api.c.
  * ----------------------------------------------------------------
  */
 
-/* Bytes of a non-JSON body quoted in a message */
+/* Bytes of a non-JSON body (or a Location) quoted in a message */
 #define GC_SNIPPET_LEN			200
+/* Bytes of a platform error's code and message, and of a correlation id */
+#define GC_CODE_LEN				128
+#define GC_MESSAGE_LEN			1024
+#define GC_CORRELATION_LEN		128
 
 /*
  * One request under the retry rules: what its messages name, and what
@@ -421,6 +483,7 @@ typedef struct GcRetry
 	int			step_429;		/* 429s without Retry-After so far */
 	double		waited;			/* seconds slept before retries */
 	bool		uncertain;		/* a failed attempt may have taken effect */
+	bool		secret_answers; /* token requests: wipe every body freed */
 	GcScanStats scratch;		/* when the caller keeps no statistics */
 } GcRetry;
 
@@ -441,11 +504,39 @@ extern void gc_retry_attempt(GcRetry *retry, const GcHttpRequest *req,
 extern void gc_retry_received(GcRetry *retry, const GcHttpAttempt *att);
 extern bool gc_retry_again(GcRetry *retry, const GcHttpAttempt *att);
 extern void gc_retry_failed(GcRetry *retry);
-/* Text from a remote body, on one line, safe in the database encoding */
+/* Text from a remote body, on one line, safe in the database encoding,
+ * secrets redacted */
 extern char *gc_one_line(const char *text, size_t len, size_t max_len);
+/* "HTTP status N, <code_label> "code": message, correlation id X" */
+extern char *gc_describe_answer(const GcHttpResponse *resp,
+								const char *code_label, const char *code,
+								const char *message, size_t message_len,
+								const char *context_id);
+/* ", correlation id X" (or ", no correlation id") for a message */
+extern void gc_append_correlation(StringInfo buf, const GcHttpResponse *resp,
+								  const char *context_id);
+/* A 3xx answer's Location for a message: no user, query or secret */
+extern char *gc_describe_location(const char *location);
+/* Seconds a Retry-After value asks for, -1 when absent or unreadable */
+extern double gc_retry_after_secs(const char *value);
 /* A string member of a JSON object, or "" */
 extern void gc_json_string_field(struct json_object *obj, const char *key,
 								 char *dst, size_t dst_size);
+/* A non-empty string member of a JSON object, whole, or NULL */
+extern const char *gc_json_string_member(struct json_object *obj,
+										 const char *key);
+
+/* ----------------------------------------------------------------
+ * redact.c: the secrets this backend must never print (fingerprints
+ * only), replaced in remote text.  A leaf: auth.c remembers, retry.c's
+ * gc_one_line redacts.
+ * ----------------------------------------------------------------
+ */
+#define GC_REDACTED				"[redacted]"
+
+extern void gc_redact_remember(const char *secret, size_t len);
+extern size_t gc_redact_longest(void);
+extern char *gc_redact(const char *text, size_t len, size_t *out_len);
 
 /* ----------------------------------------------------------------
  * auth.c: the per-backend token cache and the token exchange.  Calls
@@ -499,7 +590,8 @@ typedef struct GcApiAhead GcApiAhead;
 /*
  * Send now (pacing and the token apply, it counts as a request in stats)
  * and return without waiting; NULL, sending nothing, when the transfer
- * slots are all taken.  Allocated in CurrentMemoryContext, which must
+ * slots are all taken or another request's 429 holds the OAuth client
+ * back (a page asked for later waits for that).  Allocated in CurrentMemoryContext, which must
  * outlive the collect; owner gives it up with gc_api_abandon(owner) (also
  * call that from a reset callback).
  */

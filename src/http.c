@@ -6,13 +6,21 @@
  * Owns the per-backend libcurl multi handle and its transfer slots (reused,
  * so keep-alive connections and TLS sessions survive between requests), the
  * body buffers and the headers captured (correlation id, Retry-After,
- * content type, inin-ratelimit-*), one attempt waited for (gc_http_perform),
- * requests started now and collected later (gc_http_send, gc_http_collect,
- * given up by owner with gc_http_abandon), and the quiet DELETE of abort
- * callbacks.  It reports what an attempt came to (GcHttpAttempt: answered,
- * transient or permanent network failure, cancelled, body too large, out of
- * memory; status, headers, body), and lends libcurl's date parser to the
- * Retry-After rules of retry.c.
+ * content type, Location, inin-ratelimit-*), one attempt waited for
+ * (gc_http_perform), requests started now and collected later
+ * (gc_http_send, gc_http_collect, given up by owner with gc_http_abandon),
+ * and the quiet DELETE of abort callbacks.  It reports what an attempt came
+ * to (GcHttpAttempt: answered, transient or permanent network failure,
+ * cancelled, body too large, out of memory; status, headers, body), which
+ * 429 answers arrived for requests not collected yet (for the API policy's
+ * hold-back), and lends libcurl's date parser to the Retry-After rules of
+ * retry.c.
+ *
+ * Memory: bodies are received into GcBody buffers (bodies.c), which share
+ * one budget per backend, gc_fdw.max_response_memory; the write callback
+ * only stops a transfer they refuse, and retry.c words the error once
+ * libcurl has returned.  A body is released (bodies.c frees a grown buffer)
+ * as soon as it has been copied out or given up.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> http.c.
  * This file is the bottom: it calls none of them.
@@ -37,26 +45,25 @@
 
 #include "gc_fdw.h"
 
-#define GC_HTTP_FIRST_BODY		((size_t) 64 * 1024)
 #define GC_HEADER_VALUE_LEN		256
+/* Long enough that a message quoting its start (retry.c) redacts any
+ * secret there whole: see gc_describe_location */
+#define GC_LOCATION_LEN			2048
 
 StaticAssertDecl(sizeof(((GcHttpAttempt *) NULL)->error) >= CURL_ERROR_SIZE,
 				 "GcHttpAttempt.error holds a libcurl error buffer");
 
 /*
  * What one transfer received, written only by the libcurl callbacks.  The
- * body buffer is malloc'd, grows as needed and is reused by the slot.
+ * body buffer (bodies.c) is reused by the slot.
  */
 typedef struct GcTransfer
 {
-	char	   *body;
-	size_t		body_len;
-	size_t		body_cap;
-	bool		body_too_large;
-	bool		body_out_of_memory;
+	GcBody		body;
 	char		correlation_id[GC_HEADER_VALUE_LEN];
 	char		retry_after[GC_HEADER_VALUE_LEN];
 	char		content_type[GC_HEADER_VALUE_LEN];
+	char		location[GC_LOCATION_LEN];
 	GcRateLimitHeaders ratelimit;
 	char		curl_error[CURL_ERROR_SIZE];
 } GcTransfer;
@@ -87,9 +94,11 @@ typedef struct GcSlot
 	const char *method;			/* of the request, for log lines */
 	const char *path;
 	bool		client_credentials; /* the handle holds the client secret */
+	uint32		rate_group;		/* of the request (GcHttpRequest) */
 	CURLcode	rc;				/* when DONE */
 	long		status;
 	double		total_secs;
+	TimestampTz ended_at;
 } GcSlot;
 
 /* A request sent ahead: which slot, and which use of it */
@@ -109,7 +118,8 @@ static bool gc_curl_initialized = false;
 
 /*
  * gc_http_init
- *		Initialise libcurl once per process; called from _PG_init().
+ *		Initialise libcurl and define the body budget's setting, once per
+ *		process; called from _PG_init().
  */
 void
 gc_http_init(void)
@@ -118,6 +128,7 @@ gc_http_init(void)
 
 	if (gc_curl_initialized)
 		return;
+	gc_body_define_budget();
 	rc = curl_global_init(CURL_GLOBAL_ALL);
 	if (rc != CURLE_OK)
 		ereport(ERROR,
@@ -129,8 +140,9 @@ gc_http_init(void)
 
 /*
  * gc_write_callback
- *		libcurl body callback: append to the slot's body buffer.  Returning
- *		less than offered fails the transfer; the flags tell gc_outcome why.
+ *		libcurl body callback: append to the slot's body (bodies.c keeps it
+ *		within the budget).  Returning less than offered fails the transfer;
+ *		body.refused tells gc_outcome why.
  */
 static size_t
 gc_write_callback(char *data, size_t size, size_t nmemb, void *userdata)
@@ -138,31 +150,7 @@ gc_write_callback(char *data, size_t size, size_t nmemb, void *userdata)
 	GcTransfer *xfer = (GcTransfer *) userdata;
 	size_t		len = size * nmemb;
 
-	if (len > GC_HTTP_MAX_BODY - xfer->body_len)
-	{
-		xfer->body_too_large = true;
-		return 0;
-	}
-	if (xfer->body_len + len + 1 > xfer->body_cap)
-	{
-		size_t		new_cap = Max(xfer->body_cap, GC_HTTP_FIRST_BODY);
-		char	   *grown;
-
-		while (new_cap < xfer->body_len + len + 1)
-			new_cap *= 2;
-		new_cap = Min(new_cap, GC_HTTP_MAX_BODY + 1);
-		grown = realloc(xfer->body, new_cap);
-		if (grown == NULL)
-		{
-			xfer->body_out_of_memory = true;
-			return 0;
-		}
-		xfer->body = grown;
-		xfer->body_cap = new_cap;
-	}
-	memcpy(xfer->body + xfer->body_len, data, len);
-	xfer->body_len += len;
-	return len;
+	return gc_body_append(&xfer->body, data, len) ? len : 0;
 }
 
 /*
@@ -207,6 +195,7 @@ gc_clear_headers(GcTransfer *xfer)
 	xfer->correlation_id[0] = '\0';
 	xfer->retry_after[0] = '\0';
 	xfer->content_type[0] = '\0';
+	xfer->location[0] = '\0';
 	memset(&xfer->ratelimit, 0, sizeof(GcRateLimitHeaders));
 }
 
@@ -232,6 +221,8 @@ gc_header_callback(char *line, size_t size, size_t nitems, void *userdata)
 							xfer->retry_after, sizeof(xfer->retry_after)) ||
 			gc_header_value(line, len, "Content-Type",
 							xfer->content_type, sizeof(xfer->content_type)) ||
+			gc_header_value(line, len, "Location",
+							xfer->location, sizeof(xfer->location)) ||
 			gc_header_value(line, len, "inin-ratelimit-allowed",
 							xfer->ratelimit.allowed, sizeof(xfer->ratelimit.allowed)) ||
 			gc_header_value(line, len, "inin-ratelimit-count",
@@ -303,9 +294,7 @@ gc_slot_prepare(GcSlot *slot, const GcHttpRequest *req, const char *auth_line)
 		slot->headers = grown;
 	}
 
-	xfer->body_len = 0;
-	xfer->body_too_large = false;
-	xfer->body_out_of_memory = false;
+	gc_body_start(&xfer->body);
 	gc_clear_headers(xfer);
 	xfer->curl_error[0] = '\0';
 
@@ -433,9 +422,11 @@ gc_slot_start(GcSlot *slot, const GcHttpRequest *req)
 	slot->method = req->method;
 	slot->path = req->path;
 	slot->client_credentials = req->client_credentials;
+	slot->rate_group = req->rate_group;
 	slot->rc = CURLE_OK;
 	slot->status = 0;
 	slot->total_secs = 0;
+	slot->ended_at = 0;
 	if (ok && curl_multi_add_handle(gc_multi, slot->easy) == CURLM_OK)
 	{
 		slot->state = GC_SLOT_BUSY;
@@ -472,6 +463,7 @@ gc_multi_step(void)
 		if (slot == NULL || slot->state != GC_SLOT_BUSY)
 			continue;
 		slot->rc = msg->data.result;
+		slot->ended_at = GetCurrentTimestamp();
 		if (slot->rc == CURLE_OK)
 		{
 			curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &slot->status);
@@ -540,8 +532,10 @@ gc_outcome(CURLcode rc, const GcTransfer *xfer)
 		case CURLE_ABORTED_BY_CALLBACK:
 			return GC_HTTP_CANCELLED;
 		case CURLE_WRITE_ERROR:
-			return xfer->body_too_large ? GC_HTTP_TOO_LARGE :
-				xfer->body_out_of_memory ? GC_HTTP_NO_MEMORY : GC_HTTP_NET_PERMANENT;
+			return (xfer->body.refused == GC_BODY_TOO_LARGE ||
+					xfer->body.refused == GC_BODY_OVER_BUDGET) ? GC_HTTP_TOO_LARGE :
+				xfer->body.refused == GC_BODY_NO_MEMORY ? GC_HTTP_NO_MEMORY :
+				GC_HTTP_NET_PERMANENT;
 		default:
 			return GC_HTTP_NET_PERMANENT;
 	}
@@ -577,6 +571,7 @@ gc_slot_finish(GcSlot *slot, GcHttpAttempt *att)
 
 	memset(att, 0, sizeof(GcHttpAttempt));
 	att->outcome = gc_outcome(slot->rc, xfer);
+	att->answered_at = slot->ended_at;
 	resp->status = slot->status;
 	resp->elapsed_secs = slot->total_secs;
 	/* free first: whatever the caller raises, the slot is not lost */
@@ -586,27 +581,32 @@ gc_slot_finish(GcSlot *slot, GcHttpAttempt *att)
 	{
 		strlcpy(att->error, xfer->curl_error[0] ? xfer->curl_error :
 				curl_easy_strerror(slot->rc), sizeof(att->error));
+		att->over_budget = (xfer->body.refused == GC_BODY_OVER_BUDGET);
+		att->received = xfer->body.len;
+		att->in_flight = xfer->body.in_flight;
+		gc_body_release(&xfer->body, secret_answer);
 		return;
 	}
 
-	resp->body_len = xfer->body_len;
-	resp->body = palloc_extended(xfer->body_len + 1, MCXT_ALLOC_NO_OOM);
-	if (resp->body != NULL && xfer->body_len > 0)
-		memcpy(resp->body, xfer->body, xfer->body_len);
+	resp->body_len = xfer->body.len;
+	resp->body = palloc_extended(xfer->body.len + 1, MCXT_ALLOC_NO_OOM);
+	if (resp->body != NULL && xfer->body.len > 0)
+		memcpy(resp->body, xfer->body.data, xfer->body.len);
 	/* the token endpoint's answer is a secret: leave no copy behind */
-	if (secret_answer && xfer->body_len > 0)
-		explicit_bzero(xfer->body, xfer->body_len);
+	gc_body_release(&xfer->body, secret_answer);
 	if (resp->body == NULL)
 	{
 		memset(resp, 0, sizeof(GcHttpResponse));
 		att->outcome = GC_HTTP_NO_MEMORY;
 		return;
 	}
-	resp->body[xfer->body_len] = '\0';
+	resp->body[resp->body_len] = '\0';
 	if (xfer->content_type[0] != '\0')
 		resp->content_type = pstrdup(xfer->content_type);
 	if (xfer->correlation_id[0] != '\0')
 		resp->correlation_id = pstrdup(xfer->correlation_id);
+	if (xfer->location[0] != '\0' && resp->status >= 300 && resp->status < 400)
+		resp->location = pstrdup(xfer->location);
 	strlcpy(att->retry_after, xfer->retry_after, sizeof(att->retry_after));
 	att->ratelimit = xfer->ratelimit;
 }
@@ -631,6 +631,7 @@ gc_slot_wait(GcSlot *slot, GcHttpAttempt *att)
 			const char *path = slot->path;
 
 			gc_slot_release(slot, GC_SLOT_FREE);
+			gc_body_release(&slot->xfer.body, slot->client_credentials);
 			gc_http_abandon(owner);
 			CHECK_FOR_INTERRUPTS();
 			ereport(ERROR,
@@ -726,7 +727,41 @@ gc_http_abandon(const void *owner)
 	for (i = 0; i < GC_SLOTS; i++)
 		if (gc_slots[i].state != GC_SLOT_FREE && gc_slots[i].owner == owner &&
 			owner != NULL)
+		{
 			gc_slot_release(&gc_slots[i], GC_SLOT_FREE);
+			gc_body_release(&gc_slots[i].xfer.body, gc_slots[i].client_credentials);
+		}
+}
+
+/*
+ * gc_http_uncollected_429
+ *		After letting libcurl move every transfer on (without waiting): the
+ *		429 answers that arrived for requests of rate_group sent and not
+ *		collected yet, at most max_held of them in held.  Returns how many.
+ *		Raises nothing.
+ */
+int
+gc_http_uncollected_429(uint32 rate_group, GcHttpHeld *held, int max_held)
+{
+	int			n = 0;
+	int			i;
+
+	if (gc_multi == NULL || rate_group == 0)
+		return 0;
+	(void) gc_multi_step();
+	for (i = 0; i < GC_SLOTS && n < max_held; i++)
+	{
+		GcSlot	   *slot = &gc_slots[i];
+
+		if (slot->state != GC_SLOT_DONE || slot->rate_group != rate_group ||
+			slot->rc != CURLE_OK || slot->status != 429)
+			continue;
+		held[n].answered_at = slot->ended_at;
+		strlcpy(held[n].retry_after, slot->xfer.retry_after,
+				sizeof(held[n].retry_after));
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -772,6 +807,7 @@ gc_http_delete_quietly(const char *url, const char *token, const char *ca_file)
 	curl_easy_reset(quiet.easy);
 	gc_free_headers(quiet.headers);
 	quiet.headers = NULL;
+	gc_body_release(&quiet.xfer.body, false);
 	elog(DEBUG1, "gc_fdw: DELETE of an unfinished analytics job -> %s, HTTP %ld",
 		 rc == CURLE_OK ? "sent" : curl_easy_strerror(rc), status);
 	return rc == CURLE_OK && status >= 200 && status < 300;

@@ -42,7 +42,8 @@ struct GcEndpointStats
 	int64		reauths;		/* 401 answers that fetched a new token */
 	int64		http_429;		/* 429 answers waited out */
 	double		wait_429_secs;	/* seconds slept for them */
-	int64		retries;		/* retries after a 5xx or a network failure */
+	int64		retries;		/* retries after a 5xx, a network failure or
+								 * a 2xx answer cut short */
 	int64		errors;			/* exchanges that ended the statement */
 	TimestampTz last_request;
 };

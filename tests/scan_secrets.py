@@ -2,8 +2,14 @@
 """Fail when a secret appears in test output or the server log.
 
 Usage: scan_secrets.py SECRET PATH...   (files or directories, read whole)
-Looks for the client secret itself, the Basic credential that carries it,
-and anything that looks like a bearer token or an OAuth token response.
+Looks for the client secret itself, the Basic credential that carries it
+(base64 of client_id:secret, with or without its '=' padding), anything
+that looks like a bearer token or an OAuth token response, and any word
+shaped like the emulator's access tokens (43 characters of the URL-safe
+base64 alphabet mixing upper case, lower case and digits:
+secrets.token_urlsafe(32)), with or without "Bearer" before it: an echoed
+token may be quoted alone.  gc_fdw's redaction marker "[redacted]" matches
+none of these.
 Appends "secrets passed failed" to $GC_TEST_WORK/counts.
 """
 import base64
@@ -28,12 +34,15 @@ def files_under(paths):
 def main():
     secret = sys.argv[1]
     client = os.environ.get("GC_EMU_CLIENT_ID", "gc-test-client")
-    basic = base64.b64encode(("%s:%s" % (client, secret)).encode()).decode()
+    basic = base64.b64encode(("%s:%s" % (client, secret)).encode()).decode().rstrip("=")
     patterns = [
         ("client secret", re.compile(re.escape(secret))),
         ("Basic credential", re.compile(re.escape(basic))),
         ("bearer token", re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")),
         ("token response", re.compile(r'"access_token"\s*:\s*"[^"]+')),
+        ("access token", re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[A-Z])"
+                                    r"(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[0-9])"
+                                    r"[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")),
     ]
     scanned = 0
     leaks = []

@@ -204,8 +204,6 @@ class HostileAnswers(unittest.TestCase):
         self.run_checked(statements, secrets=secrets)
         self.assert_all_fired()
 
-    @unittest.skip("KNOWN BUG in src/auth.c and src/http.c: the token is printed, and the "
-                   "suite's secret scan then fails on the server log; enable once fixed")
     def test_refused_bodies_never_print_a_token(self):
         """A refused answer's detail quotes the start of its body
         (auth.c's gc_auth_report_failure for the token endpoint, http.c's
