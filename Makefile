@@ -9,6 +9,7 @@ OBJS = \
 	src/catalog_directory.o \
 	src/catalog_analytics.o \
 	src/conds.o \
+	src/conds_eval.o \
 	src/deparse.o \
 	src/json_parse.o \
 	src/json_page.o \

@@ -620,7 +620,8 @@ extern void gc_sleep_interruptible(double seconds);
 
 /* ----------------------------------------------------------------
  * conds.c: the WHERE conditions that narrow a request (classified at
- * plan time, carried in the plan, evaluated when a scan starts)
+ * plan time, carried in the plan); conds_eval.c: their values when a
+ * scan starts
  * ----------------------------------------------------------------
  */
 
