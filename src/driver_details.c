@@ -211,16 +211,11 @@ read_window_again(GcScan *scan, DetailsRead *read)
 static bool
 next_window(GcScan *scan, DetailsRead *read)
 {
-	bool		fresh;
-
-	if (!gc_windows_next(&read->windows, &fresh))
+	if (!gc_windows_next(scan, &read->windows))
 		return false;
 	read->in_window = true;
 	read->pass = 1;
 	restart_series(scan, read);
-	scan->stats.windows++;
-	gc_progress_window(scan->progress_id, read->windows.start, read->windows.end,
-					   read->windows.started);
 	return true;
 }
 

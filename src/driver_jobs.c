@@ -385,16 +385,11 @@ jobs_begin(GcScan *scan)
 static bool
 next_window(GcScan *scan, JobsRead *read)
 {
-	bool		fresh;
-
-	if (!gc_windows_next(&read->windows, &fresh))
+	if (!gc_windows_next(scan, &read->windows))
 		return false;
 	read->in_window = true;
 	read->window_done = false;
 	read->job_id = read->cursor = NULL;
-	scan->stats.windows++;
-	gc_progress_window(scan->progress_id, read->windows.start, read->windows.end,
-					   read->windows.started);
 	return true;
 }
 

@@ -1007,7 +1007,7 @@ extern void gc_windows_init(GcWindows *w, TimestampTz lo, TimestampTz hi,
 							int max_days, bool descending,
 							MemoryContext window_cxt, MemoryContext list_cxt);
 extern void gc_windows_overlap(GcWindows *w);
-extern bool gc_windows_next(GcWindows *w, bool *fresh);
+extern bool gc_windows_next(GcScan *scan, GcWindows *w);
 extern bool gc_windows_split(GcWindows *w);
 extern bool gc_windows_holds(GcWindows *w, const char *timestamp);
 extern bool gc_windows_repeat(GcWindows *w, const char *id);

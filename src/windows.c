@@ -40,6 +40,8 @@ struct GcIdSet
 	HTAB	   *hash;
 };
 
+static bool next_window(GcWindows *w);
+
 /*
  * gc_id_set_create
  *		An empty set of ids in cxt (freed with it).
@@ -123,17 +125,28 @@ gc_windows_overlap(GcWindows *w)
 
 /*
  * gc_windows_next
- *		Move to the next window: the other half of a split window if one is
- *		pending, else the next window of at most max_days, cut at UTC
- *		midnights.  *fresh is set when a new window (not a half) started:
- *		the window context has been reset.  False when the interval is done.
+ *		Move scan's series of windows w to its next window: the other half
+ *		of a split window if one is pending, else the next window of at most
+ *		max_days, cut at UTC midnights (the window context reset).  Counts
+ *		it in EXPLAIN's Windows Read and shows it in gc_fdw.progress.  False
+ *		when the interval is done.
  */
 bool
-gc_windows_next(GcWindows *w, bool *fresh)
+gc_windows_next(GcScan *scan, GcWindows *w)
+{
+	if (!next_window(w))
+		return false;
+	scan->stats.windows++;
+	gc_progress_window(scan->progress_id, w->start, w->end, w->started);
+	return true;
+}
+
+/* gc_windows_next's move, on the series alone */
+static bool
+next_window(GcWindows *w)
 {
 	TimestampTz span = (TimestampTz) w->max_days * USECS_PER_DAY;
 
-	*fresh = false;
 	if (w->pending != NIL)
 	{
 		/* its parent's ids stay in carried: nothing returned again */
@@ -166,7 +179,6 @@ gc_windows_next(GcWindows *w, bool *fresh)
 		w->carried = NULL;
 		w->seen = gc_id_set_create(w->window_cxt);
 	}
-	*fresh = true;
 	return true;
 }
 
