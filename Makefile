@@ -12,6 +12,7 @@ OBJS = \
 	src/conds_eval.o \
 	src/deparse.o \
 	src/json_parse.o \
+	src/json_write.o \
 	src/json_page.o \
 	src/json_tuple.o \
 	src/scan.o \

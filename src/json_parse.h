@@ -5,8 +5,9 @@
  *		  GcJson nodes, with memory from an allocator the caller gives and
  *		  errors returned to the caller rather than raised.
  *
- * Includes only standard C headers, so that src/json_parse.c builds and
- * runs outside a PostgreSQL backend (tests/fuzz links it alone).  In the
+ * Includes only standard C headers, so that src/json_parse.c and
+ * src/json_write.c build and run outside a PostgreSQL backend (tests/fuzz
+ * links them alone).  In the
  * backend, json_page.c maps the allocator to a memory context and a
  * returned error to an ereport.
  *
@@ -109,7 +110,7 @@ extern bool gc_json_is_last_of_name(const GcJsonNames *names,
 									const GcJson *member);
 
 /*
- * A value as compact JSON text: gc_json_text_size() bytes (no NUL counted),
+ * json_write.c: a value as compact JSON text: gc_json_text_size() bytes (no NUL counted),
  * which gc_json_write_text() writes at out, returning the end.
  */
 extern size_t gc_json_text_size(const GcJson *val);

@@ -4,8 +4,8 @@
 #
 # A developer tool, not part of CI: it needs clang with libFuzzer (Debian:
 # apt-get install clang) and nothing else -- the targets link src/json_parse.c
-# alone, no PostgreSQL.  It never installs anything and never touches the
-# PGXS build (src/*.o).
+# and src/json_write.c alone, no PostgreSQL.  It never installs anything and
+# never touches the PGXS build (src/*.o).
 #
 #   tests/fuzz/run.sh                      # every target, 60 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh json
@@ -73,13 +73,15 @@ build_target() {
 	fi
 	obj="$build/$flavour-obj/$target"
 	mkdir -p "$obj"
-	for src in "$here/fuzz_json.c" "$here/json_oracle.c" "$root/src/json_parse.c"; do
+	for src in "$here/fuzz_json.c" "$here/json_oracle.c" "$root/src/json_parse.c" \
+		"$root/src/json_write.c"; do
 		# shellcheck disable=SC2086
 		"$cc" $flags $common_cflags -fsanitize=fuzzer-no-link -c "$src" \
 			-o "$obj/$(basename "${src%.c}").o" || die "could not compile $src"
 	done
 	# shellcheck disable=SC2086
 	"$cc" $flags -fsanitize=fuzzer -g "$obj/fuzz_json.o" "$obj/json_oracle.o" "$obj/json_parse.o" \
+		"$obj/json_write.o" \
 		-o "$out" || die "could not link $out"
 }
 
