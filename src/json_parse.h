@@ -110,8 +110,9 @@ extern bool gc_json_is_last_of_name(const GcJsonNames *names,
 									const GcJson *member);
 
 /*
- * json_write.c: a value as compact JSON text: gc_json_text_size() bytes (no NUL counted),
- * which gc_json_write_text() writes at out, returning the end.
+ * json_write.c: a value as compact JSON text, gc_json_text_size() bytes
+ * (no NUL counted), which gc_json_write_text() writes at out, returning
+ * the end.
  */
 extern size_t gc_json_text_size(const GcJson *val);
 extern char *gc_json_write_text(const GcJson *val, char *out);
