@@ -86,7 +86,7 @@ include $(PGXS)
 
 # every object depends on the shared headers (PGXS tracks no headers: a
 # struct changed there must rebuild every file that uses it)
-$(OBJS): src/gc_fdw.h src/json_parse.h src/json_rows.h
+$(OBJS): src/gc_fdw.h src/gc_http.h src/gc_scan.h src/json_parse.h src/json_rows.h
 
 # the current version's install script, from its sources (committed as
 # well; `make sqlcheck` fails when the committed file differs from them)
