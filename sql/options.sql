@@ -107,3 +107,7 @@ CREATE FOREIGN TABLE t_bad (id text) SERVER gc_jobs OPTIONS (resource 'users', j
 EXPLAIN (COSTS OFF) SELECT * FROM t_jobs WHERE conversation_start >= '2024-03-01' AND conversation_start < '2024-04-30';
 DROP FOREIGN TABLE t_jobs;
 DROP SERVER gc_de, gc_usw2, gc_default, gc_proxy, gc_loop, gc_loop6, gc_jobs CASCADE;
+-- gc_fdw's one setting, and its prefix reserved: a misspelt gc_fdw.*
+-- setting is an error, not a placeholder that silently does nothing
+SHOW gc_fdw.max_response_memory;
+SET gc_fdw.max_respons_memory = '64MB';

@@ -38,6 +38,7 @@
 #include "rewrite/rewriteManip.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/typcache.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -661,8 +662,10 @@ gc_fdw_handler(PG_FUNCTION_ARGS)
 
 /*
  * _PG_init
- *		Library load: global libcurl setup and the token cache's syscache
- *		callbacks.
+ *		Library load: global libcurl setup, the token cache's syscache
+ *		callbacks, and the settings (GUCs) each file defines.  The gc_fdw.
+ *		prefix is then reserved: a misspelt gc_fdw.* setting is reported
+ *		rather than kept as a placeholder.
  */
 void
 _PG_init(void)
@@ -671,4 +674,5 @@ _PG_init(void)
 	gc_auth_init();
 	gc_progress_init();
 	gc_modify_init();
+	MarkGUCPrefixReserved("gc_fdw");
 }
