@@ -11,7 +11,9 @@
  * 64-bit hashes of it, never its bytes, so remembering a replaced token
  * keeps no copy of it.  gc_redact() finds every occurrence of a remembered
  * secret in a text (a rolling hash over each window of a secret's length,
- * confirmed by the second hash) and replaces it by GC_REDACTED.
+ * confirmed by the second hash) and replaces it by GC_REDACTED, as it
+ * does the string value of any access_token, refresh_token or id_token
+ * member, remembered or not (a token in a refused answer is still one).
  *
  * Remote text reaches messages through gc_one_line (retry.c), which calls
  * gc_redact before it cuts the text short, so that no secret is ever cut
@@ -181,6 +183,83 @@ gc_redact_mark(const char *text, size_t text_len, size_t len, bool *mark)
 }
 
 /*
+ * The JSON members whose string value is a credential whoever sent it: an
+ * access token in an answer that also says it failed (a proxy, a
+ * misbehaving endpoint) was never remembered, yet must not be shown.
+ */
+static const char *const gc_token_members[] = {
+	"access_token", "refresh_token", "id_token", NULL
+};
+
+/* Skip JSON white space in text from j; returns the first other byte's index */
+static size_t
+gc_skip_space(const char *text, size_t len, size_t j)
+{
+	while (j < len && (text[j] == ' ' || text[j] == '\t' ||
+					   text[j] == '\r' || text[j] == '\n'))
+		j++;
+	return j;
+}
+
+/* Skip a quote, escaped (\") or not; returns len when there is none at j */
+static size_t
+gc_skip_quote(const char *text, size_t len, size_t j)
+{
+	if (j + 1 < len && text[j] == '\\' && text[j + 1] == '"')
+		return j + 2;
+	if (j < len && text[j] == '"')
+		return j + 1;
+	return len;
+}
+
+/*
+ * gc_redact_members
+ *		Set mark[i] for every byte of the string value of a token member
+ *		(gc_token_members) in text, from after its opening quote to its
+ *		closing one, or to the end of text when the text stops inside it.
+ *		The member may be quoted as JSON text inside a JSON string (\"),
+ *		and text that is not JSON is scanned the same way: the pattern is
+ *		what matters, not whether the whole parses.  Returns whether any
+ *		byte was marked.
+ */
+static bool
+gc_redact_members(const char *text, size_t len, bool *mark)
+{
+	bool		found = false;
+	int			m;
+
+	for (m = 0; gc_token_members[m] != NULL; m++)
+	{
+		const char *key = gc_token_members[m];
+		size_t		key_len = strlen(key);
+		size_t		i;
+
+		for (i = 1; i + key_len <= len; i++)
+		{
+			size_t		j;
+
+			if (text[i - 1] != '"' || memcmp(text + i, key, key_len) != 0)
+				continue;
+			j = gc_skip_quote(text, len, i + key_len);
+			j = gc_skip_space(text, len, j);
+			if (j >= len || text[j] != ':')
+				continue;
+			j = gc_skip_quote(text, len, gc_skip_space(text, len, j + 1));
+			/* the value, up to a quote (an escaped one ends it too) */
+			for (; j < len && text[j] != '"'; j++)
+			{
+				if (text[j] == '\\' && j + 1 < len && text[j + 1] == '"')
+					break;
+				mark[j] = true;
+				found = true;
+			}
+			i = j;
+		}
+	}
+	return found;
+}
+
+/*
  * gc_redact
  *		palloc'd, NUL-terminated copy of len bytes of text in which every
  *		occurrence of a remembered secret is replaced by GC_REDACTED (a run
@@ -214,6 +293,14 @@ gc_redact(const char *text, size_t len, size_t *out_len)
 		if (mark == NULL)
 			mark = palloc0(len);
 		found |= gc_redact_mark(text, len, secret_len, mark);
+	}
+
+	/* token members' values, remembered or not */
+	if (len > 0)
+	{
+		if (mark == NULL)
+			mark = palloc0(len);
+		found |= gc_redact_members(text, len, mark);
 	}
 
 	initStringInfo(&out);
