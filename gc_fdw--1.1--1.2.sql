@@ -44,35 +44,43 @@ $$;
 
 /*
  * Internal: the tables a conversations sync keeps (gc_fdw.sync_prepare), in
- * the order it writes them, with their natural keys and the source columns
- * they leave out.  Each JSON value is stored once: conversations.raw keeps
- * the whole document, and the child tables keep their typed columns but no
- * raw of their own (their objects are derived from conversations.raw,
- * docs/tables.md).  Attribute rows have no raw.
+ * the order it writes them, with their keys and the source columns they
+ * leave out.  Each value is stored once: conversations.raw keeps the whole
+ * document, and a child row keeps its level's typed columns with
+ * conversation_id and its parent's id, but no raw and nothing a join to
+ * its parent gives (conversation_start; participant_id below a session).
+ * Their objects and those columns are derived from conversations.raw
+ * (docs/tables.md).  A child table has no primary key but an index on
+ * conversation_id, by which the sync finds a conversation's rows, at a
+ * fraction of a natural key's size: its rows are all derived from one
+ * document, and a re-read writes only the rows not stored yet, so the sync
+ * never duplicates one.
  */
 CREATE FUNCTION gc_fdw.sync_conversations_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
-    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text),
-           ('participants', 'conversation_id, participant_id', '{raw}', NULL),
-           ('sessions', 'conversation_id, session_id', '{raw}', NULL),
-           ('segments', 'conversation_id, session_id, segment_start, segment_type', '{raw}', NULL),
-           ('session_metrics', 'conversation_id, session_id, name, emit_date', '{raw}', NULL),
-           ('participant_attributes', 'conversation_id, participant_id, name', '{}', NULL)
+    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text, NULL::text),
+           ('participants', NULL, '{conversation_start,raw}', NULL, 'conversation_id'),
+           ('sessions', NULL, '{conversation_start,raw}', NULL, 'conversation_id'),
+           ('segments', NULL, '{conversation_start,participant_id,raw}', NULL, 'conversation_id'),
+           ('session_metrics', NULL, '{conversation_start,participant_id,raw}', NULL, 'conversation_id'),
+           ('participant_attributes', NULL, '{conversation_start}', NULL, 'conversation_id')
 $$;
 
 -- Internal: the table a users sync keeps (gc_fdw.sync_prepare), with the
 -- two columns it adds to the source's: when a user was last written, and
 -- since when the API has stopped returning them
 CREATE FUNCTION gc_fdw.sync_users_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
     VALUES ('users', 'id', '{}'::text[],
-            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz')
+            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz', NULL::text)
 $$;
 
 /*
@@ -81,9 +89,9 @@ $$;
  * The tables, their keys and the columns they leave out are the kind's:
  * gc_fdw.sync_<kind>_tables() says (sync_conversations.sql,
  * sync_users.sql).  A target table is created with the source table's
- * columns bar those left out, and lz4 for its jsonb columns where the
- * server has it; one that exists is used as it is.  Returns the source
- * schema.
+ * columns bar those left out, lz4 for its jsonb columns where the server
+ * has it, its primary key, if it has one, and its plain index, if it has
+ * one; one that exists is used as it is.  Returns the source schema.
  */
 CREATE OR REPLACE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
 RETURNS text
@@ -159,8 +167,12 @@ BEGIN
           JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
          WHERE a.attrelid = format('%I.%I', v_src, spec.table_name)::regclass
            AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> ALL (spec.omit);
-        EXECUTE format('CREATE TABLE %I.%I (%s%s, PRIMARY KEY (%s))', p_target, spec.table_name,
-                       v_columns, coalesce(', ' || spec.extra, ''), spec.primary_key);
+        EXECUTE format('CREATE TABLE %I.%I (%s%s%s)', p_target, spec.table_name, v_columns,
+                       coalesce(', ' || spec.extra, ''),
+                       coalesce(', PRIMARY KEY (' || spec.primary_key || ')', ''));
+        IF spec.index_on IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX ON %I.%I (%I)', p_target, spec.table_name, spec.index_on);
+        END IF;
         RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(spec.table_name);
     END LOOP;
     RETURN v_src;
@@ -288,8 +300,8 @@ BEGIN
 
     -- their child rows (segments and metrics have no ids: rows compare whole),
     -- derived from their JSON text, printed once for the four child tables,
-    -- in conversation_id order, the first column of every child key, which
-    -- keeps the keys' index pages full (a quarter smaller than in arrival
+    -- in conversation_id order, the column every child table is indexed on,
+    -- which keeps those index pages full (a quarter smaller than in arrival
     -- order); analysed, so that the planner reads it back in that order
     child_rows := 0;
     IF cardinality(v_changed) > 0 THEN
@@ -590,6 +602,10 @@ DECLARE
     v_before bigint;
     v_dropped text;
     v_compressed text;
+    v_rekeyed text;
+    v_pkey text;
+    v_not_null text;
+    v_dependent text;
     v_col text;
     spec record;
 BEGIN
@@ -613,8 +629,60 @@ BEGIN
             CONTINUE WHEN v_rel IS NULL;
             v_before := pg_total_relation_size(v_rel);
 
-            -- columns this version's tables leave out (a view on one stops
-            -- the drop, with PostgreSQL's error naming it)
+            -- a primary key this version's table does without (an earlier
+            -- natural key) gives way to an index on its index_on column, and
+            -- its columns lose the NOT NULL it gave them; a foreign key that
+            -- references it stops the drop, with PostgreSQL's error naming it
+            v_rekeyed := NULL;
+            IF spec.primary_key IS NULL AND spec.index_on IS NOT NULL THEN
+                SELECT co.conname, lower(pg_get_constraintdef(co.oid)),
+                       (SELECT string_agg(format('ALTER COLUMN %I DROP NOT NULL', a.attname), ', ')
+                          FROM pg_catalog.pg_attribute a
+                         WHERE a.attrelid = v_rel AND a.attnum = ANY (co.conkey))
+                  INTO v_pkey, v_rekeyed, v_not_null
+                  FROM pg_catalog.pg_constraint co
+                 WHERE co.conrelid = v_rel AND co.contype = 'p';
+                IF v_pkey IS NOT NULL THEN
+                    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, %s', v_rel, v_pkey, v_not_null);
+                END IF;
+                -- (any index led by that column serves the sync)
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                                 JOIN pg_catalog.pg_attribute a
+                                   ON a.attrelid = v_rel AND a.attnum = i.indkey[0]
+                                WHERE i.indrelid = v_rel AND i.indisvalid AND i.indpred IS NULL
+                                  AND a.attname = spec.index_on) THEN
+                    EXECUTE format('CREATE INDEX ON %s (%I)', v_rel, spec.index_on);
+                    v_rekeyed := CASE WHEN v_rekeyed IS NULL THEN 'indexed on ' || spec.index_on
+                                      ELSE v_rekeyed || ' replaced by an index on ' || spec.index_on END;
+                ELSE
+                    v_rekeyed := v_rekeyed || ' dropped';
+                END IF;
+            END IF;
+
+            -- columns this version's tables leave out.  An index, statistics
+            -- or check constraint of a user's on one would go with it
+            -- silently: refuse instead (a view stops the drop by itself, with
+            -- PostgreSQL's error naming it)
+            SELECT string_agg(format('%s (on %s)', o.object, o.columns), ', ' ORDER BY o.object)
+              INTO v_dependent
+              FROM (SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS object,
+                           string_agg(a.attname, ', ' ORDER BY a.attnum) AS columns
+                      FROM pg_catalog.pg_attribute a
+                      JOIN pg_catalog.pg_depend d
+                        ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = v_rel
+                       AND d.refobjsubid = a.attnum AND d.deptype = 'a'
+                       AND d.classid <> 'pg_catalog.pg_attrdef'::regclass
+                     WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
+                       AND a.attname = ANY (spec.omit)
+                     GROUP BY 1) o;
+            IF v_dependent IS NOT NULL THEN
+                RAISE EXCEPTION 'cannot slim table %: % would be dropped with the columns it leaves out',
+                    v_rel, v_dependent
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('This version''s %s keeps none of: %s.', spec.table_name,
+                                          array_to_string(spec.omit, ', ')),
+                          HINT = 'Drop them (or build them on a join to the parent table, which gives those columns back, docs/tables.md), then call gc_fdw.slim_warehouse again; tables slimmed before this one stay slimmed.';
+            END IF;
             v_dropped := NULL;
             FOR v_col IN SELECT a.attname FROM pg_catalog.pg_attribute a
                           WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
@@ -635,16 +703,21 @@ BEGIN
             END LOOP;
 
             -- a dropped column keeps its space until the table is rewritten:
-            -- CLUSTER rewrites it in key order, its indexes rebuilt full, and
-            -- the table's own CLUSTER choice, if any, is kept
+            -- CLUSTER rewrites it in the order of its primary key, or else of
+            -- its plain index, its indexes rebuilt full, and the table's own
+            -- CLUSTER choice, if any, is kept
             IF v_dropped IS NOT NULL THEN
                 SELECT i.indexrelid INTO v_clustered FROM pg_catalog.pg_index i
                  WHERE i.indrelid = v_rel AND i.indisclustered;
                 SELECT i.indexrelid INTO v_index FROM pg_catalog.pg_index i
-                 WHERE i.indrelid = v_rel AND i.indisprimary;
+                  JOIN pg_catalog.pg_attribute a ON a.attrelid = v_rel AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = v_rel AND i.indisvalid AND i.indpred IS NULL
+                   AND (i.indisprimary OR a.attname = spec.index_on)
+                 ORDER BY i.indisprimary DESC, i.indnatts
+                 LIMIT 1;
                 v_index := coalesce(v_clustered, v_index);
                 IF v_index IS NULL THEN
-                    RAISE NOTICE 'gc_fdw: % has no primary key to rewrite it by; VACUUM FULL % gives the dropped columns'' space back',
+                    RAISE NOTICE 'gc_fdw: % has no index to rewrite it by; VACUUM FULL % gives the dropped columns'' space back',
                         v_rel, v_rel;
                 ELSE
                     EXECUTE format('CLUSTER %s USING %I', v_rel,
@@ -655,9 +728,9 @@ BEGIN
                 END IF;
             END IF;
 
-            IF v_dropped IS NOT NULL OR v_compressed IS NOT NULL THEN
+            IF v_dropped IS NOT NULL OR v_compressed IS NOT NULL OR v_rekeyed IS NOT NULL THEN
                 RAISE NOTICE 'gc_fdw: slimmed % (%): % -> %', v_rel,
-                    concat_ws('; ', 'dropped ' || v_dropped, 'lz4 for ' || v_compressed),
+                    concat_ws('; ', 'dropped ' || v_dropped, v_rekeyed, 'lz4 for ' || v_compressed),
                     pg_size_pretty(v_before), pg_size_pretty(pg_total_relation_size(v_rel));
             END IF;
             COMMIT;
@@ -666,7 +739,7 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE gc_fdw.slim_warehouse(text)
-    IS 'bring the tables gc_fdw syncs keep in a schema to this version''s shape: columns they now leave out dropped and their space given back, lz4 for jsonb';
+    IS 'bring the tables gc_fdw syncs keep in a schema to this version''s shape: columns they now leave out dropped and their space given back, child tables indexed on conversation_id, lz4 for jsonb';
 
 -- =====================================================================
 -- The status history and the directory, warehoused
@@ -870,12 +943,13 @@ $$;
  * column, so no raw is kept.
  */
 CREATE FUNCTION gc_fdw.sync_user_status_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
-    VALUES ('user_presence', 'user_id, start_time', '{raw}'::text[], NULL::text),
-           ('user_routing_status', 'user_id, start_time', '{raw}', NULL)
+    VALUES ('user_presence', 'user_id, start_time', '{raw}'::text[], NULL::text, NULL::text),
+           ('user_routing_status', 'user_id, start_time', '{raw}', NULL, NULL)
 $$;
 
 -- Internal: this session's requests to the user details query and jobs
@@ -1120,12 +1194,13 @@ COMMENT ON PROCEDURE gc_fdw.sync_user_status(text, text, timestamptz, timestampt
  * since when the API has stopped returning it.
  */
 CREATE FUNCTION gc_fdw.sync_directory_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT t.table_name, t.primary_key, '{}'::text[],
-           'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz'
+           'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz', NULL::text
       FROM (VALUES ('queues', 'id'), ('queue_members', 'queue_id, user_id'),
                    ('wrapup_codes', 'id'), ('divisions', 'id'), ('groups', 'id'),
                    ('skills', 'id'), ('languages', 'id'), ('locations', 'id'),

@@ -29,9 +29,16 @@ the installed gc_fdw's version (so a run on the build before a change and
 one after sit side by side); `sync_footprint.py report` rewrites the section
 of docs/performance.md between <!-- sync-footprint:begin --> and
 <!-- sync-footprint:end --> from that file.
+
+`sync_footprint.py shapes DATASET SETTINGS` makes one first sync of the
+range instead, then runs bench/sync_shapes.sql on its warehouse: the same
+rows stored in other table shapes (keys, columns, compression of raw), each
+one's size, into bench/results/sync_shapes.json, which the report shows as
+well.
 """
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +51,7 @@ RUNS = int(os.environ.get("RUNS", "3"))
 RANGES = {"week": tuple(os.environ.get("SYNC_WEEK", "2024-03-01,2024-03-08").split(",")),
           "month": tuple(os.environ.get("SYNC_MONTH", "2024-03-01,2024-03-22").split(","))}
 RESULTS = os.path.join(perf.RESULTS, "sync_footprint.json")
+SHAPES = os.path.join(perf.RESULTS, "sync_shapes.json")
 TABLES = ["conversations", "participants", "sessions", "segments", "session_metrics",
           "participant_attributes"]
 BEGIN, END = "<!-- sync-footprint:begin -->", "<!-- sync-footprint:end -->"
@@ -173,8 +181,9 @@ def median_of(runs, *path):
     return perf.statistics.median(vals)
 
 
-def measure(dataset, settings):
-    lo, hi = RANGES[dataset]
+def cluster():
+    """Set the cluster up for a run (server fp, src.conversations); returns
+    what a result records of it: (gc_fdw version, settings, PostgreSQL)."""
     with perf.db() as c, c.cursor() as cur:
         cur.execute(SETUP, {"url": perf.URL, "client": perf.CLIENT, "secret": perf.SECRET})
         cur.execute("SHOW data_directory")
@@ -190,6 +199,12 @@ def measure(dataset, settings):
     c.close()
     with open(os.path.join(datadir, "postmaster.pid")) as f:
         perf.POSTMASTER = int(f.readline())
+    return version, server_settings, pg_version
+
+
+def measure(dataset, settings):
+    lo, hi = RANGES[dataset]
+    version, server_settings, pg_version = cluster()
     rng = perf.range_of(perf.day_counts(), lo, hi)
     perf.log("%s (%s..%s, %d conversations in %d windows), settings %s, gc_fdw %s"
              % (dataset, lo, hi, rng["rows"], len(rng["windows"]), settings, version))
@@ -230,9 +245,37 @@ def measure(dataset, settings):
         json.dump(results, f, indent=1, sort_keys=True)
 
 
-def load():
+def shapes(dataset, settings):
+    """A first sync of the range, then bench/sync_shapes.sql on its
+    warehouse: the sizes of the same rows in other shapes."""
+    lo, hi = RANGES[dataset]
+    version, server_settings, pg_version = cluster()
+    rng = perf.range_of(perf.day_counts(), lo, hi)
+    perf.log("shapes: %s (%s..%s, %d conversations), settings %s, gc_fdw %s"
+             % (dataset, lo, hi, rng["rows"], settings, version))
+    sync = run_sync(lo, hi, rng["days"])
+    subprocess.run(["psql", "-X", "-q", "-v", "wh=wh", "-v", "src=gc_fdw_src_fp",
+                    "-f", os.path.join(HERE, "sync_shapes.sql")], check=True,
+                   stdout=subprocess.DEVNULL)
+    rows = perf.sql("SELECT variant, table_name, heap, toast, indexes, total, seconds::float8"
+                    " FROM shapes.result ORDER BY variant, table_name", fetch=True)
+    perf.sql("DROP SCHEMA shapes CASCADE")
+    perf.sql("DROP SCHEMA wh CASCADE")
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "range": [lo, hi],
+             "conversations": sync["rows"], "json_bytes": sync["json_bytes"],
+             "warehouse": sync["tables"], "settings": server_settings, "postgresql": pg_version,
+             "variants": [dict(zip(("variant", "table", "heap", "toast", "indexes", "total",
+                                    "seconds"), r)) for r in rows]}
+    results = load(SHAPES)
+    results.setdefault(version, {}).setdefault(dataset, {})[settings] = entry
+    with open(SHAPES, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    perf.log("shapes: %d variants measured, in %s" % (len(rows), SHAPES))
+
+
+def load(path=RESULTS):
     try:
-        with open(RESULTS) as f:
+        with open(path) as f:
             return json.load(f)
     except OSError:
         return {}
@@ -240,6 +283,53 @@ def load():
 
 def mb(n):
     return "%.1f" % (n / 1e6)
+
+
+def shapes_report(a):
+    """The newest version's shapes of the week on the default server, if
+    measured: each child-table shape, and each way of storing
+    conversations.raw, with what the warehouse would total."""
+    results = load(SHAPES)
+    versions = sorted(results, key=lambda v: [int(x) for x in v.split(".")])
+    e = versions and results[versions[-1]].get("week", {}).get("default")
+    if not e:
+        return
+    children = ("participants", "sessions", "segments", "session_metrics")
+    by = {}
+    for r in e["variants"]:
+        by.setdefault(r["variant"], {})[r["table"]] = r
+    stored = e["warehouse"]
+    conv = stored["conversations"]["total"]
+    kept = sum(stored[t]["total"] for t in stored if t not in children and t != "conversations")
+    a("**The same rows in other shapes** (`MODE=shapes`, gc_fdw %s, %s): after a first sync"
+      " of the week (%d conversations, %s MB of JSON), `bench/sync_shapes.sql` derives every"
+      " child table again from the stored `conversations.raw`, in `conversation_id` order with"
+      " its index in place, as the sync writes it, in each shape below, and stores"
+      " `conversations.raw` again with each type and compression. MB, total relation size;"
+      " *warehouse* adds the tables a shape leaves as the sync made them (`conversations` as"
+      " stored, jsonb with lz4, %s MB)."
+      % (versions[-1], e["date"], e["conversations"], mb(e["json_bytes"]), mb(conv)))
+    a("")
+    a("| child tables | " + " | ".join(children) + " | indexes | child tables | warehouse |"
+      " warehouse / JSON |")
+    a("|---|" + "---|" * (len(children) + 4))
+    for v in sorted(k for k in by if "conversations" not in by[k]):
+        total = sum(by[v][t]["total"] for t in children)
+        a("| %s | %s | %s | %s | %s | %.2fx |" % (
+            v.split(" ", 1)[1], " | ".join(mb(by[v][t]["total"]) for t in children),
+            mb(sum(by[v][t]["indexes"] for t in children)), mb(total),
+            mb(total + conv + kept), (total + conv + kept) / e["json_bytes"]))
+    a("")
+    sync_children = sum(stored[t]["total"] for t in children)
+    a("| `conversations.raw` | heap | TOAST | total | seconds to store | warehouse | warehouse / JSON |")
+    a("|---|---|---|---|---|---|---|")
+    for v in sorted(k for k in by if "conversations" in by[k]):
+        c = by[v]["conversations"]
+        total = c["total"] + sync_children + kept
+        a("| %s | %s | %s | %s | %.2f | %s | %.2fx |" % (
+            v.split(" ", 1)[1], mb(c["heap"]), mb(c["toast"]), mb(c["total"]), c["seconds"],
+            mb(total), total / e["json_bytes"]))
+    a("")
 
 
 def report():
@@ -316,8 +406,10 @@ def report():
             a("Settings `%s`: %s." % (s, ", ".join("`%s = %s`" % kv
                                                    for kv in sorted(e["settings"].items()))))
     a("")
+    shapes_report(a)
     a("Reproduce: `bench/sync_footprint.sh` (on a build of each version: `BENCH_TREE=<checkout>`);"
-      " `RUNS=N`, `DATASETS=week,month`, `SETTINGS=default,recommended`.")
+      " `RUNS=N`, `DATASETS=week,month`, `SETTINGS=default,recommended`; the shapes:"
+      " `MODE=shapes DATASETS=week SETTINGS=default bench/sync_footprint.sh`.")
     text = "\n".join(L)
     with open(perf.DOC) as f:
         doc = f.read()
@@ -332,7 +424,9 @@ def report():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["measure"] and len(sys.argv) == 4:
         measure(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["shapes"] and len(sys.argv) == 4:
+        shapes(sys.argv[2], sys.argv[3])
     elif sys.argv[1:] == ["report"]:
         report()
     else:
-        raise SystemExit("usage: sync_footprint.py measure week|month SETTINGS | report")
+        raise SystemExit("usage: sync_footprint.py measure|shapes week|month SETTINGS | report")

@@ -15,16 +15,19 @@
 #   recommended  the settings docs/warehousing.md recommends for backfills.
 # Results merge into bench/results/sync_footprint.json; the section of
 # docs/performance.md between the sync-footprint markers is rewritten.
+# MODE=shapes measures, instead, the same warehouse's rows in other table
+# shapes (bench/sync_shapes.sql; bench/results/sync_shapes.json).
 #
 #   bench/sync_footprint.sh
 #   BENCH_TREE=/tmp/gc_fdw-1.1 bench/sync_footprint.sh
 #   RUNS=1 DATASETS=week SETTINGS=default bench/sync_footprint.sh
+#   MODE=shapes DATASETS=week SETTINGS=default bench/sync_footprint.sh
 # Runs as root (packages, make install); the clusters are pg_virtualenv's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-: "${RUNS:=3}" "${DATASETS:=week,month}" "${SETTINGS:=default,recommended}"
+: "${RUNS:=3}" "${DATASETS:=week,month}" "${SETTINGS:=default,recommended}" "${MODE:=measure}"
 : "${WEEK_SCALE:=80}" "${MONTH_SCALE:=114}"
 export RUNS
 # docs/warehousing.md, "Server settings for a backfill"
@@ -50,7 +53,7 @@ for dataset in ${DATASETS//,/ }; do
 		opts=()
 		[ "$settings" = recommended ] && opts=("${RECOMMENDED[@]}")
 		SCALE=$scale pg_virtualenv -t -v 15 "${opts[@]}" \
-			/usr/bin/python3 bench/sync_footprint.py measure "$dataset" "$settings"
+			/usr/bin/python3 bench/sync_footprint.py "$MODE" "$dataset" "$settings"
 	done
 	stop_emulator
 done

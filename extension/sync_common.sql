@@ -105,9 +105,9 @@ $$;
  * The tables, their keys and the columns they leave out are the kind's:
  * gc_fdw.sync_<kind>_tables() says (sync_conversations.sql,
  * sync_users.sql).  A target table is created with the source table's
- * columns bar those left out, and lz4 for its jsonb columns where the
- * server has it; one that exists is used as it is.  Returns the source
- * schema.
+ * columns bar those left out, lz4 for its jsonb columns where the server
+ * has it, its primary key, if it has one, and its plain index, if it has
+ * one; one that exists is used as it is.  Returns the source schema.
  */
 CREATE FUNCTION gc_fdw.sync_prepare(p_server text, p_target text, p_kind text)
 RETURNS text
@@ -183,8 +183,12 @@ BEGIN
           JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
          WHERE a.attrelid = format('%I.%I', v_src, spec.table_name)::regclass
            AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> ALL (spec.omit);
-        EXECUTE format('CREATE TABLE %I.%I (%s%s, PRIMARY KEY (%s))', p_target, spec.table_name,
-                       v_columns, coalesce(', ' || spec.extra, ''), spec.primary_key);
+        EXECUTE format('CREATE TABLE %I.%I (%s%s%s)', p_target, spec.table_name, v_columns,
+                       coalesce(', ' || spec.extra, ''),
+                       coalesce(', PRIMARY KEY (' || spec.primary_key || ')', ''));
+        IF spec.index_on IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX ON %I.%I (%I)', p_target, spec.table_name, spec.index_on);
+        END IF;
         RAISE NOTICE 'gc_fdw: created table %.%', quote_ident(p_target), quote_ident(spec.table_name);
     END LOOP;
     RETURN v_src;

@@ -26,23 +26,30 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 
 /*
  * Internal: the tables a conversations sync keeps (gc_fdw.sync_prepare), in
- * the order it writes them, with their natural keys and the source columns
- * they leave out.  Each JSON value is stored once: conversations.raw keeps
- * the whole document, and the child tables keep their typed columns but no
- * raw of their own (their objects are derived from conversations.raw,
- * docs/tables.md).  Attribute rows have no raw.
+ * the order it writes them, with their keys and the source columns they
+ * leave out.  Each value is stored once: conversations.raw keeps the whole
+ * document, and a child row keeps its level's typed columns with
+ * conversation_id and its parent's id, but no raw and nothing a join to
+ * its parent gives (conversation_start; participant_id below a session).
+ * Their objects and those columns are derived from conversations.raw
+ * (docs/tables.md).  A child table has no primary key but an index on
+ * conversation_id, by which the sync finds a conversation's rows, at a
+ * fraction of a natural key's size: its rows are all derived from one
+ * document, and a re-read writes only the rows not stored yet, so the sync
+ * never duplicates one.
  */
 CREATE FUNCTION gc_fdw.sync_conversations_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
-    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text),
-           ('participants', 'conversation_id, participant_id', '{raw}', NULL),
-           ('sessions', 'conversation_id, session_id', '{raw}', NULL),
-           ('segments', 'conversation_id, session_id, segment_start, segment_type', '{raw}', NULL),
-           ('session_metrics', 'conversation_id, session_id, name, emit_date', '{raw}', NULL),
-           ('participant_attributes', 'conversation_id, participant_id, name', '{}', NULL)
+    VALUES ('conversations', 'conversation_id', '{}'::text[], NULL::text, NULL::text),
+           ('participants', NULL, '{conversation_start,raw}', NULL, 'conversation_id'),
+           ('sessions', NULL, '{conversation_start,raw}', NULL, 'conversation_id'),
+           ('segments', NULL, '{conversation_start,participant_id,raw}', NULL, 'conversation_id'),
+           ('session_metrics', NULL, '{conversation_start,participant_id,raw}', NULL, 'conversation_id'),
+           ('participant_attributes', NULL, '{conversation_start}', NULL, 'conversation_id')
 $$;
 
 /*
@@ -159,8 +166,8 @@ BEGIN
 
     -- their child rows (segments and metrics have no ids: rows compare whole),
     -- derived from their JSON text, printed once for the four child tables,
-    -- in conversation_id order, the first column of every child key, which
-    -- keeps the keys' index pages full (a quarter smaller than in arrival
+    -- in conversation_id order, the column every child table is indexed on,
+    -- which keeps those index pages full (a quarter smaller than in arrival
     -- order); analysed, so that the planner reads it back in that order
     child_rows := 0;
     IF cardinality(v_changed) > 0 THEN

@@ -18,12 +18,13 @@
  * since when the API has stopped returning it.
  */
 CREATE FUNCTION gc_fdw.sync_directory_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT t.table_name, t.primary_key, '{}'::text[],
-           'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz'
+           'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz', NULL::text
       FROM (VALUES ('queues', 'id'), ('queue_members', 'queue_id, user_id'),
                    ('wrapup_codes', 'id'), ('divisions', 'id'), ('groups', 'id'),
                    ('skills', 'id'), ('languages', 'id'), ('locations', 'id'),

@@ -16,12 +16,13 @@
  * column, so no raw is kept.
  */
 CREATE FUNCTION gc_fdw.sync_user_status_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
-    VALUES ('user_presence', 'user_id, start_time', '{raw}'::text[], NULL::text),
-           ('user_routing_status', 'user_id, start_time', '{raw}', NULL)
+    VALUES ('user_presence', 'user_id, start_time', '{raw}'::text[], NULL::text, NULL::text),
+           ('user_routing_status', 'user_id, start_time', '{raw}', NULL, NULL)
 $$;
 
 -- Internal: this session's requests to the user details query and jobs

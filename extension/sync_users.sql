@@ -13,12 +13,13 @@
 -- two columns it adds to the source's: when a user was last written, and
 -- since when the API has stopped returning them
 CREATE FUNCTION gc_fdw.sync_users_tables(
-    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text)
+    OUT table_name text, OUT primary_key text, OUT omit text[], OUT extra text,
+    OUT index_on text)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE
 AS $$
     VALUES ('users', 'id', '{}'::text[],
-            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz')
+            'synced_at timestamptz NOT NULL DEFAULT now(), missing_since timestamptz', NULL::text)
 $$;
 
 /*

@@ -103,6 +103,7 @@ WITH period AS (
       JOIN warehouse.session_metrics m
         ON m.emit_date >= period.lo AND m.emit_date < period.hi
       JOIN session_queue sq USING (conversation_id, session_id)
+      JOIN warehouse.sessions s USING (conversation_id, session_id)
       JOIN warehouse.participants p USING (conversation_id, participant_id)
      WHERE p.purpose || '.' || m.name IN ('acd.nOffered', 'acd.tAbandon',
                                           'agent.tAnswered', 'agent.tHandle')

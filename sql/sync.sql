@@ -92,21 +92,64 @@ SELECT gc_fdw.sync_chunk_end('2024-03-01 13:30+05:30', '2024-04-01') AS from_a_m
        gc_fdw.sync_chunk_end('2024-03-20', '2024-03-22') AS until_first;
 
 -- the tables a sync creates: one raw, each conversation's whole document,
--- compressed with lz4; the child tables keep their typed columns
+-- compressed with lz4; the child tables keep their typed columns but
+-- nothing a join to their parent gives, and are indexed on conversation_id
+-- instead of a natural key
 SELECT gc_fdw.sync_prepare('emu', 'sync_shape', 'conversations');
 SELECT gc_fdw.sync_prepare('emu', 'sync_shape', 'users');
+CREATE FUNCTION table_shape(p_schema text)
+RETURNS TABLE (relname name, columns bigint, jsonb_columns text, left_out text, keys text)
+LANGUAGE sql AS $$
 SELECT c.relname, count(*) AS columns,
        string_agg(a.attname || ' ' || a.attcompression::text, ', ')
          FILTER (WHERE a.atttypid = 'jsonb'::regtype) AS jsonb_columns,
-       pg_get_constraintdef(k.oid) AS key
+       (SELECT string_agg(s.attname, ', ' ORDER BY s.attnum) FROM pg_attribute s
+         WHERE s.attrelid = format('gc_fdw_src_emu.%I', c.relname)::regclass
+           AND s.attnum > 0 AND NOT s.attisdropped
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = c.oid
+                              AND t.attname = s.attname AND NOT t.attisdropped)) AS left_out,
+       (SELECT string_agg(CASE WHEN i.indisprimary THEN 'PRIMARY KEY'
+                               WHEN i.indisunique THEN 'UNIQUE' ELSE 'INDEX' END
+                          || substring(pg_get_indexdef(i.indexrelid) FROM ' USING btree( .*)$'),
+                          '; ' ORDER BY i.indexrelid::regclass::text)
+          FROM pg_index i WHERE i.indrelid = c.oid) AS keys
   FROM pg_class c
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-  JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p'
- WHERE c.relnamespace = 'sync_shape'::regnamespace
- GROUP BY c.relname, k.oid ORDER BY c.relname;
+ WHERE c.relnamespace = p_schema::regnamespace AND c.relkind = 'r'
+ GROUP BY c.oid, c.relname ORDER BY c.relname;
+$$;
+SELECT * FROM table_shape('sync_shape');
 -- such a warehouse has nothing to slim; a schema that is not there is an error
 CALL gc_fdw.slim_warehouse('sync_shape');
 CALL gc_fdw.slim_warehouse('no_such_schema');
 SET client_min_messages = warning;
 DROP SCHEMA sync_shape CASCADE;
+RESET client_min_messages;
+
+-- a child table as 1.1 created it (every column, raw included, and its
+-- natural key) is slimmed to that shape with its rows; an index of the
+-- user's on a column it leaves out stops it, named, where PostgreSQL would
+-- drop the index silently
+CREATE SCHEMA sync_old;
+CREATE TABLE sync_old.segments (LIKE sync_src.segments,
+    PRIMARY KEY (conversation_id, session_id, segment_start, segment_type));
+INSERT INTO sync_old.segments SELECT * FROM sync_src.segments
+ WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-06';
+CREATE INDEX old_segments_by_start ON sync_old.segments (conversation_start, segment_start);
+CALL gc_fdw.slim_warehouse('sync_old');
+SELECT * FROM table_shape('sync_old');
+DROP INDEX sync_old.old_segments_by_start;
+SET client_min_messages = warning;
+CALL gc_fdw.slim_warehouse('sync_old');
+RESET client_min_messages;
+SELECT * FROM table_shape('sync_old');
+SELECT same_rows('SELECT * FROM sync_old.segments',
+                 'SELECT conversation_id, session_id, segment_start, segment_end, segment_type,'
+                 ' queue_id, wrap_up_code, wrap_up_note, disconnect_type, conference,'
+                 ' sip_response_codes, q850_response_codes FROM sync_src.segments'
+                 ' WHERE conversation_start >= ''2024-03-05'' AND conversation_start < ''2024-03-06''');
+-- once slimmed, there is nothing left to do
+CALL gc_fdw.slim_warehouse('sync_old');
+SET client_min_messages = warning;
+DROP SCHEMA sync_old CASCADE;
 RESET client_min_messages;
