@@ -16,6 +16,7 @@ OBJS = \
 	src/json_page.o \
 	src/json_tuple.o \
 	src/scan.o \
+	src/scan_explain.o \
 	src/read_plan.o \
 	src/windows.o \
 	src/driver_listing.o \

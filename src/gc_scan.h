@@ -169,6 +169,7 @@ extern GcPage *gc_scan_parse(GcScan *scan, const GcHttpResponse *resp,
 extern int	gc_scan_use_page(GcScan *scan, GcPage *page);
 extern char *gc_scan_top_string(GcScan *scan, const char *key);
 extern char *gc_scan_row_string(GcScan *scan, const char *key);
+extern void gc_scan_ahead_counts(GcScan *scan, int64 *sent, int64 *unused);
 
 /* ----------------------------------------------------------------
  * read_plan.c: which driver reads a scan, and over what
