@@ -357,10 +357,9 @@ DECLARE
     v_started timestamptz := clock_timestamp();
     v_src text;
     v_run bigint;
-    v_wm_before timestamptz;
+    v_range record;
     v_wm timestamptz;
-    v_from timestamptz;
-    v_until timestamptz;
+    v_wm_new timestamptz;
     v_lo timestamptz;
     v_hi timestamptz;
     v_ids uuid[];
@@ -374,26 +373,14 @@ DECLARE
     v_state text;
     v_detail text;
     v_hint text;
-    v_avail timestamptz;
-    v_wm_new timestamptz;
+    v_logged text;
+    v_entry jsonb;
     c record;
-    t record;
 BEGIN
     -- transaction control below: refuse at once inside a transaction block
     COMMIT;
 
-    IF lookback IS NULL OR lookback < interval '0' THEN
-        RAISE EXCEPTION 'lookback must be a non-negative interval'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF max_runtime IS NULL OR max_runtime <= interval '0' THEN
-        RAISE EXCEPTION 'max_runtime must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT isfinite(coalesce(start_from, now())) OR NOT isfinite(coalesce(until, now())) THEN
-        RAISE EXCEPTION 'start_from and until must be finite timestamps'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM gc_fdw.sync_check_args(start_from, until, lookback, max_runtime);
 
     IF NOT gc_fdw.sync_lock('conversations', v_server, v_target) THEN
         RETURN;
@@ -410,33 +397,15 @@ BEGIN
                       DETAIL = 'The sync derives participants, sessions, segments and metrics from each conversation''s raw JSON.',
                       HINT = format('ALTER TABLE %I.conversations ADD COLUMN raw jsonb;', v_target);
         END IF;
-        SELECT s.watermark INTO v_wm_before FROM gc_fdw.sync_state s
-         WHERE s.server_name = v_server AND s.target_schema = v_target
-           AND s.kind = 'conversations';
-        IF v_wm_before IS NULL AND start_from IS NULL THEN
-            RAISE EXCEPTION 'the first sync of conversations from server "%" into schema "%" needs start_from',
-                v_server, v_target
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('CALL gc_fdw.sync_conversations(%L, %L, start_from => now() - interval ''30 days'');',
-                                    v_server, v_target);
-        END IF;
-        -- never past a minute ago: a watermark in the future would skip
-        -- every conversation between now and then
-        v_until := least(coalesce(until, 'infinity'),
-                         date_trunc('second', v_started) - interval '1 minute');
-        -- lookback counted in UTC days, whatever the session's time zone
-        v_from := CASE WHEN v_wm_before IS NULL THEN start_from
-                       ELSE ((v_wm_before AT TIME ZONE 'UTC') - lookback) AT TIME ZONE 'UTC' END;
+        v_range := gc_fdw.sync_range('conversations', 'conversations', v_server, v_target,
+                                     start_from, until, lookback, v_started);
         v_run := nextval('gc_fdw.sync_run_id_seq');
-        INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
-                                     window_start, window_end, watermark_before, started_at, status)
-        VALUES (v_run, 'run', 'sync_conversations', v_server, v_target, v_from, v_until,
-                v_wm_before, v_started, 'running');
-        INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, last_run_id, last_status)
-        VALUES (v_server, v_target, 'conversations', v_run, 'running')
-        ON CONFLICT (server_name, target_schema, kind)
-        DO UPDATE SET last_run_id = EXCLUDED.last_run_id, last_status = 'running',
-                      updated_at = clock_timestamp();
+        v_entry := jsonb_build_object('run_id', v_run, 'procedure', 'sync_conversations',
+                                      'server_name', v_server, 'target_schema', v_target);
+        PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
+            'entry', 'run', 'window_start', v_range.range_from, 'window_end', v_range.range_until,
+            'watermark_before', v_range.watermark, 'started_at', v_started, 'status', 'running'));
+        PERFORM gc_fdw.sync_state_record(v_server, v_target, 'conversations', v_run, 'running');
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
         RAISE;
@@ -444,16 +413,16 @@ BEGIN
     COMMIT;
 
     -- chunks: the scan's windows (whole UTC days, max_interval_days() at most)
-    v_lo := v_from;
-    WHILE v_lo < v_until LOOP
+    v_lo := v_range.range_from;
+    WHILE v_lo < v_range.range_until LOOP
         v_chunks := v_chunks + 1;
-        v_lo := gc_fdw.sync_chunk_end(v_lo, v_until);
+        v_lo := gc_fdw.sync_chunk_end(v_lo, v_range.range_until);
     END LOOP;
 
-    v_wm := v_wm_before;
-    v_lo := v_from;
+    v_wm := v_range.watermark;
+    v_lo := v_range.range_from;
     LOOP
-        IF v_phase = 'chunk' AND v_lo >= v_until THEN
+        IF v_phase = 'chunk' AND v_lo >= v_range.range_until THEN
             -- then conversations still in progress from before this run's range
             v_phase := 'refresh';
         ELSIF v_phase IN ('refresh', 'done') THEN
@@ -465,7 +434,7 @@ BEGIN
             EXIT;
         END IF;
         IF v_phase = 'chunk' THEN
-            v_hi := gc_fdw.sync_chunk_end(v_lo, v_until);
+            v_hi := gc_fdw.sync_chunk_end(v_lo, v_range.range_until);
             v_chunk_no := v_chunk_no + 1;
         END IF;
         v_chunk_started := clock_timestamp();
@@ -473,12 +442,10 @@ BEGIN
         BEGIN
             IF v_phase = 'chunk' THEN
                 c := gc_fdw.sync_conversations_chunk(v_src, v_target, v_lo, v_hi, NULL);
-                INSERT INTO gc_fdw.sync_state AS s (server_name, target_schema, kind, watermark, last_run_id, last_status)
-                VALUES (v_server, v_target, 'conversations', v_hi, v_run, 'running')
-                ON CONFLICT (server_name, target_schema, kind)
-                DO UPDATE SET watermark = greatest(s.watermark, EXCLUDED.watermark),
-                              updated_at = clock_timestamp()
-                RETURNING s.watermark INTO v_wm_new;
+                -- v_wm moves once the chunk commits: a failure below rolls
+                -- the state back
+                v_wm_new := gc_fdw.sync_state_record(v_server, v_target, 'conversations',
+                                                     v_run, 'running', v_hi);
             ELSE
                 -- the newest first: an id the API no longer returns stays
                 -- open locally, and must not crowd out live ones
@@ -486,27 +453,21 @@ BEGIN
                                ' FROM %I.conversations WHERE conversation_end IS NULL'
                                ' AND conversation_start < $1'
                                ' ORDER BY conversation_start DESC LIMIT 1000) s', v_target)
-                    INTO v_ids USING v_from;
+                    INTO v_ids USING v_range.range_from;
                 IF v_ids IS NULL THEN
                     v_phase := 'done';
                 ELSE
                     c := gc_fdw.sync_conversations_chunk(v_src, v_target, NULL, NULL, v_ids);
                 END IF;
             END IF;
-            -- the date the jobs API gave for this chunk (NULL for other modes)
             IF v_phase <> 'done' THEN
-            v_avail := CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END;
-            INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
-                                         window_start, window_end, mode, requests, pages, rows_read,
-                                         rows_upserted, rows_unchanged, child_rows, in_progress,
-                                         http_429, wait_429_seconds, reauths, watermark_after,
-                                         data_availability, started_at, finished_at, status)
-            VALUES (v_run, v_phase, 'sync_conversations', v_server, v_target,
-                    CASE WHEN v_phase = 'chunk' THEN v_lo END, CASE WHEN v_phase = 'chunk' THEN v_hi END,
-                    c.mode, c.requests, c.pages, c.rows_read, c.rows_upserted, c.rows_unchanged,
-                    c.child_rows, c.in_progress, c.http_429, c.wait_429_seconds, c.reauths,
-                    coalesce(v_wm_new, v_wm),
-                    v_avail, v_chunk_started, clock_timestamp(), 'succeeded');
+                PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || jsonb_build_object(
+                    'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
+                    'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END,
+                    'watermark_after', coalesce(v_wm_new, v_wm), 'started_at', v_chunk_started,
+                    -- the date the jobs API gave for this chunk
+                    'data_availability', CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END,
+                    'finished_at', clock_timestamp(), 'status', 'succeeded'));
             END IF;
         EXCEPTION WHEN OTHERS OR query_canceled THEN
             GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE,
@@ -516,12 +477,12 @@ BEGIN
 
         IF v_failed THEN
             v_status := 'failed';
-            INSERT INTO gc_fdw.sync_log (run_id, entry, procedure, server_name, target_schema,
-                                         window_start, window_end, watermark_after, started_at,
-                                         finished_at, status, error)
-            VALUES (v_run, v_phase, 'sync_conversations', v_server, v_target,
-                    CASE WHEN v_phase = 'chunk' THEN v_lo END, CASE WHEN v_phase = 'chunk' THEN v_hi END,
-                    v_wm, v_chunk_started, clock_timestamp(), 'failed', v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), ''));
+            v_logged := v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '');
+            PERFORM gc_fdw.sync_log_write(v_entry || jsonb_build_object(
+                'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
+                'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END, 'watermark_after', v_wm,
+                'started_at', v_chunk_started, 'finished_at', clock_timestamp(),
+                'status', 'failed', 'error', v_logged));
             EXIT;
         END IF;
         COMMIT;
@@ -538,34 +499,12 @@ BEGIN
             v_lo := v_hi;
         ELSIF v_phase = 'refresh' THEN
             RAISE INFO 'gc_fdw: % conversation(s) in progress from before % re-read by id: % written, % still in progress',
-                c.rows_read, v_from, c.rows_upserted, c.in_progress;
+                c.rows_read, v_range.range_from, c.rows_upserted, c.in_progress;
         END IF;
     END LOOP;
 
-    -- the run's totals
-    SELECT sum(l.requests) AS requests, sum(l.pages) AS pages, sum(l.rows_read) AS rows_read,
-           sum(l.rows_upserted) AS rows_upserted, sum(l.rows_unchanged) AS rows_unchanged,
-           sum(l.child_rows) AS child_rows, sum(l.in_progress) FILTER (WHERE l.entry = 'chunk') AS in_progress,
-           sum(l.http_429) AS http_429, sum(l.wait_429_seconds) AS wait_429_seconds,
-           sum(l.reauths) AS reauths, max(l.data_availability) AS data_availability,
-           string_agg(DISTINCT l.mode, ',') AS mode
-      INTO t
-      FROM gc_fdw.sync_log l
-     WHERE l.run_id = v_run AND l.entry <> 'run' AND l.status = 'succeeded';
-    UPDATE gc_fdw.sync_log l
-       SET mode = t.mode, requests = t.requests, pages = t.pages, rows_read = t.rows_read,
-           rows_upserted = t.rows_upserted, rows_unchanged = t.rows_unchanged,
-           child_rows = t.child_rows, in_progress = t.in_progress, http_429 = t.http_429,
-           wait_429_seconds = t.wait_429_seconds, reauths = t.reauths,
-           data_availability = t.data_availability, watermark_after = v_wm,
-           finished_at = clock_timestamp(), status = v_status,
-           error = CASE WHEN v_failed THEN v_state || ': ' || v_err || coalesce(E'\n' || nullif(v_detail, ''), '') END
-     WHERE l.run_id = v_run AND l.entry = 'run';
-    UPDATE gc_fdw.sync_state s
-       SET last_status = v_status,
-           last_success = CASE WHEN v_failed THEN s.last_success ELSE clock_timestamp() END,
-           updated_at = clock_timestamp()
-     WHERE s.server_name = v_server AND s.target_schema = v_target AND s.kind = 'conversations';
+    PERFORM gc_fdw.sync_run_finish(v_run, v_status, v_logged, v_wm);
+    PERFORM gc_fdw.sync_state_record(v_server, v_target, 'conversations', v_run, v_status);
     PERFORM gc_fdw.sync_unlock('conversations', v_server, v_target);
     COMMIT;
 
@@ -1042,6 +981,7 @@ DECLARE
     v_run bigint;
     v_range record;
     v_wm timestamptz;
+    v_wm_new timestamptz;
     v_lo timestamptz;
     v_hi timestamptz;
     v_phase text := 'chunk';
@@ -1123,7 +1063,10 @@ BEGIN
         BEGIN
             IF v_phase = 'chunk' THEN
                 c := gc_fdw.sync_user_status_chunk(v_src, v_target, v_lo, v_hi, NULL);
-                v_wm := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running', v_hi);
+                -- v_wm moves once the chunk commits: a failure below rolls
+                -- the state back
+                v_wm_new := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run,
+                                                     'running', v_hi);
             ELSE
                 c := gc_fdw.sync_user_status_chunk(v_src, v_target, NULL, NULL, v_range.range_from);
             END IF;
@@ -1132,7 +1075,7 @@ BEGIN
                 PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || v_spent || jsonb_build_object(
                     'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
                     'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END,
-                    'watermark_after', v_wm, 'started_at', v_chunk_started,
+                    'watermark_after', coalesce(v_wm_new, v_wm), 'started_at', v_chunk_started,
                     'data_availability', CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END,
                     'finished_at', clock_timestamp(), 'status', 'succeeded'));
             END IF;
@@ -1153,6 +1096,8 @@ BEGIN
             EXIT;
         END IF;
         COMMIT;
+        v_wm := coalesce(v_wm_new, v_wm);
+        v_wm_new := NULL;
 
         IF v_phase = 'chunk' THEN
             RAISE INFO 'gc_fdw: user status % .. %: % (% rows/s), % pages, % requests; chunk % of %, ETA %',

@@ -115,6 +115,7 @@ DECLARE
     v_run bigint;
     v_range record;
     v_wm timestamptz;
+    v_wm_new timestamptz;
     v_lo timestamptz;
     v_hi timestamptz;
     v_phase text := 'chunk';
@@ -196,7 +197,10 @@ BEGIN
         BEGIN
             IF v_phase = 'chunk' THEN
                 c := gc_fdw.sync_user_status_chunk(v_src, v_target, v_lo, v_hi, NULL);
-                v_wm := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run, 'running', v_hi);
+                -- v_wm moves once the chunk commits: a failure below rolls
+                -- the state back
+                v_wm_new := gc_fdw.sync_state_record(v_server, v_target, 'user_status', v_run,
+                                                     'running', v_hi);
             ELSE
                 c := gc_fdw.sync_user_status_chunk(v_src, v_target, NULL, NULL, v_range.range_from);
             END IF;
@@ -205,7 +209,7 @@ BEGIN
                 PERFORM gc_fdw.sync_log_write(v_entry || to_jsonb(c) || v_spent || jsonb_build_object(
                     'entry', v_phase, 'window_start', CASE WHEN v_phase = 'chunk' THEN v_lo END,
                     'window_end', CASE WHEN v_phase = 'chunk' THEN v_hi END,
-                    'watermark_after', v_wm, 'started_at', v_chunk_started,
+                    'watermark_after', coalesce(v_wm_new, v_wm), 'started_at', v_chunk_started,
                     'data_availability', CASE WHEN c.mode = 'jobs' THEN gc_fdw.data_availability_seen() END,
                     'finished_at', clock_timestamp(), 'status', 'succeeded'));
             END IF;
@@ -226,6 +230,8 @@ BEGIN
             EXIT;
         END IF;
         COMMIT;
+        v_wm := coalesce(v_wm_new, v_wm);
+        v_wm_new := NULL;
 
         IF v_phase = 'chunk' THEN
             RAISE INFO 'gc_fdw: user status % .. %: % (% rows/s), % pages, % requests; chunk % of %, ETA %',
