@@ -1,5 +1,5 @@
 """Warehousing: gc_fdw.sync_conversations and gc_fdw.sync_users against the
-emulator, by hand and scheduled by a real pg_cron.
+emulator, by hand (scheduled by a real pg_cron: test_sync_directory.py).
 
 Exactness is checked two ways: the local tables against the emulator's own
 dataset (conversation ids, starts and ends), and every local table against
@@ -559,78 +559,6 @@ class TestWarehouseBuiltBy11(SyncTestCase):
         self.assertEqual(self.table_versions(), before, "a re-run rewrote rows")
         # and a second slimming has nothing left to do
         self.assertNotIn("slimmed", call("CALL gc_fdw.slim_warehouse('wh')", db=self.db).stderr)
-
-
-class TestPgCronSchedule(SyncTestCase):
-    """A real pg_cron (preloaded in the test cluster, cron.database_name =
-    postgres, jobs in background workers) runs both procedures every
-    minute; the local tables follow the emulator's changes."""
-    target = "cronwh"
-
-    def cron(self, sql):
-        return psql(sql, db="postgres")
-
-    def wait_for_run(self, job, started_after, timeout=150):
-        """Wait for a run of job that started after the given time and
-        ended; it must have succeeded."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = self.cron(
-                "SELECT d.status || '|' || coalesce(d.return_message, '')"
-                " FROM cron.job_run_details d JOIN cron.job j USING (jobid)"
-                " WHERE j.jobname = '%s' AND d.start_time > '%s'"
-                " AND d.status IN ('succeeded', 'failed')"
-                " ORDER BY d.runid LIMIT 1" % (job, started_after)).stdout.strip()
-            if out:
-                status, message = out.split("|", 1)
-                self.assertEqual(status, "succeeded", "pg_cron job %s: %s" % (job, message))
-                return
-            time.sleep(1)
-        raise AssertionError("pg_cron never ran job %s" % job)
-
-    def now(self):
-        return self.cron("SELECT clock_timestamp()").stdout.strip()
-
-    def test_scheduled_sync_loads_and_follows_changes(self):
-        self.cron("CREATE EXTENSION IF NOT EXISTS pg_cron;"
-                  " SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
-        self.cron("SELECT cron.schedule_in_database('gc-conversations', '* * * * *',"
-                  " $$CALL gc_fdw.sync_conversations('emu', 'cronwh', '2024-03-01', '2024-03-22')$$,"
-                  " 'gc_integration');"
-                  " SELECT cron.schedule_in_database('gc-users', '* * * * *',"
-                  " $$CALL gc_fdw.sync_users('emu', 'cronwh')$$, 'gc_integration');")
-        try:
-            scheduled = self.now()
-            self.wait_for_run("gc-conversations", scheduled)
-            self.wait_for_run("gc-users", scheduled)
-            self.assert_conversations_match_emulator()
-            self.assert_tables_match_foreign()
-            self.assertEqual(scalar("SELECT count(*) FROM cronwh.users"),
-                             str(len(emu("/__emu/dataset/users"))))
-
-            # the org changes inside the default 2-day lookback
-            open_ = [c for c in emu("/__emu/dataset/conversations")
-                     if c["conversationStart"] >= "2024-03-21" and "conversationEnd" not in c]
-            mutate({"action": "end", "conversationId": open_[0]["conversationId"],
-                    "at": "2024-03-21T23:55:00.000Z"})
-            mutate({"action": "add", "start": "2024-03-21T08:00:00.000Z"})
-            changed = self.now()
-            self.wait_for_run("gc-conversations", changed)
-            self.assert_conversations_match_emulator()
-            self.assert_tables_match_foreign()
-            # the scheduled runs since the change wrote exactly the two conversations
-            self.assertEqual(scalar("SELECT sum(rows_upserted) FROM gc_fdw.sync_log"
-                                    " WHERE entry = 'run' AND procedure = 'sync_conversations'"
-                                    " AND started_at > (SELECT min(started_at) FROM gc_fdw.sync_log"
-                                    " WHERE procedure = 'sync_conversations')"), "2")
-        finally:
-            self.cron("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
-            # a run still in flight must not touch the next test's tables
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and self.cron(
-                    "SELECT count(*) FROM cron.job_run_details"
-                    " WHERE status IN ('starting', 'running')").stdout.strip() != "0":
-                time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Warehousing the directory: gc_fdw.sync_directory (and gc_fdw.sync_users,
 its refresh of users alone) against the emulator, by hand, from pg_cron
-(with gc_fdw.sync_user_status), and in a warehouse that 1.1's sync_users
+(with every other sync procedure), and in a warehouse that 1.1's sync_users
 built before the extension was updated.
 
 Every table is compared with the emulator's own copy of its listing
@@ -259,48 +259,98 @@ class TestUsersWarehouseBuiltBy11(DirectorySyncTestCase):
                          ["sync_directory", "sync_users"])
 
 
-class TestScheduledStatusAndDirectory(StatusSyncTestCase):
-    """A real pg_cron runs gc_fdw.sync_user_status and gc_fdw.sync_directory
-    every minute; the local tables follow the emulator's changes."""
-    target = "cronkinds"
-    cron = test_sync.TestPgCronSchedule.cron
-    wait_for_run = test_sync.TestPgCronSchedule.wait_for_run
-    now = test_sync.TestPgCronSchedule.now
+class TestPgCronSchedule(StatusSyncTestCase):
+    """A real pg_cron (preloaded in the test cluster, cron.database_name =
+    postgres, jobs in background workers) runs every sync procedure every
+    minute: sync_conversations, sync_user_status and sync_directory into
+    one schema, and 1.1's sync_users into another (it and sync_directory
+    write the same users table, so into one schema one of them would skip).
+    The local tables follow the emulator's changes.  One test for all four,
+    so that the suite waits for pg_cron's minutes once."""
+    target = "cronwh"
+    users_target = "cronusers"
+    JOBS = {"gc-conversations": "sync_conversations('emu', 'cronwh', '2024-03-01', '2024-03-22')",
+            "gc-status": "sync_user_status('emu', 'cronwh', '2024-03-01', '2024-03-22')",
+            "gc-directory": "sync_directory('emu', 'cronwh')",
+            "gc-users": "sync_users('emu', 'cronusers')"}
     local_directory = DirectorySyncTestCase.local
+    assert_status_matches_emulator = StatusSyncTestCase.assert_matches_emulator
+
+    def setUp(self):
+        super().setUp()
+        psql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS %s CASCADE;"
+             % self.users_target)
+
+    def cron(self, sql):
+        return psql(sql, db="postgres")
+
+    def wait_for_run(self, job, started_after, timeout=150):
+        """Wait for a run of job that started after the given time and
+        ended; it must have succeeded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.cron(
+                "SELECT d.status || '|' || coalesce(d.return_message, '')"
+                " FROM cron.job_run_details d JOIN cron.job j USING (jobid)"
+                " WHERE j.jobname = '%s' AND d.start_time > '%s'"
+                " AND d.status IN ('succeeded', 'failed')"
+                " ORDER BY d.runid LIMIT 1" % (job, started_after)).stdout.strip()
+            if out:
+                status, message = out.split("|", 1)
+                self.assertEqual(status, "succeeded", "pg_cron job %s: %s" % (job, message))
+                return
+            time.sleep(1)
+        raise AssertionError("pg_cron never ran job %s" % job)
+
+    def now(self):
+        return self.cron("SELECT clock_timestamp()").stdout.strip()
+
+    def assert_all_match_emulator(self):
+        self.assert_conversations_match_emulator()
+        self.assert_tables_match_foreign()
+        self.assert_status_matches_emulator()
+        for t in TABLES:
+            self.assertEqual(self.local_directory(t), truth(t), t)
+        self.assertEqual(scalar("SELECT count(*) FROM %s.users" % self.users_target),
+                         str(len(emu("/__emu/dataset/users"))))
 
     def test_scheduled_syncs_load_and_follow_changes(self):
         self.cron("CREATE EXTENSION IF NOT EXISTS pg_cron;"
                   " SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
-        self.cron("SELECT cron.schedule_in_database('gc-status', '* * * * *',"
-                  " $$CALL gc_fdw.sync_user_status('emu', 'cronkinds', '2024-03-01', '2024-03-22')$$,"
-                  " 'gc_integration');"
-                  " SELECT cron.schedule_in_database('gc-directory', '* * * * *',"
-                  " $$CALL gc_fdw.sync_directory('emu', 'cronkinds')$$, 'gc_integration');")
+        self.cron(" ".join("SELECT cron.schedule_in_database('%s', '* * * * *',"
+                           " $$CALL gc_fdw.%s$$, 'gc_integration');" % job
+                           for job in self.JOBS.items()))
         try:
             scheduled = self.now()
-            self.wait_for_run("gc-status", scheduled)
-            self.wait_for_run("gc-directory", scheduled)
-            self.assert_matches_emulator()
-            for t in TABLES:
-                self.assertEqual(self.local_directory(t), truth(t), t)
+            for job in self.JOBS:
+                self.wait_for_run(job, scheduled)
+            self.assert_all_match_emulator()
 
-            # an agent's status open since 2024-03-10 closes; a queue is renamed
+            # the org changes inside the default 2-day lookback: a
+            # conversation ends and one is added; an agent's status open
+            # since 2024-03-10 closes; a queue is renamed
+            open_ = [c for c in emu("/__emu/dataset/conversations")
+                     if c["conversationStart"] >= "2024-03-21" and "conversationEnd" not in c]
+            mutate({"action": "end", "conversationId": open_[0]["conversationId"],
+                    "at": "2024-03-21T23:55:00.000Z"})
+            mutate({"action": "add", "start": "2024-03-21T08:00:00.000Z"})
             agent = sorted((r[1], r[0]) for r in status_truth("user_routing_status")
                            if r[2] is None and r[3] == "INTERACTING")[0][1]
             mutate({"action": "end_user_status", "userId": agent, "at": "2024-03-22T00:30:00.000Z"})
             queue = emu("/__emu/dataset/queues")[2]["id"]
             mutate({"action": "rename_entity", "table": "queues", "id": queue, "name": "Renamed by cron"})
             changed = self.now()
-            self.wait_for_run("gc-status", changed)
-            self.wait_for_run("gc-directory", changed)
-            self.assert_matches_emulator()
-            self.assertEqual(scalar("SELECT name FROM cronkinds.queues WHERE id = '%s'" % queue),
+            for job in self.JOBS:
+                self.wait_for_run(job, changed)
+            self.assert_all_match_emulator()
+            self.assertEqual(scalar("SELECT name FROM cronwh.queues WHERE id = '%s'" % queue),
                              "Renamed by cron")
-            self.assertEqual(scalar("SELECT count(*) FROM cronkinds.user_routing_status"
+            self.assertEqual(scalar("SELECT count(*) FROM cronwh.user_routing_status"
                                     " WHERE user_id = '%s' AND end_time IS NULL" % agent), "0")
-            # what the scheduled runs after the first wrote: the agent's two
-            # records, the queue, and the agent's rows as a member of queues
-            # (a member shows its routing status now), nothing else
+            # what the scheduled runs after the first wrote: the two
+            # conversations; the agent's two records; the queue and the
+            # agent's rows as a member of queues (a member shows its routing
+            # status now); no user
             memberships = sum(1 for m in emu("/__emu/dataset/queue_members") if m["id"] == agent)
             self.assertGreater(memberships, 0)
             self.assertEqual(sql_lines(
@@ -308,9 +358,11 @@ class TestScheduledStatusAndDirectory(StatusSyncTestCase):
                 " WHERE l.entry = 'run' AND l.status = 'succeeded' AND l.started_at >"
                 " (SELECT min(f.started_at) FROM gc_fdw.sync_log f WHERE f.procedure = l.procedure)"
                 " GROUP BY l.procedure ORDER BY 1"),
-                ["sync_directory|%d" % (1 + memberships), "sync_user_status|2"])
+                ["sync_conversations|2", "sync_directory|%d" % (1 + memberships),
+                 "sync_user_status|2", "sync_users|0"])
         finally:
             self.cron("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'gc-%';")
+            # a run still in flight must not touch the next test's tables
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and self.cron(
                     "SELECT count(*) FROM cron.job_run_details"
