@@ -14,6 +14,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
+# each step says when it began: CI must stay under 20 minutes
+log() { printf '== %s (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)) >&2; }
 
 install_packages valgrind clang || exit 1
 build_and_install || exit 1
@@ -70,5 +72,5 @@ passed=$(awk '{p += $2} END {print p + 0}' "$GC_TEST_WORK/counts")
 failed=$(awk '{f += $3} END {print f + 0}' "$GC_TEST_WORK/counts")
 echo
 sed 's/^/  suite /' "$GC_TEST_WORK/counts"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, in $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

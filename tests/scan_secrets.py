@@ -39,7 +39,8 @@ def main():
         ("client secret", re.compile(re.escape(secret))),
         ("Basic credential", re.compile(re.escape(basic))),
         ("bearer token", re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")),
-        ("token response", re.compile(r'"access_token"\s*:\s*"[^"]+')),
+        # a token member's value, unless gc_fdw's redaction marker replaced it
+        ("token response", re.compile(r'"access_token"\s*:\s*"(?!\[redacted\]")[^"]+')),
         ("access token", re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[A-Z])"
                                     r"(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[0-9])"
                                     r"[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")),
