@@ -109,8 +109,9 @@ def write_doc(res):
              "| join pushed down (one read of segments) | %d | %.2f s |" % (jp[1], jp[0]),
              "| pushdown off (PostgreSQL joins three reads) | %d | %.2f s |" % (jl[1], jl[0]),
              "| segments alone, for reference | %d | %.2f s |" % (sa[1], sa[0]), "",
-             "**A full read of each directory table** (200 queues, 1,957 queue members, 2,000 "
-             "users):", "", "| table | rows | API requests | time |", "|---|---|---|---|"]
+             "**A full read of each directory table** (%d queues, %d queue members, %d "
+             "users):" % tuple(res["directory"][t][2][0] for t in ("queues", "queue_members",
+                                                                   "users")), "", "| table | rows | API requests | time |", "|---|---|---|---|"]
     for t, (secs, requests, row) in res["directory"].items():
         lines.append("| `%s` | %d | %d | %.2f s |" % (t, row[0], requests, secs))
     lines += ["", "<!-- requests:end -->"]
