@@ -6,8 +6,8 @@
 # Writes the section of docs/performance.md between <!-- requests:begin -->
 # and <!-- requests:end --> and bench/results/requests.json.
 #
-#   bench/requests.sh             # SCALE 40 (a week: about 11,000 conversations)
-#   RUNS=3 bench/requests.sh      # medians of 3 (default)
+#   bench/request_counts.sh             # SCALE 40 (a week: about 11,000 conversations)
+#   RUNS=3 bench/request_counts.sh      # medians of 3 (default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -19,4 +19,4 @@ install_packages python3-psycopg2
 work=$(mktemp -d /tmp/gc_fdw_requests.XXXXXX)
 trap 'stop_emulator; rm -rf "$work"' EXIT
 GC_EMU_START_SECS=600 start_emulator "$work" --scale "$SCALE" --directory-scale 8
-pg_virtualenv -t -v 15 /usr/bin/python3 bench/requests.py
+pg_virtualenv -t -v 15 /usr/bin/python3 bench/request_counts.py

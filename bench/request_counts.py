@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Requests and time: join pushdown on and off, and full directory reads.
 
-Run by bench/requests.sh in a pg_virtualenv cluster with the emulator at
+Run by bench/request_counts.sh in a pg_virtualenv cluster with the emulator at
 GC_EMU_URL (started with --scale SCALE --directory-scale 8).  For each
 measurement: the emulator's request log is reset, the query runs RUNS
 times, and the median wall time and the requests of one run are kept.
@@ -99,8 +99,8 @@ def main():
 
 def write_doc(res):
     jp, jl, sa = res["join_pushed"], res["join_local"], res["segments_alone"]
-    lines = ["<!-- requests:begin (written by bench/requests.py) -->", "",
-             "Measured with `bench/requests.sh` (emulator `--scale %s --directory-scale 8`, "
+    lines = ["<!-- requests:begin (written by bench/request_counts.py) -->", "",
+             "Measured with `bench/request_counts.sh` (emulator `--scale %s --directory-scale 8`, "
              "default server options, medians of %d runs, this machine as described above)."
              % (res["scale"], res["runs"]), "",
              "**A week of conversations ⋈ participants ⋈ segments** (%s to %s, %d joined rows "
