@@ -851,6 +851,11 @@ def set_parallel(res):
 
 
 def fdw_default_concurrency(rng):
+    # BENCH_CONCURRENCY_DEFAULT: tell the harness the default instead of
+    # asking the build (to compare builds whose EXPLAIN differs, or a build
+    # from before EXPLAIN showed it)
+    if os.environ.get("BENCH_CONCURRENCY_DEFAULT"):
+        return int(os.environ["BENCH_CONCURRENCY_DEFAULT"])
     plan = sql("EXPLAIN (VERBOSE, FORMAT JSON) " + fdw_insert("t_fdw", "gc.conversations", rng),
                fetch=True)[0][0]
     for node in walk_plan(plan[0]["Plan"]):
