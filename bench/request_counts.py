@@ -113,7 +113,7 @@ def write_doc(res):
              "users):" % tuple(res["directory"][t][2][0] for t in ("queues", "queue_members",
                                                                    "users")), "", "| table | rows | API requests | time |", "|---|---|---|---|"]
     for t, (secs, requests, row) in res["directory"].items():
-        lines.append("| `%s` | %d | %d | %.2f s |" % (t, row[0], requests, secs))
+        lines.append("| `%s` | %d | %d | %.1f ms |" % (t, row[0], requests, secs * 1000))
     lines += ["", "<!-- requests:end -->"]
     text = open(DOC).read()
     begin, end = "<!-- requests:begin", "<!-- requests:end -->"
