@@ -24,6 +24,8 @@ import sys
 import time
 import urllib.request
 
+from scan_memory import cpu_seconds, vm_hwm_kb  # the backend's /proc readings
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOC = os.environ.get("BENCH_DOC", os.path.join(HERE, "..", "docs", "performance.md"))
 URL = os.environ["GC_EMU_URL"]
@@ -51,21 +53,6 @@ TABLES = ["user_presence", "user_routing_status"]
 
 STATS = ("SELECT coalesce(sum(requests) FILTER (WHERE endpoint <> 'POST /oauth/token'), 0),"
          " coalesce(sum(pages), 0) FROM gc_fdw.stats();")
-
-
-def vm_hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def users_in(lo, hi):
