@@ -274,7 +274,8 @@ gc_api_budget_left(GcConnection *conn)
 static void
 gc_api_request_init(GcApiRequest *req, GcConnection *conn, const char *method,
 					const char *path_query, const char *json_body,
-					GcScanStats *stats, long return_status)
+					GcScanStats *stats, long return_status,
+					GcBodyReader *reader)
 {
 	memset(req, 0, sizeof(GcApiRequest));
 	req->http.method = method;
@@ -286,6 +287,7 @@ gc_api_request_init(GcApiRequest *req, GcConnection *conn, const char *method,
 	req->return_status = return_status;
 	gc_retry_begin(&req->retry, conn, &req->http, "Genesys Cloud API",
 				   "api_url", stats);
+	req->retry.reader = reader;
 }
 
 /*
@@ -453,24 +455,25 @@ void
 gc_api_call(GcConnection *conn, const char *method, const char *path_query,
 			const char *json_body, GcScanStats *stats, GcHttpResponse *resp)
 {
-	gc_api_call_ex(conn, method, path_query, json_body, stats, resp, 0);
+	gc_api_call_ex(conn, method, path_query, json_body, stats, resp, 0, NULL);
 }
 
 /*
  * gc_api_call_ex
  *		gc_api_call that returns an answer of status return_status (0: none)
  *		instead of reporting it: the scan splits an interval the API finds
- *		too large (400), an UPDATE resolves a version conflict (409).
+ *		too large (400), an UPDATE resolves a version conflict (409).  A
+ *		reader, when given, reads each 2xx body (a scan parses its pages).
  */
 void
 gc_api_call_ex(GcConnection *conn, const char *method, const char *path_query,
 			   const char *json_body, GcScanStats *stats, GcHttpResponse *resp,
-			   long return_status)
+			   long return_status, GcBodyReader *reader)
 {
 	GcApiRequest req;
 
 	gc_api_request_init(&req, conn, method, path_query, json_body, stats,
-						return_status);
+						return_status, reader);
 	gc_api_run(&req, resp, NULL, 0);
 }
 
@@ -528,13 +531,13 @@ gc_api_send_ahead(GcConnection *conn, const char *method, const char *path_query
  */
 void
 gc_api_collect(GcApiAhead *ahead, GcScanStats *stats, GcHttpResponse *resp,
-			   long return_status)
+			   long return_status, GcBodyReader *reader)
 {
 	GcApiRequest req;
 	GcHttpAttempt first;
 
 	gc_api_request_init(&req, ahead->conn, ahead->method, ahead->path,
-						ahead->body, stats, return_status);
+						ahead->body, stats, return_status, reader);
 	gc_http_collect(ahead->sent, &first);
 	/* a cancel or an unusable answer raises here, before the policy runs */
 	gc_retry_received(&req.retry, &first);

@@ -260,7 +260,8 @@ submit_job(GcScan *scan, JobsRead *read, GcHttpResponse *resp)
 	initStringInfo(&body);
 	gc_build_job_body(&body, scan->api, read->windows.start, read->windows.end,
 					  scan->spec.filters);
-	gc_api_call_ex(conn, "POST", scan->api->jobs_path, body.data, &scan->stats, resp, 400);
+	gc_api_call_ex(conn, "POST", scan->api->jobs_path, body.data, &scan->stats,
+				   resp, 400, NULL);
 	if (resp->status == 400)
 		return NULL;
 	job_id = answer_string(resp, "jobId", NULL);
@@ -464,7 +465,7 @@ jobs_next_page(GcScan *scan)
 		return true;
 	initStringInfo(&path);
 	gc_build_job_results_path(&path, scan->api, read->job_id, read->cursor);
-	gc_api_call_ex(scan->conn, "GET", path.data, NULL, &scan->stats, &resp, 400);
+	gc_scan_call(scan, "GET", path.data, NULL, &resp, 400);
 	if (resp.status == 400)
 	{
 		/* the job holds more results than its results may page through */

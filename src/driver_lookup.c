@@ -59,7 +59,7 @@ lookup_next_page(GcScan *scan)
 	gc_build_lookup_path(&path, scan->api,
 						 list_truncate(list_copy_tail(scan->spec.ids, first),
 									   GC_IDS_PER_REQUEST));
-	gc_api_call(scan->conn, "GET", path.data, NULL, &scan->stats, &resp);
+	gc_scan_call(scan, "GET", path.data, NULL, &resp, 0);
 	gc_scan_use_page(scan, gc_scan_parse(scan, &resp,
 										 psprintf("GET %s", scan->api->lookup_path)));
 	return true;

@@ -455,12 +455,17 @@ extern GcColumnMap *gc_column_map_create_for(const char *relname,
 /*
  * Page parsing.  gc_page_parse() parses body (errors are ereported with the
  * request) into cxt: the page is freed when cxt is reset or deleted, so an
- * error anywhere frees it.
+ * error anywhere frees it.  It is gc_page_read(), which raises nothing but
+ * out of memory, then gc_page_check(), which reports a failed parse, for a
+ * caller that acts on a body cut short before reporting it (the scan core).
  */
 typedef struct GcPage GcPage;
 
 extern GcPage *gc_page_parse(MemoryContext cxt, const char *body,
 							 size_t len, const char *what);
+extern GcPage *gc_page_read(MemoryContext cxt, const char *body, size_t len);
+extern bool gc_page_parsed(const GcPage *page);
+extern GcPage *gc_page_check(GcPage *page, const char *what);
 extern int	gc_page_row_count(GcPage *page, const char *array_key);
 
 /*

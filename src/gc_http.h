@@ -185,6 +185,24 @@ extern void gc_body_release(GcBody *body, bool wipe);
 #define GC_CORRELATION_LEN		128
 
 /*
+ * What reads a request's 2xx answers for the retry rules.  whole() reads
+ * the body (keeping what it made for its owner) and says whether it is
+ * whole: false when it ends before its JSON document does, which is retried
+ * like a 5xx.  A request without a reader gets gc_body_ends_early, a framing
+ * pass over the body; a caller that parses every body anyway (a scan's
+ * pages) passes a reader instead, so that a whole page is read once, and
+ * only a page that fails to parse pays for the framing check.
+ */
+typedef struct GcBodyReader GcBodyReader;
+struct GcBodyReader
+{
+	bool		(*whole) (GcBodyReader *reader, const GcHttpResponse *resp);
+};
+
+/* A 2xx body that is blank, or stops while a bracket or string is open */
+extern bool gc_body_ends_early(const GcHttpResponse *resp);
+
+/*
  * One request under the retry rules: what its messages name, and what
  * its retries have counted so far.  Set up by gc_retry_begin; not to be
  * copied (stats may point into it).
@@ -199,6 +217,7 @@ typedef struct GcRetry
 	const char *url;
 	struct GcEndpointStats *endpoint;	/* counters of gc_fdw.stats() */
 	GcScanStats *stats;			/* the caller's, or scratch below */
+	GcBodyReader *reader;		/* reads 2xx bodies, or NULL */
 	int64	   *exchanges;		/* stats->requests or ->token_requests */
 	int			retries;		/* retries so far */
 	int			backoff_step;	/* 5xx and network backoffs so far */
@@ -296,7 +315,8 @@ extern bool gc_api_failure_uncertain;
  * method is "GET", "POST", "PATCH" or "DELETE"; path_query starts with
  * "/api/v2/"; json_body may be NULL.  Returns the 2xx response; any failure
  * ereports.  gc_api_call_ex also returns an answer of status
- * return_status (0: none) instead of reporting it.
+ * return_status (0: none) instead of reporting it, and has reader (or
+ * NULL) read each 2xx body (see GcBodyReader).
  */
 extern void gc_api_call(GcConnection *conn, const char *method,
 						const char *path_query, const char *json_body,
@@ -304,7 +324,7 @@ extern void gc_api_call(GcConnection *conn, const char *method,
 extern void gc_api_call_ex(GcConnection *conn, const char *method,
 						   const char *path_query, const char *json_body,
 						   GcScanStats *stats, GcHttpResponse *resp,
-						   long return_status);
+						   long return_status, GcBodyReader *reader);
 
 /* A request sent ahead of need: opaque to callers. */
 typedef struct GcApiAhead GcApiAhead;
@@ -328,7 +348,8 @@ extern GcApiAhead *gc_api_send_ahead(GcConnection *conn, const char *method,
  * gc_api_call_ex would have; the body is palloc'd in CurrentMemoryContext.
  */
 extern void gc_api_collect(GcApiAhead *ahead, GcScanStats *stats,
-						   GcHttpResponse *resp, long return_status);
+						   GcHttpResponse *resp, long return_status,
+						   GcBodyReader *reader);
 extern void gc_api_abandon(const void *owner);
 /* Requests left in the rate-limit window as last reported, -1 unknown */
 extern int	gc_api_budget_left(GcConnection *conn);

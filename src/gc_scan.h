@@ -81,6 +81,7 @@ typedef struct GcReadPlan
 } GcReadPlan;
 
 struct GcAhead;
+struct GcPageReader;
 
 /* One foreign scan: the core's state, read (and partly kept) by drivers */
 typedef struct GcScan
@@ -104,6 +105,7 @@ typedef struct GcScan
 	MemoryContext page_cxt;		/* per page: body and parsed JSON */
 	MemoryContext row_cxt;		/* per row */
 	struct GcAhead *ahead;		/* pages in flight: scan.c's own */
+	struct GcPageReader *reader;	/* parses answers: scan.c's own */
 	struct GcPageCache *cache;	/* a parameterised scan's answers: scan.c's */
 	int			anchor;			/* a pushed LEFT JOIN's parent level whose
 								 * objects give a row with no child, or -1 */
@@ -164,6 +166,9 @@ extern void gc_scan_series_pages(GcScan *scan, int64 pages);
 extern void gc_scan_fetch_page(GcScan *scan, const char *method,
 							   int page_number, GcHttpResponse *resp,
 							   long return_status);
+extern void gc_scan_call(GcScan *scan, const char *method, const char *path,
+						 const char *body, GcHttpResponse *resp,
+						 long return_status);
 extern GcPage *gc_scan_parse(GcScan *scan, const GcHttpResponse *resp,
 							 const char *what);
 extern int	gc_scan_use_page(GcScan *scan, GcPage *page);

@@ -49,32 +49,69 @@ report_parse_error(const char *what, size_t len, const GcJsonError *error)
 }
 
 /*
- * gc_page_parse
- *		Parse a response body into cxt (json_parse.c); it must be one JSON
- *		object.  The page is freed when cxt is reset, on error too.
+ * gc_page_read
+ *		Parse a response body into cxt (json_parse.c), raising nothing but
+ *		out of memory: a body that fails to parse gives a page whose root
+ *		is NULL, for gc_page_check to report.  The page is freed when cxt
+ *		is reset, on error too.
  */
 GcPage *
-gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
+gc_page_read(MemoryContext cxt, const char *body, size_t len)
 {
 	GcPage	   *page = MemoryContextAllocZero(cxt, sizeof(GcPage));
 	GcJsonAlloc alloc = {context_alloc, cxt};
-	GcJsonError error;
 
-	if (len >= INT_MAX)
+	page->len = len;
+	page->too_large = (len >= INT_MAX);
+	if (!page->too_large)
+		page->root = gc_json_parse(&alloc, body, len, &page->error);
+	return page;
+}
+
+/*
+ * gc_page_parsed
+ *		Whether gc_page_read parsed the body.
+ */
+bool
+gc_page_parsed(const GcPage *page)
+{
+	return page->root != NULL;
+}
+
+/*
+ * gc_page_check
+ *		The page gc_page_read made of the response to what, raising when it
+ *		failed to parse or is not one JSON object.
+ */
+GcPage *
+gc_page_check(GcPage *page, const char *what)
+{
+	if (page->too_large)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("Genesys Cloud response to %s is too large (%zu bytes)", what, len)));
-
-	page->root = gc_json_parse(&alloc, body, len, &error);
+				 errmsg("Genesys Cloud response to %s is too large (%zu bytes)",
+						what, page->len)));
 	if (page->root == NULL)
-		report_parse_error(what, len, &error);
+		report_parse_error(what, page->len, &page->error);
 	if (page->root->type != GC_JSON_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("Genesys Cloud sent a malformed JSON response to %s", what),
-				 errdetail("the document is not a JSON object (%zu bytes received).", len),
+				 errdetail("the document is not a JSON object (%zu bytes received).",
+						   page->len),
 				 errhint("Retry the query; if it persists, a proxy between PostgreSQL and Genesys Cloud may be rewriting responses.")));
 	return page;
+}
+
+/*
+ * gc_page_parse
+ *		Parse a response body into cxt; it must be one JSON object.  The
+ *		page is freed when cxt is reset, on error too.
+ */
+GcPage *
+gc_page_parse(MemoryContext cxt, const char *body, size_t len, const char *what)
+{
+	return gc_page_check(gc_page_read(cxt, body, len), what);
 }
 
 /*

@@ -15,7 +15,10 @@
 
 struct GcPage
 {
-	GcJson	   *root;
+	GcJson	   *root;			/* NULL when the body failed to parse */
+	size_t		len;			/* bytes of the body */
+	bool		too_large;		/* not parsed: len is INT_MAX or more */
+	GcJsonError error;			/* why the parse failed, when it did */
 };
 
 /*

@@ -577,7 +577,7 @@ update_user(GcModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 		st->in_flight = id;
 		gc_api_call_ex(st->conn, "PATCH", path,
 					   pg_server_to_any(body.data, body.len, PG_UTF8),
-					   &st->stats, &resp, 409);
+					   &st->stats, &resp, 409, NULL);
 		st->in_flight = NULL;
 		if (resp.status != 409)
 		{

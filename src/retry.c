@@ -21,10 +21,12 @@
  * Every exchange gc_fdw has with Genesys Cloud answers a JSON document, so
  * a 2xx answer (but 204) whose body is empty, or stops while a bracket or
  * a string is still open, is a transient failure: a server or a proxy cut
- * it short, and the same request answers whole another time.  That is a
- * framing check (gc_answer_ends_early), not parsing: a body that is not
- * JSON at all, holds bytes JSON never holds, or is complete and malformed
- * goes on to the parser, which reports where.
+ * it short, and the same request answers whole another time.  The
+ * request's reader (GcBodyReader: a scan parses its pages there) says
+ * whether a body is whole; without one, a framing check does
+ * (gc_body_ends_early), not parsing: a body that is not JSON at all, holds
+ * bytes JSON never holds, or is complete and malformed goes on to the
+ * parser, which reports where.
  *
  * Layering: api.c -> auth.c -> retry.c -> http.c, and api.c -> retry.c.
  * This file calls the transport (http.c), stats.c and progress.c, never
@@ -557,21 +559,23 @@ gc_report_transport_error(const GcRetry *retry, const GcHttpAttempt *att)
 }
 
 /*
- * gc_answer_ends_early
+ * gc_body_ends_early
  *		Whether a 2xx body stops before its JSON document does: empty or
  *		blank, or a document opened with '{' or '[' whose brackets or last
  *		string are still open at the end of the body.
  *
  * One pass over the bytes, following strings (memchr to each closing quote)
- * and brackets only; nothing is parsed, and it costs about a quarter of
- * what parsing the page does (0.3 ms for a details page of 380 kB).  A body that is not JSON at all, holds a byte JSON
- * text never holds (a NUL, another control character between tokens: it
- * was rewritten, not cut), or closes its document before the end goes on
- * to the parser, which says what is wrong and where.  Looking at the last
+ * and brackets only; nothing is parsed, yet it costs about a quarter of
+ * what parsing the page does (0.3 ms for a details page of 380 kB), which
+ * is why a scan parses its pages first and asks this only of a page that
+ * failed to parse.  A body that is not JSON at all, holds a byte JSON text
+ * never holds (a NUL, another control character between tokens: it was
+ * rewritten, not cut), or closes its document before the end goes on to
+ * the parser, which says what is wrong and where.  Looking at the last
  * byte alone would not do: a cut just after an inner '}' ends in '}' too.
  */
-static bool
-gc_answer_ends_early(const GcHttpResponse *resp)
+bool
+gc_body_ends_early(const GcHttpResponse *resp)
 {
 	const char *body = resp->body;
 	size_t		len = resp->body_len;
@@ -676,7 +680,8 @@ gc_retry_delay(GcRetry *retry, const GcHttpAttempt *att)
 	}
 	if (resp->status >= 200 && resp->status < 300 && resp->status != 204)
 	{
-		if (!gc_answer_ends_early(resp))
+		if (retry->reader ? retry->reader->whole(retry->reader, resp) :
+			!gc_body_ends_early(resp))
 			return -1;
 		if (retry->retries >= max_retries)
 		{

@@ -55,6 +55,21 @@ typedef struct GcAhead
 } GcAhead;
 
 /*
+ * The reader of a scan's answers (GcBodyReader).  The retry rules hand it
+ * each 2xx page as it arrives; it parses the body into page_cxt there, so
+ * that a whole page is read once, and gives the framing check only to a
+ * body that failed to parse: one cut short is then asked again within
+ * max_retries, as before.  gc_scan_parse takes the page it made.
+ */
+typedef struct GcPageReader
+{
+	GcBodyReader base;
+	MemoryContext cxt;			/* the scan's page_cxt */
+	const char *body;			/* the body last read, or NULL */
+	GcPage	   *page;			/* what was made of it */
+} GcPageReader;
+
+/*
  * The answers of a parameterised scan.  A join on an id rescans the scan
  * once per outer row, and outer rows repeat ids (many segments name one
  * queue): each request is sent once per query, its answer kept here (up to
@@ -77,6 +92,7 @@ typedef struct GcPageCache
 } GcPageCache;
 
 static void abandon_ahead(void *arg);
+static bool read_answer(GcBodyReader *base, const GcHttpResponse *resp);
 
 /*
  * gc_scan_begin
@@ -150,6 +166,9 @@ gc_scan_begin(ForeignScanState *node, int eflags)
 										   "gc_fdw page", ALLOCSET_DEFAULT_SIZES);
 	scan->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "gc_fdw row", ALLOCSET_SMALL_SIZES);
+	scan->reader = MemoryContextAllocZero(estate->es_query_cxt, sizeof(GcPageReader));
+	scan->reader->base.whole = read_answer;
+	scan->reader->cxt = scan->page_cxt;
 	scan->ahead = MemoryContextAllocZero(estate->es_query_cxt, sizeof(GcAhead));
 	scan->ahead->cxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "gc_fdw pages ahead", ALLOCSET_DEFAULT_SIZES);
@@ -524,6 +543,7 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 	GcCachedPage *hit;
 	bool		asked_again;
 
+	scan->reader->body = NULL;
 	/* a rescan asking what an earlier one asked: the answer it got */
 	if (scan->cache)
 	{
@@ -562,12 +582,13 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 		ahead->first = p + 1;
 	}
 	if (first != NULL)
-		gc_api_collect(first, &scan->stats, resp, return_status);
+		gc_api_collect(first, &scan->stats, resp, return_status,
+					   &scan->reader->base);
 	else
 	{
 		scan->plan.driver->page_request(scan, p, &path, &body);
 		gc_api_call_ex(scan->conn, method, path, body, &scan->stats, resp,
-					   return_status);
+					   return_status, &scan->reader->base);
 	}
 	if (scan->cache && key[0] && resp->status >= 200 && resp->status < 300 &&
 		scan->cache->bytes + resp->body_len <= GC_PAGE_CACHE_BYTES)
@@ -586,14 +607,55 @@ gc_scan_fetch_page(GcScan *scan, const char *method, int page_number,
 }
 
 /*
+ * gc_scan_call
+ *		A page that is not one of a numbered series (a job's results, a
+ *		lookup), requested now under the retry policy; its answer is read
+ *		as gc_scan_fetch_page's are.
+ */
+void
+gc_scan_call(GcScan *scan, const char *method, const char *path,
+			 const char *body, GcHttpResponse *resp, long return_status)
+{
+	scan->reader->body = NULL;
+	gc_api_call_ex(scan->conn, method, path, body, &scan->stats, resp,
+				   return_status, &scan->reader->base);
+}
+
+/*
+ * read_answer
+ *		The scan's GcBodyReader: parse a 2xx page as it arrives; whether it
+ *		is whole (parsed, or failing for another reason than ending early,
+ *		which gc_scan_parse reports).
+ */
+static bool
+read_answer(GcBodyReader *base, const GcHttpResponse *resp)
+{
+	GcPageReader *reader = (GcPageReader *) base;
+
+	reader->body = resp->body;
+	reader->page = gc_page_read(reader->cxt, resp->body, resp->body_len);
+	return gc_page_parsed(reader->page) || !gc_body_ends_early(resp);
+}
+
+/*
  * gc_scan_parse
- *		Parse an answer into the page memory; what names the request in
- *		messages about a malformed page.
+ *		The page an answer holds, in the page memory: the one the reader
+ *		made as it arrived, else parsed now (a cached answer).  Raises for a
+ *		malformed page; what names the request in the message.
  */
 GcPage *
 gc_scan_parse(GcScan *scan, const GcHttpResponse *resp, const char *what)
 {
-	return gc_page_parse(scan->page_cxt, resp->body, resp->body_len, what);
+	GcPageReader *reader = scan->reader;
+	GcPage	   *page;
+
+	if (reader->body != NULL && reader->body == resp->body)
+		page = reader->page;
+	else
+		page = gc_page_read(scan->page_cxt, resp->body, resp->body_len);
+	reader->body = NULL;
+	reader->page = NULL;
+	return gc_page_check(page, what);
 }
 
 /*

@@ -20,7 +20,7 @@ import unittest
 
 import gcfdw
 from test_fault_matrix import SETUP_SQL as MATRIX_SQL
-from test_fault_matrix import EMUCTL, exact_sql, session, truth_row
+from test_fault_matrix import EMUCTL, exact_sql, session, truth_ids, truth_row
 
 SECRET = os.environ["GC_EMU_SECRET"]
 CLIENT = os.environ["GC_EMU_CLIENT_ID"]
@@ -39,6 +39,13 @@ SETUP_SQL = MATRIX_SQL + """
 -- five-row pages, four at a time: the 429 hold-back case
 CREATE FOREIGN TABLE ha_conv5_c4 (conversation_id uuid, conversation_start timestamptz)
   SERVER emu OPTIONS (resource 'conversations', page_size '5', concurrency '4');
+-- analytics jobs polled every second: a job's results cut short
+CREATE SERVER tf_jobs FOREIGN DATA WRAPPER gc_fdw
+  OPTIONS (api_url :'emu_url', login_url :'emu_url', mode 'jobs', jobs_poll_interval '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER tf_jobs
+  OPTIONS (client_id :'emu_client', client_secret :'emu_secret');
+CREATE FOREIGN TABLE tf_jobs_conv (conversation_id uuid, conversation_start timestamptz)
+  SERVER tf_jobs OPTIONS (resource 'conversations');
 """
 
 HWM_SQL = ("SELECT 'hwm=' || substring(pg_read_file('/proc/self/status') "
@@ -130,6 +137,52 @@ class HostileAnswers(unittest.TestCase):
             # the next request asks for the same page again, and gets it whole
             self.assertEqual(log[i + 1]["body"]["paging"], log[i]["body"]["paging"])
             self.assertIsNone(log[i + 1]["fault"])
+
+    def test_short_200_once_costs_one_retry_however_pages_are_read(self):
+        """A scan parses each page as it arrives and gives the framing check
+        only to a page that failed to parse, so a page cut short must still
+        be asked again whichever way it is read: a details page collected
+        from the pages in flight (fm_conv10 keeps 8 in flight), a users
+        listing page, a job's results page and a lookup by id.  Each case:
+        the same rows as without the fault, one retry in gc_fdw.stats(),
+        and the emulator saw the short answer and then the same request."""
+        ids = truth_ids(LO, HI)[:3]
+        lookup = ("SELECT count(*), md5(string_agg(conversation_id::text, ',' ORDER BY "
+                  "conversation_id)) FROM fm_conv10 WHERE conversation_id IN (%s);"
+                  % ", ".join("'%s'" % i for i in ids))
+        users = "SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id)) FROM fm_users;"
+        cases = [
+            ("pages in flight", '{"endpoint": "details", "kind": "short_200", "page": 3}',
+             exact_sql("fm_conv10", LO, HI), truth_row(LO, HI)),
+            ("users listing", '{"endpoint": "users", "kind": "short_200", "page": 1}',
+             users, None),
+            ("job results", '{"endpoint": "jobs", "method": "GET", "kind": "short_200", '
+             '"page": 1}', exact_sql("tf_jobs_conv", LO, HI), truth_row(LO, HI)),
+            ("lookup by id", '{"endpoint": "details", "method": "GET", "kind": "short_200"}',
+             lookup, None),
+        ]
+        for name, rule, sql, expected in cases:
+            with self.subTest(name):
+                gcfdw.emu_reset()
+                gcfdw.emu_settings({"job_polls": 0})
+                res = session(sql,
+                              "SELECT gc_fdw.stats_reset();",
+                              fault(rule),
+                              sql,
+                              "SELECT 'retries=' || sum(retries) FROM gc_fdw.stats();")
+                self.assertIsNone(res[0].sqlstate, repr(res[0]))
+                if expected is not None:
+                    self.assertEqual(res[0].text, expected)
+                self.assert_exact(res[3], res[0].text, "the scan with one short page")
+                self.assertIn("retries=1", res[4].text)
+                log = gcfdw.emu_log()
+                shorts = [i for i, e in enumerate(log) if e["fault"] == "short_200"]
+                self.assertEqual(len(shorts), 1, log)
+                asked = [(e["method"], e["path"], e["query"], e["body"]) for e in log]
+                again = [e for i, e in enumerate(log)
+                         if i > shorts[0] and asked[i] == asked[shorts[0]]]
+                self.assertTrue(again, "the short page was not asked again")
+                self.assertEqual((again[0]["status"], again[0]["fault"]), (200, None))
 
     def test_short_200_every_time_gives_up_after_max_retries(self):
         """max_retries 1: two short answers, then HV00K naming the cause; no
