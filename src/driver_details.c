@@ -62,7 +62,8 @@ typedef struct DetailsRead
 	/* the current pass over the window, and what it saw */
 	int			pass;			/* 1 for the first read of a window */
 	MemoryContext pass_cxt;		/* reset per pass */
-	GcIdSet    *pass_ids;		/* ids met in this pass */
+	GcIdSet    *pass_ids;		/* ids met in this pass, after the first
+								 * (or of records: see restart_series) */
 	int64		pass_total;		/* totalHits of its first page, -1 none */
 	bool		repeats;		/* an id came twice: rows pushed forward */
 	bool		total_changed;	/* totalHits changed between its pages */
@@ -137,7 +138,11 @@ details_begin(GcScan *scan)
 /*
  * restart_series
  *		Page numbers restart: a window, a half of one, a window just split,
- *		or a window read again.  A new pass starts with nothing seen.
+ *		or a window read again.  A new pass starts with nothing seen.  In a
+ *		first pass over objects the window's own set (GcWindows.seen) holds
+ *		exactly the ids the pass met, so no second set is kept: at up to
+ *		100,000 ids per window, that is what halves the peak memory of a
+ *		scan.  A later pass, or a pass over records, keeps its own.
  */
 static void
 restart_series(GcScan *scan, DetailsRead *read)
@@ -148,7 +153,8 @@ restart_series(GcScan *scan, DetailsRead *read)
 	read->prev_first[0] = read->prev_last[0] = '\0';
 	read->refetched = false;
 	MemoryContextReset(read->pass_cxt);
-	read->pass_ids = gc_id_set_create(read->pass_cxt);
+	read->pass_ids = (read->pass > 1 || scan->api->interval_on_rows) ?
+		gc_id_set_create(read->pass_cxt) : NULL;
 	read->pass_total = -1;
 	read->repeats = read->total_changed = false;
 	read->short_page = read->skipped = read->found_new = false;
@@ -399,7 +405,7 @@ details_accept_top(GcScan *scan)
 		!gc_windows_holds(&read->windows, gc_scan_top_string(scan, api->interval_field)))
 		return false;
 	id = gc_scan_top_string(scan, api->top_id_key);
-	if (gc_id_set_add(read->pass_ids, id))
+	if (read->pass_ids != NULL && gc_id_set_add(read->pass_ids, id))
 	{
 		read->repeats = true;
 		scan->stats.duplicates++;
@@ -407,15 +413,26 @@ details_accept_top(GcScan *scan)
 	}
 	if (api->interval_on_rows)
 		return true;
-	if (gc_windows_repeat(&read->windows, id))
+	switch (gc_windows_repeat(&read->windows, id))
 	{
-		if (read->pass == 1)
-			scan->stats.duplicates++;
-		return false;
+		case GC_REPEAT_NONE:
+			if (read->pass > 1)
+				read->found_new = true;
+			return true;
+		case GC_REPEAT_WINDOW:
+			if (read->pass == 1)
+			{
+				/* met earlier in this first pass: rows moved forward */
+				read->repeats = true;
+				scan->stats.duplicates++;
+			}
+			return false;
+		case GC_REPEAT_CARRIED:
+			if (read->pass == 1)
+				scan->stats.duplicates++;
+			return false;
 	}
-	if (read->pass > 1)
-		read->found_new = true;
-	return true;
+	return false;				/* not reached */
 }
 
 /*

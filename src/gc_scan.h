@@ -225,7 +225,16 @@ extern void gc_windows_overlap(GcWindows *w);
 extern bool gc_windows_next(GcScan *scan, GcWindows *w);
 extern bool gc_windows_split(GcWindows *w);
 extern bool gc_windows_holds(GcWindows *w, const char *timestamp);
-extern bool gc_windows_repeat(GcWindows *w, const char *id);
+/* Whether an id was returned before: not, by this window (or half), or
+ * only by the window it split from */
+typedef enum GcRepeat
+{
+	GC_REPEAT_NONE,
+	GC_REPEAT_WINDOW,
+	GC_REPEAT_CARRIED
+} GcRepeat;
+
+extern GcRepeat gc_windows_repeat(GcWindows *w, const char *id);
 
 /* Whether a top object or row belongs to the current window, and if so
  * whether it was returned before */

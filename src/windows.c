@@ -260,17 +260,21 @@ gc_windows_holds(GcWindows *w, const char *timestamp)
 /*
  * gc_windows_repeat
  *		Whether the current window (or the window it split from) already
- *		returned id; remembers it otherwise.  Ids too long to be Genesys ids
- *		are never taken for repeats.
+ *		returned id, remembering it as met by this window either way: met
+ *		twice in one window (or half) is GC_REPEAT_WINDOW, even when the
+ *		window it split from returned it too.  Ids too long to be Genesys
+ *		ids are never taken for repeats.
  */
-bool
+GcRepeat
 gc_windows_repeat(GcWindows *w, const char *id)
 {
 	if (id == NULL || strlen(id) >= GC_ID_MAX)
-		return false;
+		return GC_REPEAT_NONE;
+	if (gc_id_set_add(w->seen, id))
+		return GC_REPEAT_WINDOW;
 	if (w->carried != NULL && hash_search(w->carried->hash, id, HASH_FIND, NULL))
-		return true;
-	return gc_id_set_add(w->seen, id);
+		return GC_REPEAT_CARRIED;
+	return GC_REPEAT_NONE;
 }
 
 /*
@@ -310,8 +314,8 @@ gc_windows_judge_top(GcScan *scan, GcWindows *w)
 	if (!w->overlap &&
 		!gc_windows_holds(w, gc_scan_top_string(scan, scan->api->interval_field)))
 		return GC_WINDOW_OUTSIDE;
-	return gc_windows_repeat(w, gc_scan_top_string(scan, scan->api->top_id_key)) ?
-		GC_WINDOW_REPEAT : GC_WINDOW_NEW;
+	return gc_windows_repeat(w, gc_scan_top_string(scan, scan->api->top_id_key)) !=
+		GC_REPEAT_NONE ? GC_WINDOW_REPEAT : GC_WINDOW_NEW;
 }
 
 /*
@@ -332,6 +336,6 @@ gc_windows_judge_row(GcScan *scan, GcWindows *w)
 		return GC_WINDOW_OUTSIDE;
 	return gc_windows_repeat(w, psprintf("%s/%s",
 										 gc_scan_top_string(scan, scan->api->top_id_key),
-										 start ? start : "")) ?
+										 start ? start : "")) != GC_REPEAT_NONE ?
 		GC_WINDOW_REPEAT : GC_WINDOW_NEW;
 }
