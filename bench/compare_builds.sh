@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Backend CPU of gc_fdw reading and loading the same conversations, on a
+# commit before a change and on this tree, the builds alternating run after
+# run in one cluster (bench/compare_builds.py says how).  Finer than two
+# bench/perf.sh runs, whose loads move with whatever else the machine does
+# between them.
+#
+#   bench/compare_builds.sh COMMIT [MARKER]
+#
+# COMMIT is built from a throwaway git worktree; this tree is built and
+# installed last (its SQL objects are the ones created).  With MARKER, the
+# table also goes into docs/performance.md between <!-- MARKER:begin -->
+# and <!-- MARKER:end -->.  SCALE (default 250) sizes the emulator's
+# dataset; CMP_RUNS, CMP_LOAD_RUNS, CMP_LO and CMP_HI pass through.
+# Runs as root (make install); the cluster is pg_virtualenv's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+[ $# -ge 1 ] || { echo "usage: $0 COMMIT [MARKER]" >&2; exit 2; }
+before=$(git rev-parse --short "$1^{commit}")
+marker=${2:-}
+
+work=$(mktemp -d /tmp/gc_fdw_compare.XXXXXX)
+cleanup() {
+	stop_emulator
+	git worktree remove --force "$work/before" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+pg_config=/usr/lib/postgresql/15/bin/pg_config
+
+log "building $before"
+git worktree add -q --detach "$work/before" "$before"
+make -C "$work/before" -s PG_CONFIG=$pg_config >/dev/null
+cp "$work/before/gc_fdw.so" "$work/before.so"
+
+log "building this tree"
+build_and_install
+cp "$($pg_config --pkglibdir)/gc_fdw.so" "$work/after.so"
+after="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +changes)"
+
+GC_EMU_START_SECS=600 start_emulator "$work" --scale "${SCALE:-250}" --page-cache-mb 4096
+pg_virtualenv -t -v 15 python3 bench/compare_builds.py "$work/before.so" "$work/after.so" \
+	"$before (before)" "$after (after)" $marker
+# the installed library is the after build again
+cp "$work/after.so" "$($pg_config --pkglibdir)/gc_fdw.so"
