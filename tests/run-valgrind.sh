@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Developer check, not part of CI (it takes minutes): gc_fdw's scan, retry,
-# re-authentication and error paths, the sync procedures, stats and the
-# progress slots (gc_fdw preloaded) run in a single-user backend under
-# valgrind memcheck.  Fails when valgrind reports an error in a stack that
-# involves gc_fdw, libcurl or json-c.
+# Developer check, not part of CI (it takes minutes): gc_fdw's scan, retry
+# (pages cut short among the faults), re-authentication and error paths, the
+# sync procedures, stats and the progress slots (gc_fdw preloaded) run in a
+# single-user backend under valgrind memcheck.  Fails when valgrind reports
+# an error in a stack that involves gc_fdw, libcurl or json-c.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -55,7 +55,10 @@ python3 tests/emuctl.py fault '[{"endpoint": "users", "kind": "status", "status"
   {"endpoint": "users", "kind": "revoke", "after": 2},
   {"endpoint": "details", "kind": "malformed", "after": 9},
   {"endpoint": "details", "kind": "status", "status": 429, "retry_after": "1", "after": 10},
-  {"endpoint": "details", "kind": "truncate", "after": 12}]' >/dev/null
+  {"endpoint": "details", "kind": "truncate", "after": 12},
+  {"endpoint": "details", "kind": "short_200", "after": 14},
+  {"endpoint": "users", "kind": "short_200", "after": 1},
+  {"endpoint": "jobs", "method": "GET", "kind": "short_200", "page": 1}]' >/dev/null
 python3 tests/emuctl.py settings '{"max_results": 250}' >/dev/null
 conf="$PG_CLUSTER_CONF_ROOT/15/regress/postgresql.conf"
 data=$(awk -F"'" '/^data_directory/ {print $2}' "$conf")
@@ -91,7 +94,7 @@ SELECT (SELECT count(*) FROM wh.conversations), (SELECT count(*) FROM wh.segment
 SELECT count(*), count(DISTINCT r.session_id) FROM wh.conversations c CROSS JOIN LATERAL gc_fdw.conversation_rows('session_metrics', c.raw, NULL::wh.session_metrics) r;
 SELECT count(*) FROM gc_fdw.conversation_rows('participant_attributes', '{"participants": [{"participantId": "x", "attributes": {"a": 1}}]}', NULL::wh.participant_attributes);
 SELECT p.foreign_table, p.pages FROM (SELECT conversation_id FROM conversations WHERE conversation_start >= '2024-03-05' AND conversation_start < '2024-03-06' LIMIT 1) c, LATERAL (SELECT * FROM gc_fdw.progress) p;
-SELECT endpoint, requests, pages, rows, errors FROM gc_fdw.stats() ORDER BY endpoint;
+SELECT endpoint, requests, pages, rows, errors, retries FROM gc_fdw.stats() ORDER BY endpoint;
 SELECT gc_fdw.stats_reset();
 SQL
 chown postgres "$GC_TEST_WORK/script.sql"
@@ -101,6 +104,8 @@ runuser -u postgres -- env GC_EMU_URL="$GC_EMU_URL" valgrind --error-exitcode=0 
 	/usr/lib/postgresql/15/bin/postgres --single -D "$data" -c config_file="$conf" \
 	-c shared_preload_libraries=gc_fdw postgres \
 	<"$GC_TEST_WORK/script.sql" >"$GC_TEST_WORK/single.out" 2>&1
+# each fault rule above, and how often it fired
+python3 tests/emuctl.py faults | sed 's/^/fault: /'
 INNER
 
 cat "$GC_TEST_WORK/single.out"
