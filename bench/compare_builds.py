@@ -6,8 +6,11 @@ more backend CPU to read, and to load, the same conversations.
 
 Run by bench/compare_builds.sh inside a pg_virtualenv cluster, with the
 emulator's URL and credentials in GC_EMU_URL, GC_EMU_CLIENT_ID and
-GC_EMU_SECRET, and the after build installed (its SQL objects are the
-ones created; the before build must have the handler and validator).
+GC_EMU_SECRET, and the after build installed.  Each build reads through a
+database of its own, made while it was the installed library: the
+extension at the version its commit installs (CMP_BEFORE_VERSION for the
+before build; the after build's default) and the foreign tables its own
+IMPORT FOREIGN SCHEMA made, as a bench/perf.sh run of that commit has.
 
 A backend loads gc_fdw.so when a session first uses it, so each run copies
 the build it measures over the installed library and opens a fresh session.
@@ -69,9 +72,9 @@ def emu(path, payload=None):
         return json.loads(r.read() or b"null")
 
 
-def psql(sql):
+def psql(sql, db="postgres"):
     return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                           "-d", "postgres"], input=sql, text=True, capture_output=True,
+                           "-d", db], input=sql, text=True, capture_output=True,
                           check=True).stdout
 
 
@@ -88,15 +91,15 @@ def use(build):
     os.rename(tmp, os.path.join(LIBDIR, "gc_fdw.so"))
 
 
-def run_once(mode):
+def run_once(mode, db):
     if mode == "load":
-        psql("TRUNCATE t; CHECKPOINT;")
+        psql("TRUNCATE t; CHECKPOINT;", db)
     emu("/__emu/reset", {})
     t0 = time.monotonic()
     out = psql("SELECT pg_read_file('/proc/self/stat');\n%s;\n"
                "SELECT pg_read_file('/proc/self/stat');\n"
                "SELECT substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s+(\\d+)');\n"
-               % STATEMENTS[mode])
+               % STATEMENTS[mode], db)
     wall = time.monotonic() - t0
     lines = [line for line in out.split("\n") if line.strip()]
     misses = emu("/__emu/stats").get("cache_misses")
@@ -106,10 +109,11 @@ def run_once(mode):
 
 def measure(builds, mode):
     runs = {b: [] for b in builds}
+    order = list(builds)
     for i in range(RUNS[mode] + 1):
-        for b in (builds if i % 2 == 0 else builds[::-1]):
+        for b in (order if i % 2 == 0 else order[::-1]):
             use(b)
-            r = run_once(mode)
+            r = run_once(mode, builds[b])
             log("%s round %d %s: %d rows, %.2f s CPU, %.2f s wall, VmHWM %d kB, "
                 "%s pages not pre-rendered" % (mode, i, os.path.basename(b), r["rows"],
                                                r["cpu"], r["wall"], r["vmhwm_kb"],
@@ -130,26 +134,40 @@ def summary(rs):
 def main():
     before, after, before_label, after_label = sys.argv[1:5]
     marker = sys.argv[5] if len(sys.argv) > 5 else None
+    # each build reads through its own database: the extension at the
+    # version its commit installs, and foreign tables its own IMPORT made
+    versions = {before: os.environ.get("CMP_BEFORE_VERSION"), after: None}
+    for b, db in ((before, "cmp_before"), (after, "cmp_after")):
+        use(b)
+        psql("CREATE DATABASE %s;" % db)
+        setup(db, versions[b])
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "range": [LO, HI],
+              "labels": [before_label, after_label], "modes": {}}
+    for mode in ("scan", "load"):
+        if RUNS[mode] > 0:
+            runs = measure({before: "cmp_before", after: "cmp_after"}, mode)
+            result["modes"][mode] = {"before": summary(runs[before]),
+                                     "after": summary(runs[after]),
+                                     "raw": {"before": runs[before], "after": runs[after]}}
     use(after)
+    report(result, before_label, after_label, marker)
+
+
+def setup(db, version):
     psql("""\\getenv url GC_EMU_URL
 \\getenv client GC_EMU_CLIENT_ID
 \\getenv secret GC_EMU_SECRET
-CREATE EXTENSION IF NOT EXISTS gc_fdw;
+CREATE EXTENSION gc_fdw%s;
 CREATE SERVER bench FOREIGN DATA WRAPPER gc_fdw OPTIONS (api_url :'url', login_url :'url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER bench
   OPTIONS (client_id :'client', client_secret :'secret');
 CREATE SCHEMA gc;
 IMPORT FOREIGN SCHEMA genesys FROM SERVER bench INTO gc;
 CREATE TABLE t (%s);
-""" % COLUMNS)
-    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "range": [LO, HI],
-              "labels": [before_label, after_label], "modes": {}}
-    for mode in ("scan", "load"):
-        if RUNS[mode] > 0:
-            runs = measure([before, after], mode)
-            result["modes"][mode] = {"before": summary(runs[before]),
-                                     "after": summary(runs[after]),
-                                     "raw": {"before": runs[before], "after": runs[after]}}
+""" % (" VERSION '%s'" % version if version else "", COLUMNS), db)
+
+
+def report(result, before_label, after_label, marker):
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "compare_builds.json"), "w") as f:
         json.dump(result, f, indent=1)

@@ -40,6 +40,10 @@ cp "$($pg_config --pkglibdir)/gc_fdw.so" "$work/after.so"
 after="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +changes)"
 
 GC_EMU_START_SECS=600 start_emulator "$work" --scale "${SCALE:-250}" --page-cache-mb 4096
+# the before build's SQL objects as its commit installs them (this tree's
+# install script of that version: make sqlcheck keeps it equal to the old)
+CMP_BEFORE_VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$work/before/gc_fdw.control")
+export CMP_BEFORE_VERSION
 pg_virtualenv -t -v 15 python3 bench/compare_builds.py "$work/before.so" "$work/after.so" \
 	"$before (before)" "$after (after)" $marker
 # the installed library is the after build again
