@@ -39,8 +39,9 @@ import sys
 import time
 import urllib.request
 
+from compare_loads import write_section
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-DOC = os.environ.get("BENCH_DOC", os.path.join(HERE, "..", "docs", "performance.md"))
 URL = os.environ["GC_EMU_URL"]
 LO = os.environ.get("CMP_LO", "2024-03-01")
 HI = os.environ.get("CMP_HI", "2024-03-21")
@@ -190,14 +191,7 @@ def report(result, before_label, after_label, marker):
     text = "\n".join(L)
     print(text)
     if marker:
-        begin, end = "<!-- %s:begin -->" % marker, "<!-- %s:end -->" % marker
-        with open(DOC) as f:
-            doc = f.read()
-        if begin not in doc or end not in doc:
-            sys.exit("%s has no %s ... %s section" % (DOC, begin, end))
-        doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + "\n" + doc[doc.index(end):]
-        with open(DOC, "w") as f:
-            f.write(doc)
+        write_section(marker, text)
 
 
 if __name__ == "__main__":

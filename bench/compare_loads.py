@@ -63,14 +63,20 @@ def main():
     text = "\n".join(L)
     print(text)
     if marker:
-        begin, end = "<!-- %s:begin -->" % marker, "<!-- %s:end -->" % marker
-        with open(DOC) as f:
-            doc = f.read()
-        if begin not in doc or end not in doc:
-            sys.exit("%s has no %s ... %s section" % (DOC, begin, end))
-        doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + "\n" + doc[doc.index(end):]
-        with open(DOC, "w") as f:
-            f.write(doc)
+        write_section(marker, text)
+
+
+def write_section(marker, text):
+    """Put text between <!-- marker:begin --> and <!-- marker:end --> in
+    docs/performance.md (BENCH_DOC)."""
+    begin, end = "<!-- %s:begin -->" % marker, "<!-- %s:end -->" % marker
+    with open(DOC) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        sys.exit("%s has no %s ... %s section" % (DOC, begin, end))
+    doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + "\n" + doc[doc.index(end):]
+    with open(DOC, "w") as f:
+        f.write(doc)
 
 
 if __name__ == "__main__":
