@@ -11,7 +11,10 @@
  * either it refuses more and says which limit was met and how much was in
  * flight.  A buffer that grew past its first allocation is freed as soon as
  * its body is copied out or given up (gc_body_release), so idle transfer
- * slots hold little and the budget counts what is in flight.
+ * slots hold little and the budget counts what is in flight.  Because the
+ * pages of a scan are much alike in size, a buffer that has to grow past
+ * its first allocation grows at once to what the last such body needed
+ * (gc_body_hint), instead of doubling its way there copy by copy.
  *
  * Layering: used by the transport (http.c) only, from libcurl's write
  * callback among others; calls nothing of gc_fdw.
@@ -36,6 +39,17 @@ int			gc_max_response_memory_kb = 256 * 1024;
 
 /* Bytes every GcBody of the backend holds (the sum of their cap) */
 static size_t gc_bodies_held = 0;
+
+/*
+ * What the last body that outgrew its first allocation needed, rounded up
+ * to a doubling of GC_BODY_FIRST_ALLOC; 0 before any did.  A page of 100
+ * conversations is about a megabyte: grown by doubling from 64 kB it would
+ * be copied four times on the way (docs/performance.md, "The redesign:
+ * loads before and after").  Capped, so that one huge answer does not make
+ * every later one claim as much of the budget.
+ */
+#define GC_BODY_HINT_MAX		((size_t) 16 * 1024 * 1024)
+static size_t gc_body_hint = 0;
 
 /*
  * gc_body_define_budget
@@ -99,6 +113,9 @@ gc_body_append(GcBody *body, const char *data, size_t len)
 
 		while (new_cap < needed)
 			new_cap *= 2;
+		/* likely as large as the last one that grew: go there in one step */
+		if (new_cap < gc_body_hint && others + gc_body_hint <= budget)
+			new_cap = gc_body_hint;
 		new_cap = Min(new_cap, GC_HTTP_MAX_BODY + 1);
 		if (others + new_cap > budget)
 		{
@@ -140,6 +157,15 @@ gc_body_release(GcBody *body, bool wipe)
 		explicit_bzero(body->data, Min(body->len, body->cap));
 	if (body->cap <= GC_BODY_FIRST_ALLOC)
 		return;
+	/* what this body needed, as doubling would have grown to it */
+	if (body->refused == GC_BODY_ACCEPTED)
+	{
+		size_t		hint = GC_BODY_FIRST_ALLOC;
+
+		while (hint < body->len + 1 && hint < GC_BODY_HINT_MAX)
+			hint *= 2;
+		gc_body_hint = hint;
+	}
 	free(body->data);
 	gc_bodies_held -= body->cap;
 	body->data = NULL;
