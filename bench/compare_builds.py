@@ -24,8 +24,8 @@ page cache and is not counted.  Two statements over [LO, HI):
         bench/perf.sh's (TRUNCATE and CHECKPOINT first, untimed).
 
 For each: the backend's CPU seconds (utime + stime from /proc/self/stat,
-read by the backend itself before and after the statement), wall seconds
-and VmHWM.  Prints a markdown table of medians; with MARKER, also rewrites
+read by the backend itself before and after the statement; the system
+part and the minor page faults are reported too), wall seconds and VmHWM.  Prints a markdown table of medians; with MARKER, also rewrites
 the section of docs/performance.md (BENCH_DOC) between <!-- MARKER:begin -->
 and <!-- MARKER:end -->.  CMP_RUNS (default 8 scans, CMP_LOAD_RUNS 6 loads),
 CMP_LO and CMP_HI (2024-03-01, 2024-03-21) change what is run.
@@ -39,7 +39,7 @@ import sys
 import time
 import urllib.request
 
-from compare_loads import write_section
+from compare_loads import publish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 URL = os.environ["GC_EMU_URL"]
@@ -79,9 +79,10 @@ def psql(sql, db="postgres"):
                           check=True).stdout
 
 
-def cpu_seconds(stat):
+def stat_fields(stat):
+    """User and system CPU seconds and minor page faults from /proc/<pid>/stat."""
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return int(fields[11]) / CLK, int(fields[12]) / CLK, int(fields[7])
 
 
 def use(build):
@@ -104,8 +105,10 @@ def run_once(mode, db):
     wall = time.monotonic() - t0
     lines = [line for line in out.split("\n") if line.strip()]
     misses = emu("/__emu/stats").get("cache_misses")
-    return {"cpu": cpu_seconds(lines[2]) - cpu_seconds(lines[0]), "rows": int(lines[1]),
-            "wall": wall, "vmhwm_kb": int(lines[3]), "cache_misses": misses}
+    (u0, s0, f0), (u1, s1, f1) = stat_fields(lines[0]), stat_fields(lines[2])
+    return {"cpu": (u1 - u0) + (s1 - s0), "user": u1 - u0, "sys": s1 - s0,
+            "minflt": f1 - f0, "rows": int(lines[1]), "wall": wall,
+            "vmhwm_kb": int(lines[3]), "cache_misses": misses}
 
 
 def measure(builds, mode):
@@ -115,10 +118,10 @@ def measure(builds, mode):
         for b in (order if i % 2 == 0 else order[::-1]):
             use(b)
             r = run_once(mode, builds[b])
-            log("%s round %d %s: %d rows, %.2f s CPU, %.2f s wall, VmHWM %d kB, "
-                "%s pages not pre-rendered" % (mode, i, os.path.basename(b), r["rows"],
-                                               r["cpu"], r["wall"], r["vmhwm_kb"],
-                                               r["cache_misses"]))
+            log("%s round %d %s: %d rows, %.2f s CPU (%.2f user, %.2f system), %.2f s wall,"
+                " %d minor faults, VmHWM %d kB, %s pages not pre-rendered"
+                % (mode, i, os.path.basename(b), r["rows"], r["cpu"], r["user"], r["sys"],
+                   r["wall"], r["minflt"], r["vmhwm_kb"], r["cache_misses"]))
             if i > 0:
                 runs[b].append(r)
     return runs
@@ -129,19 +132,14 @@ def summary(rs):
     return {"runs": len(rs), "rows": rs[0]["rows"], "cpu": med("cpu"),
             "cpu_min": min(r["cpu"] for r in rs), "cpu_max": max(r["cpu"] for r in rs),
             "wall": med("wall"), "rows_per_s": rs[0]["rows"] / med("wall"),
+            "sys": med("sys"), "minflt": med("minflt"),
             "vmhwm_mib": med("vmhwm_kb") / 1024.0}
 
 
 def main():
     before, after, before_label, after_label = sys.argv[1:5]
     marker = sys.argv[5] if len(sys.argv) > 5 else None
-    # each build reads through its own database: the extension at the
-    # version its commit installs, and foreign tables its own IMPORT made
-    versions = {before: os.environ.get("CMP_BEFORE_VERSION"), after: None}
-    for b, db in ((before, "cmp_before"), (after, "cmp_after")):
-        use(b)
-        psql("CREATE DATABASE %s;" % db)
-        setup(db, versions[b])
+    databases(before, after, os.environ.get("CMP_BEFORE_VERSION"), "cmp")
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "range": [LO, HI],
               "labels": [before_label, after_label], "modes": {}}
     for mode in ("scan", "load"):
@@ -152,6 +150,17 @@ def main():
                                      "raw": {"before": runs[before], "after": runs[after]}}
     use(after)
     report(result, before_label, after_label, marker)
+
+
+def databases(before, after, before_version, prefix):
+    """Each build reads through a database of its own, PREFIX_before and
+    PREFIX_after: the extension at the version its commit installs (the
+    after build's default), and the foreign tables its own IMPORT made."""
+    for b, db, version in ((before, prefix + "_before", before_version),
+                           (after, prefix + "_after", None)):
+        use(b)
+        psql("CREATE DATABASE %s;" % db)
+        setup(db, version)
 
 
 def setup(db, version):
@@ -175,23 +184,22 @@ def report(result, before_label, after_label, marker):
 
     L = ["| statement | conversations | runs | %s backend CPU s (min-max) | %s backend CPU s"
          " (min-max) | after / before CPU | rows/s (before, after) | after / before rows/s |"
-         " VmHWM MiB (before, after) |" % (before_label, after_label),
-         "|---|---|---|---|---|---|---|---|---|"]
+         " minor page faults (before, after) | VmHWM MiB (before, after) |"
+         % (before_label, after_label),
+         "|---|---|---|---|---|---|---|---|---|---|"]
     for mode, m in result["modes"].items():
         b, a = m["before"], m["after"]
         L.append("| %s | %d | %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.3f | %.0f, %.0f | %.3f |"
-                 " %.1f, %.1f |"
+                 " %.0f, %.0f | %.1f, %.1f |"
                  % ("`SELECT count(*)` (scan only)" if mode == "scan" else "`INSERT ... SELECT`",
                     b["rows"], b["runs"], b["cpu"], b["cpu_min"], b["cpu_max"], a["cpu"],
                     a["cpu_min"], a["cpu_max"], a["cpu"] / b["cpu"], b["rows_per_s"],
-                    a["rows_per_s"], a["rows_per_s"] / b["rows_per_s"], b["vmhwm_mib"],
+                    a["rows_per_s"], a["rows_per_s"] / b["rows_per_s"], b["minflt"],
+                    a["minflt"], b["vmhwm_mib"],
                     a["vmhwm_mib"]))
     L += ["", "Medians; builds alternating run after run in one cluster and one session of "
           "the emulator, %s; range %s..%s." % (result["date"], LO, HI)]
-    text = "\n".join(L)
-    print(text)
-    if marker:
-        write_section(marker, text)
+    publish(L, marker)
 
 
 if __name__ == "__main__":

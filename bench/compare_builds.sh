@@ -16,35 +16,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
-[ $# -ge 1 ] || { echo "usage: $0 COMMIT [MARKER]" >&2; exit 2; }
-before=$(git rev-parse --short "$1^{commit}")
-marker=${2:-}
+. bench/two_builds.sh
 
 work=$(mktemp -d /tmp/gc_fdw_compare.XXXXXX)
-cleanup() {
-	stop_emulator
-	git worktree remove --force "$work/before" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-pg_config=/usr/lib/postgresql/15/bin/pg_config
-
-log "building $before"
-git worktree add -q --detach "$work/before" "$before"
-make -C "$work/before" -s PG_CONFIG=$pg_config >/dev/null
-cp "$work/before/gc_fdw.so" "$work/before.so"
-
-log "building this tree"
-build_and_install
-cp "$($pg_config --pkglibdir)/gc_fdw.so" "$work/after.so"
-after="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +changes)"
+trap 'two_builds_cleanup "$work"' EXIT
+two_builds "$work" "$@"
 
 GC_EMU_START_SECS=600 start_emulator "$work" --scale "${SCALE:-250}" --page-cache-mb 4096
 # the before build's SQL objects as its commit installs them (this tree's
 # install script of that version: make sqlcheck keeps it equal to the old)
-CMP_BEFORE_VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$work/before/gc_fdw.control")
-export CMP_BEFORE_VERSION
+export CMP_BEFORE_VERSION=$before_version
 pg_virtualenv -t -v 15 python3 bench/compare_builds.py "$work/before.so" "$work/after.so" \
 	"$before (before)" "$after (after)" $marker
 # the installed library is the after build again
-cp "$work/after.so" "$($pg_config --pkglibdir)/gc_fdw.so"
+cp "$work/after.so" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gc_fdw.so"

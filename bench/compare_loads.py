@@ -60,7 +60,13 @@ def main():
           "Runs: before %s (%s), after %s (%s); medians of %s runs each, --scale %s."
           % (brun["date"], brun["versions"].get("gc_fdw"), arun["date"],
              arun["versions"].get("gc_fdw"), arun["runs"], arun["scale"])]
-    text = "\n".join(L)
+    publish(L, marker)
+
+
+def publish(lines, marker):
+    """Print a report's lines; with marker, also put them in its section
+    of docs/performance.md."""
+    text = "\n".join(lines)
     print(text)
     if marker:
         write_section(marker, text)
