@@ -27,6 +27,6 @@ GC_EMU_START_SECS=600 start_emulator "$work" --scale "${SCALE:-250}" --page-cach
 # install script of that version: make sqlcheck keeps it equal to the old)
 export CMP_BEFORE_VERSION=$before_version
 pg_virtualenv -t -v 15 python3 bench/compare_builds.py "$work/before.so" "$work/after.so" \
-	"$before (before)" "$after (after)" $marker
+	"$before (before)" "$after (after)" ${marker:+"$marker"}
 # the installed library is the after build again
 cp "$work/after.so" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gc_fdw.so"

@@ -31,6 +31,6 @@ mkdir -m 777 "$work/callgrind"
 GC_EMU_START_SECS=600 start_emulator "$work/emulator" --scale "${SCALE:-250}"
 export INS_BEFORE_VERSION=$before_version INS_WORK="$work/callgrind"
 pg_virtualenv -t -v 15 python3 bench/compare_instructions.py "$work/before.so" "$work/after.so" \
-	"$before (before)" "$after (after)" $marker
+	"$before (before)" "$after (after)" ${marker:+"$marker"}
 # the installed library is the after build again
 cp "$work/after.so" "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/gc_fdw.so"

@@ -9,6 +9,7 @@
 # labels: short commits, "+changes" when src/ has uncommitted edits),
 # before_version (the extension version COMMIT installs) and marker.  Stop the
 # emulator and remove the worktree with two_builds_cleanup WORK.
+# shellcheck disable=SC2034  # the variables set are the caller's
 
 two_builds() {
 	local work=$1 pg_config=/usr/lib/postgresql/15/bin/pg_config
